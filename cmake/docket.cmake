@@ -1,0 +1,51 @@
+# Small helpers shared by every Docket target.
+include_guard(GLOBAL)
+include(GoogleTest)
+
+# Warnings for Docket's own code only (generated and vendor code is exempt).
+function(docket_warnings target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wno-unused-parameter)
+  if(DOCKET_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+endfunction()
+
+# docket_library(name SRCS a.cc b.cc DEPS x y)
+function(docket_library name)
+  cmake_parse_arguments(ARG "" "" "SRCS;DEPS" ${ARGN})
+  add_library(${name} STATIC ${ARG_SRCS})
+  target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR})
+  target_link_libraries(${name} PUBLIC ${ARG_DEPS})
+  docket_warnings(${name})
+endfunction()
+
+# docket_binary(name SRCS main.cc DEPS lib)
+function(docket_binary name)
+  cmake_parse_arguments(ARG "" "" "SRCS;DEPS" ${ARGN})
+  add_executable(${name} ${ARG_SRCS})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS})
+  docket_warnings(${name})
+endfunction()
+
+# docket_test(name SRCS x_test.cc DEPS lib LABELS unit|integration|e2e
+#             [FIXTURES fixture...] [TIMEOUT seconds])
+# Each GoogleTest case becomes its own ctest test (discovered when ctest runs).
+function(docket_test name)
+  cmake_parse_arguments(ARG "" "TIMEOUT" "SRCS;DEPS;LABELS;FIXTURES" ${ARGN})
+  if(NOT ARG_LABELS)
+    message(FATAL_ERROR "docket_test(${name}) needs LABELS unit|integration|e2e")
+  endif()
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 120)
+  endif()
+  add_executable(${name} ${ARG_SRCS})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
+  docket_warnings(${name})
+  set(props LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
+      ENVIRONMENT "DOCKET_BUILD_DIR=${PROJECT_BINARY_DIR};DOCKET_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+  if(ARG_FIXTURES)
+    list(APPEND props FIXTURES_REQUIRED "${ARG_FIXTURES}")
+  endif()
+  gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST DISCOVERY_TIMEOUT 30
+                       PROPERTIES ${props})
+endfunction()

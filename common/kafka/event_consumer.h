@@ -1,0 +1,82 @@
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/kafka/event_publisher.h"
+#include "common/kafka/kafka_config.h"
+#include "common/kafka/record.h"
+
+namespace docket::metrics {
+class MetricsRegistry;
+}
+
+namespace docket::kafka {
+
+// What a handler's status means to the consumer:
+//  - OK: the record's effects are done; its offset may be committed.
+//  - INVALID_ARGUMENT or DATA_LOSS mean "poison": this record can never
+//    succeed. It goes to the DLQ (headers docket_dlq_reason, docket_dlq_source_topic,
+//    docket_dlq_source_partition, docket_dlq_source_offset, docket_dlq_consumer_group,
+//    plus the original headers), then its offset is committed.
+//  - anything else is retryable: nothing is committed, the same record is
+//    handed to the handler again after a backoff (capped), and the partition
+//    waits; on restart the record is consumed again.
+using RecordHandler = std::function<absl::Status(const Record&)>;
+
+// Adapts a handler of decoded envelopes; undecodable records are poison.
+using EventHandler = std::function<absl::Status(const docket::v1::Event&, const Record&)>;
+RecordHandler DecodingHandler(EventHandler handler);
+
+struct TopicPartition {
+  std::string topic;
+  std::int32_t partition = 0;
+  bool operator==(const TopicPartition&) const = default;
+};
+
+struct ConsumerOptions {
+  KafkaConfig kafka;
+  std::string group_id;
+  std::vector<std::string> topics;
+  // Where poison records go (Topics().dlq()).
+  std::string dlq_topic;
+  RecordHandler handler;
+  // Backoff between retries of a failing record.
+  std::chrono::milliseconds retry_backoff_initial{100};
+  std::chrono::milliseconds retry_backoff_max{5000};
+  // Optional: called on assignment (before any record of those partitions is
+  // handled). May return the offsets to start from (e.g. restored from a
+  // snapshot); partitions not returned start from the committed offset.
+  std::function<std::vector<std::pair<TopicPartition, std::int64_t>>(
+      const std::vector<TopicPartition>&)>
+      on_assigned;
+  // Optional: called on revocation after in-flight records are done and
+  // their offsets committed.
+  std::function<void(const std::vector<TopicPartition>&)> on_revoked;
+};
+
+// A consumer-group member with at-least-once delivery: an offset is committed
+// only after the handler succeeded (or the record went to the DLQ), a
+// rebalance commits what is done before giving partitions up, and a poison
+// record never blocks its partition.
+class EventConsumer {
+ public:
+  virtual ~EventConsumer() = default;
+  // Polls and handles records on the calling thread until Stop(). Returns OK
+  // after committing processed offsets and leaving the group.
+  virtual absl::Status Run() = 0;
+  // Thread-safe; makes Run() return soon.
+  virtual void Stop() = 0;
+};
+
+// `dlq` publishes poison records; `metrics` may be null (else consumer lag per
+// partition, records handled/failed, DLQ counts are exported).
+absl::StatusOr<std::unique_ptr<EventConsumer>> MakeKafkaConsumer(
+    ConsumerOptions options, EventPublisher& dlq, metrics::MetricsRegistry* metrics);
+
+}  // namespace docket::kafka

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "common/kafka/kafka_config.h"
+#include "common/kafka/record.h"
+
+namespace docket::metrics {
+class MetricsRegistry;
+}
+
+namespace docket::kafka {
+
+// Writes records to Kafka. Idempotent producer, acks=all: a record is
+// acknowledged only after every in-sync replica has it.
+//
+// Thread-safe. Errors: UNAVAILABLE or DEADLINE_EXCEEDED when the broker did
+// not confirm in time (retryable: the caller may publish again, consumers
+// drop duplicates by event id); INVALID_ARGUMENT for a record the broker can
+// never take (too large, unknown topic).
+class EventPublisher {
+ public:
+  using Done = std::function<void(absl::Status)>;
+  virtual ~EventPublisher() = default;
+
+  // Queues the record; `done` runs exactly once, on a librdkafka thread,
+  // after the broker confirmed or the delivery failed.
+  virtual void PublishAsync(Record record, Done done) = 0;
+
+  // Blocks until the broker confirmed (acks=all) or the delivery failed.
+  absl::Status Publish(Record record);
+  absl::Status Publish(std::string_view topic, const docket::v1::Event& event) {
+    return Publish(EncodeEvent(topic, event));
+  }
+
+  // Waits for everything queued to be confirmed; DEADLINE_EXCEEDED if not in time.
+  virtual absl::Status Flush(std::chrono::milliseconds timeout) = 0;
+};
+
+// The librdkafka implementation. `metrics` may be null; when set the producer
+// exports docket_kafka_produce_errors_total and related statistics.
+absl::StatusOr<std::unique_ptr<EventPublisher>> MakeKafkaPublisher(
+    const KafkaConfig& config, metrics::MetricsRegistry* metrics);
+
+}  // namespace docket::kafka

@@ -1,0 +1,34 @@
+#pragma once
+
+#include <map>
+#include <string>
+
+namespace docket::kafka {
+
+// Docket's topic names, all under one configurable prefix ("docket." by default).
+struct Topics {
+  explicit Topics(std::string prefix = "docket.") : prefix_(std::move(prefix)) {}
+  std::string intake() const { return prefix_ + "intake.v1"; }
+  std::string work() const { return prefix_ + "work.v1"; }
+  std::string compliance() const { return prefix_ + "compliance.v1"; }
+  std::string audit() const { return prefix_ + "audit.v1"; }
+  std::string dlq() const { return prefix_ + "dlq.v1"; }
+  const std::string& prefix() const { return prefix_; }
+
+ private:
+  std::string prefix_;
+};
+
+struct KafkaConfig {
+  // Comma-separated bootstrap servers, e.g. "127.0.0.1:9092".
+  std::string brokers;
+  // client.id, also the metrics label "client".
+  std::string client_id = "docket";
+  // How long Publish() waits for the broker's ack before UNAVAILABLE/DEADLINE_EXCEEDED.
+  int delivery_timeout_ms = 30000;
+  // Extra librdkafka properties, applied last (e.g. security.protocol, ssl.*, sasl.*).
+  // Values are never logged.
+  std::map<std::string, std::string> extra;
+};
+
+}  // namespace docket::kafka

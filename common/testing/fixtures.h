@@ -1,0 +1,106 @@
+#pragma once
+
+// Test fixtures that run the real things on free ports of 127.0.0.1:
+// redis-server, docket-devkafka (librdkafka's mock cluster in its own
+// process) and the Apache Kafka broker that the ctest fixture `apache_kafka`
+// starts once per ctest run. Every process is torn down by the destructor;
+// its log is kept under $DOCKET_BUILD_DIR/test-logs/ (printed on failure).
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace docket::testing {
+
+// A TCP port on 127.0.0.1 that was free a moment ago.
+int FreePort();
+
+// Polls `ready` every 20 ms until it returns true or `timeout` passes.
+bool WaitFor(const std::function<bool()>& ready, std::chrono::milliseconds timeout);
+
+// A child process in its own process group; killed (SIGTERM, then SIGKILL)
+// when destroyed. stdout+stderr go to log_path.
+class ChildProcess {
+ public:
+  static absl::StatusOr<std::unique_ptr<ChildProcess>> Spawn(
+      const std::vector<std::string>& argv, const std::string& log_path,
+      const std::vector<std::string>& extra_env = {});
+  ~ChildProcess();
+  int pid() const { return pid_; }
+  bool Running();
+  // SIGTERM, wait up to `timeout`, then SIGKILL. Returns the exit code
+  // (128+signal if killed by a signal).
+  int Stop(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  void Kill();  // SIGKILL now
+  const std::string& log_path() const { return log_path_; }
+
+ private:
+  ChildProcess() = default;
+  int pid_ = -1;
+  std::string log_path_;
+  int exit_code_ = -1;
+};
+
+// Path of a built binary, e.g. Binary("docket-devkafka").
+std::string Binary(const std::string& name);
+// A fresh log file path under $DOCKET_BUILD_DIR/test-logs/ named after the
+// running gtest case.
+std::string LogPath(const std::string& what);
+// A name unique to this test run, for topics and consumer groups.
+std::string UniqueName(const std::string& prefix);
+
+class RedisServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<RedisServer>> Start();
+  ~RedisServer();
+  int port() const { return port_; }
+  std::string url() const;  // redis://127.0.0.1:<port>/0
+  absl::Status Stop();      // kill the server (data kept in memory is lost)
+  absl::Status Restart();   // start again on the same port
+
+ private:
+  RedisServer() = default;
+  absl::Status Launch();
+  int port_ = 0;
+  std::unique_ptr<ChildProcess> process_;
+};
+
+// docket-devkafka in its own process, with its fault controls.
+class DevKafka {
+ public:
+  static absl::StatusOr<std::unique_ptr<DevKafka>> Start(int brokers = 3, int partitions = 4,
+                                                         const std::string& topic_prefix = "docket.");
+  ~DevKafka();
+  const std::string& bootstrap() const { return bootstrap_; }
+  absl::Status BrokerDown(int broker_id);
+  absl::Status BrokerUp(int broker_id);
+  absl::Status SetRtt(int broker_id, std::chrono::milliseconds rtt);
+  // Makes the next `count` requests of Kafka API `api_key` fail with Kafka error `error_code`.
+  absl::Status PushRequestErrors(int api_key, int error_code, int count);
+  absl::Status CreateTopic(const std::string& topic, int partitions);
+  absl::Status Stop();
+
+ private:
+  DevKafka() = default;
+  absl::Status Control(const std::string& line);
+  std::string bootstrap_;
+  std::string control_address_;  // 127.0.0.1:port of the line-protocol control socket
+  std::unique_ptr<ChildProcess> process_;
+};
+
+// The Apache Kafka broker of this ctest run (fixture `apache_kafka`):
+// bootstrap servers from $DOCKET_TEST_KAFKA_BROKERS or the file the fixture
+// wrote. FAILED_PRECONDITION if the fixture is not running.
+absl::StatusOr<std::string> ApacheKafkaBootstrap();
+
+// Creates topics with the Kafka admin API and waits until they are usable.
+absl::Status CreateTopics(const std::string& bootstrap, const std::vector<std::string>& topics,
+                          int partitions);
+
+}  // namespace docket::testing
