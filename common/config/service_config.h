@@ -1,0 +1,59 @@
+#pragma once
+
+// The twelve-factor part of every service's configuration: endpoints, ports,
+// paths and secrets from environment variables, each overridable by a flag
+// of the same name (DOCKET_KAFKA_BROKERS <-> --kafka-brokers=...). Loaded and
+// checked once at start; nothing reads the environment later.
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace docket::config {
+
+struct ServiceConfig {
+  std::string service;            // "intake", "processing", ...
+  std::string kafka_brokers;      // DOCKET_KAFKA_BROKERS (required)
+  std::string kafka_properties_file;  // DOCKET_KAFKA_PROPERTIES_FILE: extra librdkafka props (k=v lines)
+  std::map<std::string, std::string> kafka_properties;  // loaded from that file
+  std::string topic_prefix;       // DOCKET_TOPIC_PREFIX, default "docket."
+  std::string consumer_group;     // DOCKET_CONSUMER_GROUP, default "docket-<service>"
+  std::string redis_url;          // DOCKET_REDIS_URL (required)
+  std::string grpc_listen;        // DOCKET_GRPC_LISTEN, default 0.0.0.0:<service default>
+  std::string metrics_listen;     // DOCKET_METRICS_LISTEN, default 0.0.0.0:<service default>
+  std::string tls_cert_file;      // DOCKET_TLS_CERT_FILE (with KEY: TLS on)
+  std::string tls_key_file;       // DOCKET_TLS_KEY_FILE
+  std::string tls_client_ca_file; // DOCKET_TLS_CLIENT_CA_FILE (set: mTLS)
+  std::string config_dir;         // DOCKET_CONFIG_DIR: catalog.yaml, policies.yaml, ...
+  std::string ready_file;         // DOCKET_READY_FILE: where to write bound addresses once serving
+  std::chrono::milliseconds drain_timeout{10000};  // DOCKET_DRAIN_TIMEOUT, e.g. "10s"
+  std::string log_level;          // DOCKET_LOG_LEVEL
+};
+
+struct ServiceDefaults {
+  std::string service;
+  int grpc_port = 0;
+  int metrics_port = 0;
+};
+
+// Keys of the environment that a ServiceConfig reads, with a one-line help.
+const std::vector<std::pair<std::string, std::string>>& ServiceConfigKeys();
+
+// Builds the config from `env` (usually the process environment) and flags
+// (`--kafka-brokers=...`; argv[0] is skipped). INVALID_ARGUMENT names the
+// variable or flag that is wrong or missing; "--help" yields a usage text
+// as a FAILED_PRECONDITION status whose message is the usage.
+absl::StatusOr<ServiceConfig> LoadServiceConfig(const ServiceDefaults& defaults,
+                                                const std::map<std::string, std::string>& env,
+                                                const std::vector<std::string>& args);
+
+// The process environment as a map (call once, in main).
+std::map<std::string, std::string> ProcessEnvironment();
+
+// Reads "key=value" lines (# comments, blank lines ignored). Errors name file:line.
+absl::StatusOr<std::map<std::string, std::string>> LoadPropertiesFile(const std::string& path);
+
+}  // namespace docket::config
