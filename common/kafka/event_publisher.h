@@ -39,6 +39,10 @@ class EventPublisher {
 
   // Waits for everything queued to be confirmed; DEADLINE_EXCEEDED if not in time.
   virtual absl::Status Flush(std::chrono::milliseconds timeout) = 0;
+
+  // Asks the cluster for metadata: OK if a broker answered within `timeout`,
+  // UNAVAILABLE otherwise (used for start-up and readiness checks).
+  virtual absl::Status CheckConnection(std::chrono::milliseconds timeout) = 0;
 };
 
 // The librdkafka implementation. `metrics` may be null; when set the producer

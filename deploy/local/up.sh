@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Starts Docket's local stack in the background: a real redis-server, Kafka
+# (docket-devkafka, librdkafka's mock cluster, by default; the Apache Kafka
+# broker with --kafka=apache) and the four services. Prints the endpoints and
+# writes them to .docket/local.env. Stop it with deploy/local/down.sh.
+#   deploy/local/up.sh [--kafka=dev|apache] [--no-build]
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+kafka=dev
+do_build=1
+for arg in "$@"; do
+  case $arg in
+    --kafka=dev|--kafka=apache) kafka=${arg#--kafka=} ;;
+    --no-build) do_build=0 ;;
+    -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument \"$arg\" (expected --kafka=dev|apache, --no-build)" ;;
+  esac
+done
+
+for name in redis kafka "${services[@]}"; do
+  alive "$name" && die "the local stack is already running ($name); run deploy/local/down.sh first"
+done
+
+if (( do_build )); then
+  if [[ $kafka == apache ]]; then build_stack --test; else build_stack; fi
+fi
+for bin in services/intake/docket-intake tools/devkafka/docket-devkafka tools/docketctl/docketctl; do
+  [[ -x $build/$bin ]] || die "$build/$bin is missing: run without --no-build"
+done
+
+mkdir -p "$state/logs"
+rm -f "$state"/*.ready "$state/local.env" "$state/devkafka.env"
+trap 'say "start-up failed; stopping what was started"; "$root/deploy/local/down.sh" >/dev/null 2>&1 || true' ERR
+
+# Redis: retry on another port if the chosen one was taken in the meantime.
+redis_port=""
+for _ in 1 2 3 4 5; do
+  port=$(free_port)
+  start_bg redis redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no
+  deadline=$((SECONDS + 10))
+  while alive redis && (( SECONDS < deadline )); do
+    if [[ $(redis-cli -p "$port" ping 2>/dev/null) == PONG ]]; then redis_port=$port; break; fi
+    sleep 0.05
+  done
+  [[ -n $redis_port ]] && break
+  stop_bg redis 2
+done
+[[ -n $redis_port ]] || die "redis-server did not start; see $state/logs/redis.log"
+redis_url="redis://127.0.0.1:$redis_port/0"
+
+if [[ $kafka == dev ]]; then
+  start_bg kafka "$build/tools/devkafka/docket-devkafka" --brokers=3 --partitions=4 \
+    --env-file="$state/devkafka.env"
+  wait_for_file "$state/devkafka.env" kafka 30
+  brokers=$(sed -n 's/^DOCKET_KAFKA_BROKERS=//p' "$state/devkafka.env")
+  control=$(sed -n 's/^DEVKAFKA_CONTROL=//p' "$state/devkafka.env")
+else
+  "$root/tools/kafka/apache-kafka.sh" start "$state/kafka"
+  # apache-kafka.sh runs the broker itself; remember its pid for down.sh.
+  cp "$state/kafka/kafka.pid" "$state/kafka.pid"
+  brokers=$(cat "$state/kafka/bootstrap")
+  control=""
+fi
+
+for s in "${services[@]}"; do
+  start_bg "$s" env DOCKET_KAFKA_BROKERS="$brokers" DOCKET_REDIS_URL="$redis_url" \
+    DOCKET_GRPC_LISTEN=127.0.0.1:0 DOCKET_METRICS_LISTEN=127.0.0.1:0 \
+    DOCKET_CONFIG_DIR="$root/deploy/config" DOCKET_READY_FILE="$state/$s.ready" \
+    "$build/services/$s/docket-$s"
+done
+for s in "${services[@]}"; do wait_for_file "$state/$s.ready" "$s" 60; done
+
+port_of() { sed -n "s/^$2=//p" "$state/$1.ready"; }
+{
+  echo "# Written by deploy/local/up.sh; source it or let docketctl read it."
+  echo "DOCKET_KAFKA_BROKERS=$brokers"
+  echo "DOCKET_KAFKA_KIND=$kafka"
+  [[ -n $control ]] && echo "DEVKAFKA_CONTROL=$control"
+  echo "DOCKET_REDIS_URL=$redis_url"
+  echo "DOCKET_INTAKE_ADDR=127.0.0.1:$(port_of intake grpc_port)"
+  echo "DOCKET_WORK_ADDR=127.0.0.1:$(port_of processing grpc_port)"
+  echo "DOCKET_COMPLIANCE_ADDR=127.0.0.1:$(port_of compliance grpc_port)"
+  echo "DOCKET_KPI_ADDR=127.0.0.1:$(port_of metrics grpc_port)"
+  for s in "${services[@]}"; do
+    echo "DOCKET_${s^^}_METRICS_URL=http://127.0.0.1:$(port_of "$s" metrics_port)/metrics"
+  done
+} > "$state/local.env.tmp"
+mv "$state/local.env.tmp" "$state/local.env"
+trap - ERR
+
+say "Docket's local stack is up (Kafka: $kafka). Endpoints, also in $state/local.env:"
+grep -v '^#' "$state/local.env" | sed 's/^/  /' >&2
+say "Logs: $state/logs/. Stop with deploy/local/down.sh."

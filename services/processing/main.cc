@@ -1,0 +1,11 @@
+// docket-processing: load config -> App -> Run.
+#include "common/app/shutdown.h"
+#include "common/runtime/service_runtime.h"
+#include "services/processing/src/app.h"
+
+int main(int argc, char** argv) {
+  docket::app::ShutdownSignal signal;  // first: every later thread inherits the blocked signals
+  const auto config = docket::runtime::LoadConfigOrExit(docket::processing::kDefaults, argc, argv);
+  docket::processing::App app(config);
+  return app.Run(signal);
+}
