@@ -1,0 +1,23 @@
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace docket::testing {
+
+struct HttpResponse {
+  int status = 0;
+  std::string content_type;
+  std::string body;
+};
+
+// A plain HTTP/1.0 GET over a real socket to 127.0.0.1:port (for scraping
+// /metrics the way Prometheus does). UNAVAILABLE if nothing answers.
+absl::StatusOr<HttpResponse> HttpGet(int port, const std::string& path);
+
+// Runs `promtool check metrics` on an exposition text; OK if promtool finds
+// no problem, otherwise FAILED_PRECONDITION with promtool's findings.
+absl::Status PromtoolCheckMetrics(const std::string& exposition);
+
+}  // namespace docket::testing
