@@ -11,7 +11,7 @@ packages=(
   librdkafka-dev libhiredis-dev prometheus-cpp-dev libabsl-dev libssl-dev openssl
   libyaml-cpp-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  redis-server curl netcat-openbsd
+  redis-server curl netcat-openbsd tzdata
 )
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(prometheus kcat)
