@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -28,10 +29,15 @@ struct RedisOptions {
   std::chrono::milliseconds backoff_max{2000};
   // Connections in the pool (each command takes one for its duration).
   int pool_size = 4;
+  // How long a call waits for a free pooled connection before it gives up
+  // with DEADLINE_EXCEEDED.
+  std::chrono::milliseconds acquire_timeout{2000};
 };
 
-// Parses redis://[[user]:password@]host[:port][/db]. INVALID_ARGUMENT names
-// the part that is wrong (never echoing the password).
+// Parses redis://[[user]:password@]host[:port][/db] (user and password are
+// percent-decoded; an IPv6 host goes in brackets). INVALID_ARGUMENT names the
+// part that is wrong, never echoing the password; rediss:// is rejected
+// because hiredis 0.14 has no TLS.
 absl::StatusOr<RedisOptions> ParseRedisUrl(std::string_view url);
 
 // A Redis reply, free of hiredis types.
@@ -61,25 +67,52 @@ class Script {
 
 // A Redis client over a small connection pool. Thread-safe.
 //
+// Each call may run on a different pooled connection, so connection state
+// cannot carry over between calls: SELECT, AUTH, HELLO, MULTI/EXEC/DISCARD,
+// WATCH, (P|S)SUBSCRIBE, MONITOR, RESET, QUIT are refused by Command with
+// INVALID_ARGUMENT (the db comes from the options). A Pipeline may hold a
+// MULTI..EXEC (or DISCARD) transaction that it closes itself; anything needing
+// reads between WATCH and EXEC belongs in a Script.
+//
 // Errors: UNAVAILABLE when Redis cannot be reached or a connection broke
-// (retryable; the client reconnects with backoff by itself), DEADLINE_EXCEEDED
-// when a command timed out (retryable), INTERNAL for a Redis error reply to a
-// command (e.g. WRONGTYPE), carrying Redis's message. A Redis error reply
-// inside a pipeline or an EXEC is returned as a Reply of type kError instead.
+// (retryable; the client reconnects with backoff by itself, and while it
+// backs off calls fail fast with UNAVAILABLE), or for the error replies that
+// mean "try again later" (LOADING, BUSY, MASTERDOWN, READONLY, TRYAGAIN,
+// CLUSTERDOWN). DEADLINE_EXCEEDED when a command timed out or no pooled
+// connection became free in time (retryable). After UNAVAILABLE or
+// DEADLINE_EXCEEDED a write may or may not have been applied: retry only
+// idempotent work. INTERNAL for a Redis error reply to a command (e.g.
+// WRONGTYPE), carrying Redis's message. Not retryable, because they are
+// configuration problems: UNAUTHENTICATED when AUTH is refused or Redis wants
+// a password it was not given (NOAUTH), PERMISSION_DENIED for an ACL refusal
+// (NOPERM), FAILED_PRECONDITION when SELECT of the configured db fails.
+// A Redis error reply inside a pipeline or an EXEC is returned as a Reply of
+// type kError instead.
 class RedisClient {
  public:
   virtual ~RedisClient() = default;
+  // Runs one command (args binary-safe, args[0] the verb). An error reply is
+  // a failed status as described above.
   virtual absl::StatusOr<Reply> Command(const std::vector<std::string>& args) = 0;
-  // Sends all commands in one round trip on one connection; replies in order.
+  // Sends all commands in one round trip on one connection; replies in order,
+  // one per command, error replies as kError elements. A transport failure or
+  // timeout fails the whole call (some commands may have run). Empty input
+  // gives an empty vector without touching Redis.
   virtual absl::StatusOr<std::vector<Reply>> Pipeline(
       const std::vector<std::vector<std::string>>& commands) = 0;
+  // EVALSHA, falling back to EVAL on the same connection on NOSCRIPT.
   virtual absl::StatusOr<Reply> Eval(const Script& script, const std::vector<std::string>& keys,
                                      const std::vector<std::string>& args) = 0;
 };
 
-// `metrics` may be null; when set, exports docket_redis_command_duration_seconds
-// and docket_redis_errors_total{kind} and docket_redis_reconnects_total.
+// `metrics` may be null; when set (and outliving the client), exports
+// docket_redis_command_duration_seconds{command} (the verb uppercased, verbs
+// outside a small allow-list as OTHER; PIPELINE for a whole pipeline),
+// docket_redis_errors_total{kind=unavailable|timeout|reply} (failed calls by
+// code: UNAVAILABLE, DEADLINE_EXCEEDED, anything else; plus kError elements
+// of pipelines as reply) and docket_redis_reconnects_total.
 // Connects lazily: creating the client succeeds even while Redis is down.
+// INVALID_ARGUMENT for options that cannot work (pool_size < 1, ...).
 absl::StatusOr<std::unique_ptr<RedisClient>> MakeRedisClient(const RedisOptions& options,
                                                               metrics::MetricsRegistry* metrics);
 

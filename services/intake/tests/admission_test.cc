@@ -1,0 +1,174 @@
+#include "services/intake/src/admission.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "common/kafka/fake_event_publisher.h"
+
+namespace docket::intake {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+
+constexpr char kCatalog[] = R"(version: 1
+tenants: [{id: acme}, {id: globex}]
+queues:
+  - {name: ap, skills: [ap-clerk]}
+kinds:
+  - name: invoice
+    queue: ap
+    sla: 4h
+    attributes:
+      - {name: vendor, type: string, required: true}
+  - name: expense
+    queue: ap
+    sla: 1d
+)";
+
+docket::v1::WorkSubmission Invoice(const std::string& key, const std::string& tenant = "acme") {
+  docket::v1::WorkSubmission s;
+  s.set_tenant(tenant);
+  s.set_kind("invoice");
+  s.set_idempotency_key(key);
+  (*s.mutable_attributes())["vendor"].set_string_value("V-1");
+  return s;
+}
+
+class AdmissionTest : public ::testing::Test {
+ protected:
+  AdmissionTest()
+      : catalog_(*catalog::Catalog::Parse(kCatalog, "catalog.yaml")),
+        clock_(Clock::TimePoint(1'700'000'000'000ms)),
+        idem_(MakeInMemoryIdempotencyStore(clock_, {})),
+        limiter_(clock_, {{"globex", {1, 1}}}),
+        admission_(catalog_, *idem_, publisher_, limiter_, clock_, kafka::Topics(), nullptr) {}
+
+  Outcome AdmitOne(const docket::v1::WorkSubmission& s,
+                   const std::optional<Publisher>& p = Publisher{"erp", {"acme", "globex"}, {}}) {
+    return admission_.Admit(p, {s}, "grpc", "00-abc-def-01")[0];
+  }
+
+  catalog::Catalog catalog_;
+  FakeClock clock_;
+  std::unique_ptr<IdempotencyStore> idem_;
+  RateLimiter limiter_;
+  kafka::FakeEventPublisher publisher_;
+  Admission admission_;
+};
+
+TEST_F(AdmissionTest, AdmittedItemIsPublishedOnceAsSubmittedWithItsEnvelope) {
+  Outcome o = AdmitOne(Invoice("k1"));
+  ASSERT_TRUE(o.status.ok()) << o.status;
+  EXPECT_TRUE(IsUuidV7(o.item_id)) << o.item_id;
+  EXPECT_FALSE(o.duplicate);
+  auto events = publisher_.Events(kafka::Topics().work());
+  ASSERT_EQ(events.size(), 1u);
+  const auto& e = events[0];
+  EXPECT_EQ(e.subject(), o.item_id);
+  EXPECT_EQ(e.id(), o.item_id + ":submitted");
+  EXPECT_EQ(e.tenant(), "acme");
+  EXPECT_EQ(e.traceparent(), "00-abc-def-01");
+  EXPECT_EQ(e.source(), "//docket/intake");
+  ASSERT_TRUE(e.has_submitted());
+  EXPECT_EQ(e.submitted().channel(), "grpc");
+  EXPECT_EQ(e.submitted().submission().idempotency_key(), "k1");
+  EXPECT_EQ(publisher_.RecordsOf(kafka::Topics().work())[0].key, o.item_id);
+}
+
+TEST_F(AdmissionTest, DuplicateGetsTheOriginalIdAndPublishesNothing) {
+  Outcome first = AdmitOne(Invoice("k1"));
+  Outcome again = AdmitOne(Invoice("k1"));
+  ASSERT_TRUE(again.status.ok());
+  EXPECT_TRUE(again.duplicate);
+  EXPECT_EQ(again.item_id, first.item_id);
+  EXPECT_EQ(publisher_.records().size(), 1u);
+}
+
+TEST_F(AdmissionTest, SameKeyTwiceInOneBatchAdmitsOnce) {
+  auto out = admission_.Admit(std::nullopt, {Invoice("k1"), Invoice("k1"), Invoice("k2")}, "kafka");
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_FALSE(out[0].duplicate);
+  EXPECT_TRUE(out[1].duplicate);
+  EXPECT_EQ(out[1].item_id, out[0].item_id);
+  EXPECT_FALSE(out[2].duplicate);
+  EXPECT_EQ(publisher_.records().size(), 2u);
+}
+
+TEST_F(AdmissionTest, FailedPublishIsRetryableAndTheRetryAdmitsWithTheSameId) {
+  publisher_.FailNext(1, absl::UnavailableError("broker down"));
+  Outcome failed = AdmitOne(Invoice("k1"));
+  EXPECT_EQ(failed.status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_GT(failed.retry_after.count(), 0);
+  EXPECT_TRUE(publisher_.records().empty());
+  Outcome retry = AdmitOne(Invoice("k1"));
+  ASSERT_TRUE(retry.status.ok()) << retry.status;
+  EXPECT_FALSE(retry.duplicate);
+  ASSERT_EQ(publisher_.records().size(), 1u);
+  EXPECT_EQ(AdmitOne(Invoice("k1")).item_id, retry.item_id);
+  EXPECT_EQ(publisher_.records().size(), 1u);
+}
+
+TEST_F(AdmissionTest, InvalidSubmissionListsViolationsAndPublishesNothing) {
+  auto s = Invoice("k1");
+  s.mutable_attributes()->erase("vendor");
+  (*s.mutable_attributes())["colour"].set_string_value("red");
+  Outcome o = AdmitOne(s);
+  EXPECT_EQ(o.status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(o.status.message(), HasSubstr("2 violations"));
+  EXPECT_EQ(o.violations.size(), 2u);
+  EXPECT_TRUE(publisher_.records().empty());
+}
+
+TEST_F(AdmissionTest, PublisherMayNotSubmitForAnotherTenantOrAKindNotAllowed) {
+  Publisher acme_invoices{"acme-erp", {"acme"}, {"invoice"}};
+  EXPECT_EQ(AdmitOne(Invoice("k1", "globex"), acme_invoices).status.code(),
+            absl::StatusCode::kPermissionDenied);
+  auto expense = Invoice("k2");
+  expense.set_kind("expense");
+  expense.clear_attributes();
+  EXPECT_EQ(AdmitOne(expense, acme_invoices).status.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(AdmitOne(Invoice("k3"), acme_invoices).status.ok());
+  EXPECT_TRUE(AdmitOne(expense, Publisher{"any", {"*"}, {"*"}}).status.ok());
+}
+
+TEST_F(AdmissionTest, RateLimitedTenantGetsResourceExhaustedWithRetryHint) {
+  EXPECT_TRUE(AdmitOne(Invoice("g1", "globex")).status.ok());
+  Outcome limited = AdmitOne(Invoice("g2", "globex"));
+  EXPECT_EQ(limited.status.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(limited.retry_after, 1000ms);
+  EXPECT_TRUE(AdmitOne(Invoice("a1", "acme")).status.ok()) << "other tenants are not limited";
+  clock_.Advance(1s);
+  EXPECT_TRUE(AdmitOne(Invoice("g2", "globex")).status.ok());
+}
+
+TEST_F(AdmissionTest, ConcurrentIdenticalSubmissionsAdmitExactlyOneItem) {
+  std::vector<std::thread> threads;
+  std::vector<Outcome> outcomes(50);
+  for (int t = 0; t < 50; ++t) {
+    threads.emplace_back([&, t] { outcomes[t] = AdmitOne(Invoice("same")); });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_EQ(publisher_.records().size(), 1u);
+  int originals = 0;
+  for (const auto& o : outcomes) {
+    ASSERT_TRUE(o.status.ok()) << o.status;
+    EXPECT_EQ(o.item_id, outcomes[0].item_id);
+    originals += o.duplicate ? 0 : 1;
+  }
+  EXPECT_EQ(originals, 1);
+}
+
+TEST_F(AdmissionTest, InFlightLimitAnswersResourceExhausted) {
+  Admission tiny(catalog_, *idem_, publisher_, limiter_, clock_, kafka::Topics(), nullptr,
+                 AdmissionOptions{.max_in_flight = 2});
+  auto out = tiny.Admit(std::nullopt, {Invoice("a"), Invoice("b"), Invoice("c")}, "grpc");
+  for (const auto& o : out) EXPECT_EQ(o.status.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_TRUE(publisher_.records().empty());
+  EXPECT_TRUE(tiny.Admit(std::nullopt, {Invoice("a"), Invoice("b")}, "grpc")[1].status.ok());
+}
+
+}  // namespace
+}  // namespace docket::intake
