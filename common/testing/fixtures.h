@@ -63,11 +63,13 @@ class RedisServer {
   std::string url() const;  // redis://127.0.0.1:<port>/0
   absl::Status Stop();      // kill the server (data kept in memory is lost)
   absl::Status Restart();   // start again on the same port
+  const std::string& log_path() const { return log_path_; }
 
  private:
   RedisServer() = default;
   absl::Status Launch();
   int port_ = 0;
+  std::string log_path_;
   std::unique_ptr<ChildProcess> process_;
 };
 
@@ -84,12 +86,24 @@ class DevKafka {
   // Makes the next `count` requests of Kafka API `api_key` fail with Kafka error `error_code`.
   absl::Status PushRequestErrors(int api_key, int error_code, int count);
   absl::Status CreateTopic(const std::string& topic, int partitions);
+  // SIGTERM; OK only if docket-devkafka exited 0.
   absl::Status Stop();
+
+  // 127.0.0.1:<port> of the control socket.
+  const std::string& control_address() const { return control_address_; }
+  const std::string& log_path() const { return log_path_; }
+  // Sends one line of the control protocol and returns the answer line
+  // ("ok" or "error <reason>", without the newline). UNAVAILABLE if the
+  // control socket does not answer.
+  absl::StatusOr<std::string> ControlRaw(const std::string& line);
 
  private:
   DevKafka() = default;
+  // ControlRaw, with "error <reason>" as FAILED_PRECONDITION(reason).
   absl::Status Control(const std::string& line);
   std::string bootstrap_;
+  std::string log_path_;
+  std::string env_file_;
   std::string control_address_;  // 127.0.0.1:port of the line-protocol control socket
   std::unique_ptr<ChildProcess> process_;
 };
@@ -99,8 +113,15 @@ class DevKafka {
 // wrote. FAILED_PRECONDITION if the fixture is not running.
 absl::StatusOr<std::string> ApacheKafkaBootstrap();
 
-// Creates topics with the Kafka admin API and waits until they are usable.
+// Creates topics with the Kafka admin API and waits until they are usable
+// (every partition has a leader). Topics that already exist are fine.
+// Needs a real broker: librdkafka 2.0's mock cluster (docket-devkafka) does
+// not implement CreateTopics; use DevKafka::CreateTopic there.
 absl::Status CreateTopics(const std::string& bootstrap, const std::vector<std::string>& topics,
                           int partitions);
+
+// The build directory: $DOCKET_BUILD_DIR, else the nearest parent of the
+// running executable that holds a CMakeCache.txt.
+std::string BuildDir();
 
 }  // namespace docket::testing
