@@ -64,18 +64,35 @@ struct ConsumerOptions {
 // only after the handler succeeded (or the record went to the DLQ), a
 // rebalance commits what is done before giving partitions up, and a poison
 // record never blocks its partition.
+//
+// The handler, on_assigned and on_revoked all run on the Run() thread, one
+// record at a time, in order within a partition. Done offsets are committed
+// synchronously when the consumer is idle, at least every second while busy,
+// on revocation and on Stop(); a crash re-delivers at most that much. A
+// retrying partition is paused and rewound (seek) while the other partitions
+// go on. Eager rebalancing by default; cooperative-sticky works when set in
+// KafkaConfig::extra (partition.assignment.strategy). A new group starts
+// from the earliest offset (auto.offset.reset=earliest unless extra says
+// otherwise).
 class EventConsumer {
  public:
   virtual ~EventConsumer() = default;
   // Polls and handles records on the calling thread until Stop(). Returns OK
-  // after committing processed offsets and leaving the group.
+  // after committing processed offsets and leaving the group; an error only
+  // when it cannot subscribe, or on a fatal client error. Call once.
   virtual absl::Status Run() = 0;
   // Thread-safe; makes Run() return soon.
   virtual void Stop() = 0;
 };
 
-// `dlq` publishes poison records; `metrics` may be null (else consumer lag per
-// partition, records handled/failed, DLQ counts are exported).
+// `dlq` publishes poison records; `metrics` may be null, else exported:
+// docket_kafka_consumer_lag{client,topic,partition} (librdkafka statistics,
+// every 5 s; 0 once the partition is revoked), docket_kafka_records_consumed_total
+// {client,topic,result=ok|retry|dlq} and docket_kafka_dlq_records_total
+// {client,reason_class=invalid_argument|data_loss}. Consumers of different
+// groups in one process should use distinct client ids (the labels do not
+// name the group). INVALID_ARGUMENT for an empty handler, topic list,
+// dlq_topic or group_id, or for extra properties that would auto-commit.
 absl::StatusOr<std::unique_ptr<EventConsumer>> MakeKafkaConsumer(
     ConsumerOptions options, EventPublisher& dlq, metrics::MetricsRegistry* metrics);
 

@@ -21,17 +21,23 @@ namespace docket::kafka {
 // Thread-safe. Errors: UNAVAILABLE or DEADLINE_EXCEEDED when the broker did
 // not confirm in time (retryable: the caller may publish again, consumers
 // drop duplicates by event id); INVALID_ARGUMENT for a record the broker can
-// never take (too large, unknown topic).
+// never take (too large, unknown topic); PERMISSION_DENIED / UNAUTHENTICATED
+// for ACL or credential problems; INTERNAL when the producer hit a fatal
+// error (idempotence fenced) and the process should restart.
 class EventPublisher {
  public:
   using Done = std::function<void(absl::Status)>;
   virtual ~EventPublisher() = default;
 
   // Queues the record; `done` runs exactly once, on a librdkafka thread,
-  // after the broker confirmed or the delivery failed.
+  // after the broker confirmed or the delivery failed. A record refused at
+  // once (too large, producer queue still full after ~1 s of retrying) fails
+  // the same way, never on the caller's thread. `done` must not block on
+  // another publish (it runs on the thread that delivers confirmations).
   virtual void PublishAsync(Record record, Done done) = 0;
 
-  // Blocks until the broker confirmed (acks=all) or the delivery failed.
+  // Blocks until the broker confirmed (acks=all) or the delivery failed,
+  // at most KafkaConfig::delivery_timeout_ms. Not from inside a `done`.
   absl::Status Publish(Record record);
   absl::Status Publish(std::string_view topic, const docket::v1::Event& event) {
     return Publish(EncodeEvent(topic, event));
@@ -45,8 +51,13 @@ class EventPublisher {
   virtual absl::Status CheckConnection(std::chrono::milliseconds timeout) = 0;
 };
 
-// The librdkafka implementation. `metrics` may be null; when set the producer
-// exports docket_kafka_produce_errors_total and related statistics.
+// The librdkafka implementation (enable.idempotence, acks=all, linger.ms=5,
+// murmur2 partitioner; KafkaConfig::extra may not weaken idempotence or acks).
+// `metrics` may be null; when set the producer exports
+// docket_kafka_produce_errors_total{client,reason},
+// docket_kafka_produce_latency_seconds{client} and
+// docket_kafka_producer_queue_messages{client}. Destroying it waits up to 5 s
+// for confirmations, then fails what is left with UNAVAILABLE.
 absl::StatusOr<std::unique_ptr<EventPublisher>> MakeKafkaPublisher(
     const KafkaConfig& config, metrics::MetricsRegistry* metrics);
 

@@ -1,0 +1,144 @@
+#include "common/kafka/record.h"
+
+#include <ctime>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace docket::kafka {
+namespace {
+
+constexpr std::string_view kContentType = "application/protobuf";
+constexpr std::string_view kSpecVersion = "1.0";
+
+const google::protobuf::OneofDescriptor* PayloadOneof() {
+  static const auto* oneof = docket::v1::Event::descriptor()->FindOneofByName("payload");
+  return oneof;
+}
+
+// The type the envelope is (or would be) written with.
+std::string EffectiveType(const docket::v1::Event& event) {
+  return event.type().empty() ? EventType(event) : event.type();
+}
+
+// A header that mirrors an envelope attribute must agree with it when present.
+absl::Status CheckMirror(const Record& record, std::string_view header, std::string_view want) {
+  std::optional<std::string> got = record.Header(header);
+  if (got && *got != want) {
+    return absl::InvalidArgumentError(absl::StrCat(std::string(header), " header \"", *got,
+                                                   "\" disagrees with the envelope's \"",
+                                                   std::string(want), "\""));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::optional<std::string> Record::Header(std::string_view key) const {
+  for (const auto& h : headers) {
+    if (h.key == key) return h.value;
+  }
+  return std::nullopt;
+}
+
+std::string EventType(const docket::v1::Event& event) {
+  const auto* field = event.GetReflection()->GetOneofFieldDescriptor(event, PayloadOneof());
+  if (field == nullptr || field->message_type() == nullptr) return "";
+  std::string_view family;
+  switch (event.payload_case()) {
+    case docket::v1::Event::kVerdict: family = "compliance"; break;
+    case docket::v1::Event::kAuditRecord: family = "audit"; break;
+    default: family = "work"; break;
+  }
+  return absl::StrCat("docket.", std::string(family), ".v1.", field->message_type()->name());
+}
+
+std::string FormatCeTime(const google::protobuf::Timestamp& time) {
+  std::time_t secs = static_cast<std::time_t>(time.seconds());
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  const int nanos = time.nanos();
+  std::string fraction;
+  if (nanos % 1000000 == 0) {
+    fraction = absl::StrFormat(".%03d", nanos / 1000000);
+  } else if (nanos % 1000 == 0) {
+    fraction = absl::StrFormat(".%06d", nanos / 1000);
+  } else {
+    fraction = absl::StrFormat(".%09d", nanos);
+  }
+  return absl::StrFormat("%04d-%02d-%02dT%02d:%02d:%02d%sZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, fraction);
+}
+
+Record EncodeEvent(std::string_view topic, const docket::v1::Event& event) {
+  Record record;
+  record.topic = std::string(topic);
+  record.key = event.subject();
+  if (event.type().empty() && event.payload_case() != docket::v1::Event::PAYLOAD_NOT_SET) {
+    docket::v1::Event typed = event;
+    typed.set_type(EventType(event));
+    record.value = typed.SerializeAsString();
+  } else {
+    record.value = event.SerializeAsString();
+  }
+  auto add = [&record](std::string_view key, std::string value) {
+    record.headers.push_back(kafka::Header{std::string(key), std::move(value)});
+  };
+  add("ce_specversion", std::string(kSpecVersion));
+  add("ce_id", event.id());
+  add("ce_source", event.source());
+  add("ce_type", EffectiveType(event));
+  if (event.has_time()) add("ce_time", FormatCeTime(event.time()));
+  if (!event.subject().empty()) add("ce_subject", event.subject());
+  if (!event.tenant().empty()) add("ce_tenant", event.tenant());
+  if (!event.traceparent().empty()) add("ce_traceparent", event.traceparent());
+  add("content-type", std::string(kContentType));
+  return record;
+}
+
+absl::StatusOr<docket::v1::Event> DecodeEvent(const Record& record) {
+  if (record.value.empty()) {
+    return absl::InvalidArgumentError(
+        "record value is empty (a tombstone?); expected a serialized docket.v1.Event");
+  }
+  if (auto ct = record.Header("content-type"); ct && *ct != kContentType) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("content-type \"", *ct, "\" is not ", std::string(kContentType)));
+  }
+  if (auto sv = record.Header("ce_specversion"); sv && *sv != kSpecVersion) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ce_specversion \"", *sv, "\" is not ", std::string(kSpecVersion)));
+  }
+  docket::v1::Event event;
+  if (!event.ParseFromString(record.value)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "record value (", record.value.size(), " bytes) is not a serialized docket.v1.Event"));
+  }
+  if (event.payload_case() == docket::v1::Event::PAYLOAD_NOT_SET) {
+    const bool unknown = !event.GetReflection()->GetUnknownFields(event).empty();
+    return absl::InvalidArgumentError(absl::StrCat(
+        "event \"", event.id(), "\" has no payload",
+        unknown ? " this binary knows (unknown fields present: a newer schema?)" : ""));
+  }
+  const std::string expected_type = EventType(event);
+  if (!event.type().empty() && event.type() != expected_type) {
+    return absl::InvalidArgumentError(absl::StrCat("event \"", event.id(), "\" has type \"",
+                                                   event.type(), "\" but its payload is ",
+                                                   expected_type));
+  }
+  if (event.type().empty()) event.set_type(expected_type);
+  for (const auto& [header, want] :
+       {std::pair<std::string_view, const std::string&>{"ce_id", event.id()},
+        {"ce_type", event.type()},
+        {"ce_source", event.source()},
+        {"ce_subject", event.subject()},
+        {"ce_tenant", event.tenant()},
+        {"ce_traceparent", event.traceparent()}}) {
+    if (absl::Status s = CheckMirror(record, header, want); !s.ok()) return s;
+  }
+  return event;
+}
+
+}  // namespace docket::kafka
