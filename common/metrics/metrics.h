@@ -9,12 +9,14 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
+#include "prometheus/metric_family.h"
 #include "prometheus/registry.h"
 
 namespace docket::metrics {
@@ -25,29 +27,53 @@ struct BuildInfo {
   std::string revision; // git revision or "unknown"
 };
 
+// Docket's version (the CMake project version this library was built from).
+const char* DocketVersion();
+
+// The build info of this process: `service`, DocketVersion(), and the revision
+// from the DOCKET_REVISION environment variable ("unknown" when unset or
+// empty). Call once at start, with the rest of the configuration.
+BuildInfo ProcessBuildInfo(std::string service);
+
 // Owns the registry; always registers docket_build_info{service,version,revision} 1
 // and the standard process_* metrics (cpu, resident/virtual memory, open and
-// max fds, start time) read from /proc at scrape time.
+// max fds, start time) read from /proc at scrape time. An empty `version`
+// becomes DocketVersion(), an empty `revision` "unknown".
+// Thread-safe (prometheus::Registry is).
 class MetricsRegistry {
  public:
   explicit MetricsRegistry(const BuildInfo& info);
   ~MetricsRegistry();
+  MetricsRegistry(const MetricsRegistry&) = delete;
+  MetricsRegistry& operator=(const MetricsRegistry&) = delete;
+
   prometheus::Registry& registry() { return *registry_; }
   const std::shared_ptr<prometheus::Registry>& shared() const { return registry_; }
-  // The text exposition of everything registered (for tests and debugging).
+  const BuildInfo& build_info() const { return info_; }
+  // Everything a scrape returns: the registry's families, then process_*.
+  std::vector<prometheus::MetricFamily> Collect() const;
+  // The text exposition of Collect() (for tests and debugging).
   std::string Serialize() const;
+  // What an exposer must register to serve this registry (held weakly).
+  std::vector<std::weak_ptr<prometheus::Collectable>> Collectables() const;
 
  private:
+  BuildInfo info_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::shared_ptr<prometheus::Collectable> process_;
 };
 
-// Serves GET /metrics for a registry. Thread-safe after construction.
+// Serves GET /metrics for a registry. Thread-safe after construction. The
+// server holds the registry weakly: it should not outlive it (a scrape after
+// the registry is gone answers without its metrics rather than crashing).
 class MetricsServer {
  public:
-  // `bind` is "host:port"; port 0 picks a free one (see port()).
+  // `bind` is "host:port"; port 0 picks a free one (see port()). UNAVAILABLE if the address cannot be bound,
+  // INVALID_ARGUMENT if `bind` has no port.
   static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(const std::string& bind,
                                                                MetricsRegistry& registry);
+  // Stops serving. Takes up to ~2 s: civetweb's listener thread only notices
+  // the stop at its next poll timeout (a compile-time 2 s in civetweb 1.15).
   ~MetricsServer();
   int port() const { return port_; }
 
