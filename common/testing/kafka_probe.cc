@@ -75,17 +75,25 @@ bool Retriable(rd_kafka_resp_err_t err) {
 
 absl::StatusOr<ProducedRecord> ProduceOne(const std::string& bootstrap, const std::string& topic,
                                           const std::string& key, const std::string& value,
-                                          int32_t partition, const KafkaConfig& config) {
+                                          int32_t partition, const KafkaConfig& config,
+                                          const Headers& headers) {
   auto rk = NewClient(RD_KAFKA_PRODUCER, bootstrap, config, &OnDelivery);
   if (!rk.ok()) return rk.status();
   Delivery delivery;
+  rd_kafka_headers_t* hdrs = rd_kafka_headers_new(headers.size());
+  for (const auto& [name, value] : headers) {
+    rd_kafka_header_add(hdrs, name.data(), static_cast<ssize_t>(name.size()), value.data(),
+                        static_cast<ssize_t>(value.size()));
+  }
   rd_kafka_resp_err_t err = rd_kafka_producev(
       rk->get(), RD_KAFKA_V_TOPIC(topic.c_str()),
       RD_KAFKA_V_PARTITION(partition < 0 ? RD_KAFKA_PARTITION_UA : partition),
       RD_KAFKA_V_KEY(key.data(), key.size()),
       RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(&delivery), RD_KAFKA_V_END);
+      RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+      RD_KAFKA_V_OPAQUE(&delivery), RD_KAFKA_V_END);
   if (err) {
+    rd_kafka_headers_destroy(hdrs);  // owned by the message only on success
     return absl::FailedPreconditionError(absl::StrCat("produce: ", rd_kafka_err2name(err)));
   }
   // The delivery report comes at the latest after message.timeout.ms (default 300 s).
@@ -118,6 +126,34 @@ absl::StatusOr<ClusterInfo> DescribeCluster(const std::string& bootstrap) {
   }
   rd_kafka_metadata_destroy(md);
   return info;
+}
+
+absl::StatusOr<std::int64_t> TopicRecordCount(const std::string& bootstrap,
+                                              const std::string& topic) {
+  auto cluster = DescribeCluster(bootstrap);
+  if (!cluster.ok()) return cluster.status();
+  auto it = cluster->topics.find(topic);
+  if (it == cluster->topics.end()) return 0;  // never written to
+  auto rk = NewClient(RD_KAFKA_PRODUCER, bootstrap, {});
+  if (!rk.ok()) return rk.status();
+  std::int64_t total = 0;
+  for (const auto& p : it->second) {
+    int64_t low = 0, high = 0;
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    // A new topic's leaders may still be moving: retry what is transient.
+    WaitFor(
+        [&] {
+          err = rd_kafka_query_watermark_offsets(rk->get(), topic.c_str(), p.id, &low, &high, 5000);
+          return !err || !Retriable(err);
+        },
+        std::chrono::seconds(15));
+    if (err) {
+      return absl::UnavailableError(absl::StrCat("watermarks of ", topic, "[", p.id,
+                                                 "]: ", rd_kafka_err2str(err)));
+    }
+    total += high - low;
+  }
+  return total;
 }
 
 absl::StatusOr<std::vector<ConsumedRecord>> ConsumeFromBeginning(
@@ -180,6 +216,18 @@ absl::StatusOr<std::vector<ConsumedRecord>> ConsumeFromBeginning(
       ConsumedRecord r;
       if (msg->key) r.key.assign(static_cast<const char*>(msg->key), msg->key_len);
       if (msg->payload) r.value.assign(static_cast<const char*>(msg->payload), msg->len);
+      rd_kafka_headers_t* hdrs = nullptr;
+      if (rd_kafka_message_headers(msg, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const char* name = nullptr;
+        const void* value = nullptr;
+        size_t size = 0;
+        for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size) ==
+                           RD_KAFKA_RESP_ERR_NO_ERROR;
+             ++i) {
+          r.headers.emplace_back(name, value ? std::string(static_cast<const char*>(value), size)
+                                             : std::string());
+        }
+      }
       r.partition = msg->partition;
       r.offset = msg->offset;
       records.push_back(std::move(r));

@@ -18,6 +18,8 @@ namespace docket::testing {
 
 // librdkafka properties, e.g. {"message.timeout.ms", "2000"}.
 using KafkaConfig = std::map<std::string, std::string>;
+// Record headers, in order (a name may repeat).
+using Headers = std::vector<std::pair<std::string, std::string>>;
 
 struct ProducedRecord {
   int32_t partition = -1;
@@ -30,11 +32,13 @@ struct ProducedRecord {
 // timeouts, FAILED_PRECONDITION otherwise. `partition` -1 = by key.
 absl::StatusOr<ProducedRecord> ProduceOne(const std::string& bootstrap, const std::string& topic,
                                           const std::string& key, const std::string& value,
-                                          int32_t partition = -1, const KafkaConfig& config = {});
+                                          int32_t partition = -1, const KafkaConfig& config = {},
+                                          const Headers& headers = {});
 
 struct ConsumedRecord {
   std::string key;
   std::string value;
+  Headers headers;
   int32_t partition = -1;
   int64_t offset = -1;
 };
@@ -53,6 +57,11 @@ struct ClusterInfo {
   std::vector<int32_t> broker_ids;
   std::map<std::string, std::vector<PartitionInfo>> topics;
 };
+
+// How many records `topic` holds: the sum over its partitions of high minus
+// low watermark. Exact for topics without transactions, and immediate: a
+// record an acks=all producer had confirmed is counted.
+absl::StatusOr<std::int64_t> TopicRecordCount(const std::string& bootstrap, const std::string& topic);
 
 // One metadata request for all topics (never auto-creates one).
 absl::StatusOr<ClusterInfo> DescribeCluster(const std::string& bootstrap);

@@ -14,6 +14,7 @@
 
 #include "common/testing/fixtures.h"
 #include "common/testing/http.h"
+#include "common/testing/service_process.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
 namespace docket {
@@ -35,25 +36,10 @@ const ServiceSpec kServices[] = {
     {"metrics", "docket.v1.Kpi"},
 };
 
-std::map<std::string, std::string> ReadKeyValues(const std::string& path) {
-  std::map<std::string, std::string> out;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (auto eq = line.find('='); eq != std::string::npos) out[line.substr(0, eq)] = line.substr(eq + 1);
-  }
-  return out;
-}
-
-// One running service binary with the ports it reported in its ready file.
-struct RunningService {
-  std::unique_ptr<testing::ChildProcess> process;
-  int grpc_port = 0;
-  int metrics_port = 0;
-
+// One running service binary, with a gRPC health probe.
+struct RunningService : testing::ServiceProcess {
   HealthCheckResponse::ServingStatus Health(const std::string& name) const {
-    auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(grpc_port),
-                                       grpc::InsecureChannelCredentials());
+    auto channel = grpc::CreateChannel(grpc_address(), grpc::InsecureChannelCredentials());
     auto stub = grpc::health::v1::Health::NewStub(channel);
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + 2s);
@@ -68,27 +54,11 @@ struct RunningService {
 
 absl::StatusOr<RunningService> StartService(const std::string& name, const std::string& brokers,
                                             const std::string& redis_url) {
-  const std::string ready = testing::LogPath(name + "-ready");
-  std::remove(ready.c_str());
-  auto process = testing::ChildProcess::Spawn(
-      {testing::Binary("docket-" + name)}, testing::LogPath(name),
-      {"DOCKET_KAFKA_BROKERS=" + brokers, "DOCKET_REDIS_URL=" + redis_url,
-       "DOCKET_GRPC_LISTEN=127.0.0.1:0", "DOCKET_METRICS_LISTEN=127.0.0.1:0",
-       "DOCKET_READY_FILE=" + ready, "DOCKET_DRAIN_TIMEOUT=5s"});
-  if (!process.ok()) return process.status();
-  RunningService svc;
-  svc.process = std::move(*process);
-  const bool up = testing::WaitFor(
-      [&] { return !ReadKeyValues(ready)["metrics_port"].empty() || !svc.process->Running(); },
-      60s);
-  auto kv = ReadKeyValues(ready);
-  if (!up || kv["metrics_port"].empty()) {
-    return absl::UnavailableError("docket-" + name + " did not become ready; log: " +
-                                  svc.process->log_path());
-  }
-  svc.grpc_port = std::stoi(kv["grpc_port"]);
-  svc.metrics_port = std::stoi(kv["metrics_port"]);
-  return svc;
+  auto svc = testing::StartService(name, brokers, redis_url);
+  if (!svc.ok()) return svc.status();
+  RunningService out;
+  static_cast<testing::ServiceProcess&>(out) = std::move(*svc);
+  return out;
 }
 
 class ServiceStackTest : public ::testing::Test {

@@ -24,21 +24,35 @@ bool Contains(const std::vector<std::string>& v, const std::string& x) {
 }
 
 // Waits for a set of asynchronous publishes.
-class Latch {
+// The confirmations of one Admit call's publishes. Shared with the delivery
+// callbacks, which may run after Admit gave up waiting and returned.
+class Confirmations {
  public:
-  explicit Latch(std::size_t n) : left_(n) {}
-  void CountDown() {
+  explicit Confirmations(std::size_t n) : status_(n), done_(n, false), left_(0) {}
+  void Expect() { ++left_; }
+  void Done(std::size_t i, absl::Status s) {
     std::lock_guard lock(mu_);
+    status_[i] = std::move(s);
+    done_[i] = true;
     if (--left_ == 0) cv_.notify_all();
   }
-  void Wait() {
+  // Waits until every expected confirmation came or `deadline` passed; then
+  // the status of each (DEADLINE_EXCEEDED for one that did not come).
+  std::vector<absl::Status> WaitUntil(std::chrono::steady_clock::time_point deadline) {
     std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return left_ == 0; });
+    cv_.wait_until(lock, deadline, [&] { return left_ == 0; });
+    std::vector<absl::Status> out = status_;
+    for (std::size_t i = 0; i < out.size(); ++i) {
+      if (!done_[i]) out[i] = absl::DeadlineExceededError("no confirmation from Kafka in time");
+    }
+    return out;
   }
 
  private:
   std::mutex mu_;
   std::condition_variable cv_;
+  std::vector<absl::Status> status_;
+  std::vector<bool> done_;
   std::size_t left_;
 };
 
@@ -182,22 +196,23 @@ std::vector<Outcome> Admission::Admit(const std::optional<Publisher>& publisher,
     }
 
     if (!to_publish.empty()) {
-      Latch latch(to_publish.size());
-      std::vector<absl::Status> published(subs.size());
+      auto confirmations = std::make_shared<Confirmations>(subs.size());
       for (std::size_t i : to_publish) {
+        confirmations->Expect();
         docket::v1::Event e = SubmittedEvent(subs[i], out[i].item_id, channel, traceparent);
         publisher_.PublishAsync(kafka::EncodeEvent(topics_.work(), e),
-                                [&published, &latch, i](absl::Status s) {
-                                  published[i] = std::move(s);
-                                  latch.CountDown();
-                                });
+                                [confirmations, i](absl::Status s) { confirmations->Done(i, std::move(s)); });
       }
-      latch.Wait();
+      // Bounded: while Kafka is down the producer keeps the record for its
+      // delivery timeout, but the caller hears UNAVAILABLE now. A record that
+      // still lands later carries the same item and event id as the retry's.
+      const std::vector<absl::Status> published =
+          confirmations->WaitUntil(std::chrono::steady_clock::now() + options_.publish_wait);
       for (std::size_t i : to_publish) {
-        const auto& s = subs[i];
+        const auto& sub = subs[i];
         if (published[i].ok()) {
           results[i] = "admitted";
-          if (absl::Status c = idempotency_.Commit(s.tenant(), s.idempotency_key(), reservations[i]);
+          if (absl::Status c = idempotency_.Commit(sub.tenant(), sub.idempotency_key(), reservations[i]);
               !c.ok()) {
             // The item is durable; a retry after the lease takes the key over
             // with the same id and event id, which downstream drops.
@@ -205,7 +220,7 @@ std::vector<Outcome> Admission::Admit(const std::optional<Publisher>& publisher,
                        {{"item_id", out[i].item_id}, {"error", std::string(c.message())}});
           }
         } else {
-          (void)idempotency_.Release(s.tenant(), s.idempotency_key(), reservations[i]);
+          (void)idempotency_.Release(sub.tenant(), sub.idempotency_key(), reservations[i]);
           out[i].status = absl::UnavailableError(
               absl::StrCat("Kafka did not confirm the item; retry (same idempotency key): ",
                            published[i].message()));

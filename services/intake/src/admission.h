@@ -43,6 +43,9 @@ struct Outcome {
 struct AdmissionOptions {
   std::size_t max_in_flight = 20000;  // submissions being admitted at once, across calls
   std::chrono::milliseconds pending_wait{5000};  // how long a duplicate waits for the first
+  // How long a call waits for Kafka's acks=all confirmation before answering
+  // UNAVAILABLE (the producer itself keeps trying for its delivery timeout).
+  std::chrono::milliseconds publish_wait{5000};
   std::string source = "//docket/intake";
 };
 

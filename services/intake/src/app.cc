@@ -1,22 +1,90 @@
 #include "services/intake/src/app.h"
 
+#include <filesystem>
+
+#include "common/auth/api_keys.h"
+#include "common/catalog/catalog.h"
+#include "common/clock/clock.h"
 #include "common/log/log.h"
 #include "common/runtime/service_runtime.h"
-#include "docket/v1/intake_service.grpc.pb.h"
+#include "services/intake/src/admission.h"
+#include "services/intake/src/idempotency.h"
+#include "services/intake/src/intake_metrics.h"
+#include "services/intake/src/intake_service.h"
+#include "services/intake/src/intake_settings.h"
+#include "services/intake/src/kafka_intake.h"
+#include "services/intake/src/publisher_auth.h"
+#include "services/intake/src/rate_limiter.h"
 
 namespace docket::intake {
+namespace {
+
+const log::Logger& Log() {
+  static const log::Logger logger("intake");
+  return logger;
+}
+
+std::string ConfigPath(const config::ServiceConfig& config, const std::string& file) {
+  return (std::filesystem::path(config.config_dir.empty() ? "." : config.config_dir) / file).string();
+}
+
+}  // namespace
 
 int App::Run(app::ShutdownSignal& signal) {
-  static const log::Logger logger("intake");
+  // Files first: a bad file must stop start-up before we connect anywhere.
+  auto catalog = catalog::Catalog::Load(ConfigPath(config_, "catalog.yaml"));
+  auto keys = auth::ApiKeyStore::Load(ConfigPath(config_, "api-keys.yaml"));
+  auto settings = LoadIntakeSettings(ConfigPath(config_, "intake.yaml"));
+  for (const absl::Status& s : {catalog.status(), keys.status(), settings.status()}) {
+    if (!s.ok()) {
+      Log().Error("bad configuration", {{"error", std::string(s.message())}});
+      return 2;
+    }
+  }
+
   auto runtime = runtime::ServiceRuntime::Create(config_);
   if (!runtime.ok()) {
-    logger.Error("cannot start", {{"error", std::string(runtime.status().message())}});
+    Log().Error("cannot start", {{"error", std::string(runtime.status().message())}});
     return 1;
   }
-  // The Intake API's methods answer UNIMPLEMENTED until issue #3 lands.
-  docket::v1::Intake::Service service;
-  (*runtime)->AddGrpcService(&service, "docket.v1.Intake");
-  return (*runtime)->Serve(signal);
+  runtime::ServiceRuntime& rt = **runtime;
+  const Clock& clock = SystemClock::Instance();
+
+  IntakeMetrics metrics(rt.metrics(), *catalog);
+  auto idempotency = MakeRedisIdempotencyStore(rt.redis(), clock, settings->idempotency);
+  RateLimiter rate_limiter(clock, settings->rate_limits);
+  Admission admission(*catalog, *idempotency, rt.publisher(), rate_limiter, clock, rt.topics(),
+                      &metrics, settings->admission);
+
+  auth::ApiKeyAuthenticator authenticator(*keys);
+  IntakeService service(
+      admission,
+      [&authenticator](const grpc::ServerContext& ctx) {
+        return AuthenticatePublisher(authenticator, ctx);
+      },
+      settings->service);
+  rt.AddGrpcService(&service, "docket.v1.Intake");
+
+  kafka::ConsumerOptions consumer;
+  consumer.kafka = rt.kafka_config();
+  consumer.kafka.client_id = "docket-intake-consumer";
+  consumer.group_id = config_.consumer_group;
+  consumer.topics = {rt.topics().intake()};
+  consumer.dlq_topic = rt.topics().dlq();
+  consumer.handler = KafkaIntakeHandler(admission, &metrics);
+  auto kafka_intake = kafka::MakeKafkaConsumer(std::move(consumer), rt.publisher(), &rt.metrics());
+  if (!kafka_intake.ok()) {
+    Log().Error("cannot create the intake topic consumer",
+                {{"error", std::string(kafka_intake.status().message())}});
+    return 1;
+  }
+  rt.AddConsumer(std::move(*kafka_intake));
+
+  Log().Info("intake configured", {{"kinds", static_cast<std::int64_t>(catalog->kinds().size())},
+                                   {"tenants", static_cast<std::int64_t>(catalog->tenants().size())},
+                                   {"api_keys", static_cast<std::int64_t>(keys->keys().size())},
+                                   {"rate_limited_tenants", static_cast<std::int64_t>(settings->rate_limits.size())}});
+  return rt.Serve(signal);
 }
 
 }  // namespace docket::intake

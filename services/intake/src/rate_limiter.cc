@@ -7,6 +7,7 @@ namespace docket::intake {
 
 std::chrono::milliseconds RateLimiter::Acquire(const std::string& tenant, int n) {
   auto limit = limits_.find(tenant);
+  if (limit == limits_.end()) limit = limits_.find("*");
   if (limit == limits_.end() || limit->second.per_second <= 0) return std::chrono::milliseconds(0);
   const RateLimit& rl = limit->second;
   const auto now = clock_.Monotonic();

@@ -170,5 +170,45 @@ TEST_F(AdmissionTest, InFlightLimitAnswersResourceExhausted) {
   EXPECT_TRUE(tiny.Admit(std::nullopt, {Invoice("a"), Invoice("b")}, "grpc")[1].status.ok());
 }
 
+// Keeps delivery callbacks until told to confirm: a broker that is down.
+class UnconfirmedPublisher final : public kafka::EventPublisher {
+ public:
+  void PublishAsync(kafka::Record, Done done) override {
+    std::lock_guard lock(mu_);
+    held_.push_back(std::move(done));
+  }
+  absl::Status Flush(std::chrono::milliseconds) override { return absl::OkStatus(); }
+  absl::Status CheckConnection(std::chrono::milliseconds) override { return absl::OkStatus(); }
+  void ConfirmAll() {
+    std::vector<Done> held;
+    {
+      std::lock_guard lock(mu_);
+      held.swap(held_);
+    }
+    for (auto& done : held) done(absl::OkStatus());
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<Done> held_;
+};
+
+TEST_F(AdmissionTest, UnconfirmedPublishAnswersUnavailableAfterPublishWaitAndFreesTheKey) {
+  UnconfirmedPublisher down;
+  Admission admission(catalog_, *idem_, down, limiter_, clock_, kafka::Topics(), nullptr,
+                      AdmissionOptions{.publish_wait = 20ms});
+  Outcome o = admission.Admit(std::nullopt, {Invoice("slow")}, "grpc")[0];
+  EXPECT_EQ(o.status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(o.status.message(), HasSubstr("retry"));
+  EXPECT_GT(o.retry_after.count(), 0);
+  down.ConfirmAll();  // the late confirmation arrives after Admit returned
+
+  // The key is free again: the retry goes through (with the same item id).
+  Outcome retry = AdmitOne(Invoice("slow"));
+  ASSERT_TRUE(retry.status.ok()) << retry.status;
+  EXPECT_FALSE(retry.duplicate);
+  EXPECT_EQ(publisher_.Events(kafka::Topics().work()).size(), 1u);
+}
+
 }  // namespace
 }  // namespace docket::intake

@@ -73,5 +73,14 @@ TEST(RateLimiterTest, TenantsAreIndependentAndUnconfiguredTenantsUnlimited) {
   for (int i = 0; i < 1000; ++i) EXPECT_EQ(rl.Acquire("initech"), 0ms);
 }
 
+TEST(RateLimiterTest, StarLimitAppliesToEachUnlistedTenantInItsOwnBucket) {
+  FakeClock clock;
+  RateLimiter rl(clock, {{"*", {1, 1}}, {"acme", {100, 100}}});
+  EXPECT_EQ(rl.Acquire("globex"), 0ms);
+  EXPECT_EQ(rl.Acquire("globex"), 1000ms);
+  EXPECT_EQ(rl.Acquire("initech"), 0ms);  // not sharing globex's bucket
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(rl.Acquire("acme"), 0ms) << i;
+}
+
 }  // namespace
 }  // namespace docket::intake
