@@ -1,22 +1,132 @@
 #include "services/processing/src/app.h"
 
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "common/auth/api_keys.h"
+#include "common/catalog/catalog.h"
+#include "common/clock/clock.h"
+#include "common/config/yaml.h"
+#include "common/status/macros.h"
 #include "common/log/log.h"
 #include "common/runtime/service_runtime.h"
-#include "docket/v1/work_service.grpc.pb.h"
+#include "services/processing/src/work_service.h"
+#include "services/processing/src/workflow.h"
 
 namespace docket::processing {
+namespace {
+
+const log::Logger& Log() {
+  static const log::Logger logger("processing");
+  return logger;
+}
+
+std::string ConfigPath(const config::ServiceConfig& config, const std::string& file) {
+  return (std::filesystem::path(config.config_dir.empty() ? "." : config.config_dir) / file).string();
+}
+
+// Runs the watchdog (leases, SLA timers), the outbox relay and the queue
+// gauges once a second until destroyed.
+class Background {
+ public:
+  explicit Background(Workflow& workflow) : thread_([this, &workflow] { Loop(workflow); }) {}
+  ~Background() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void Loop(Workflow& workflow) {
+    std::unique_lock lock(mu_);
+    for (int tick = 0; !cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stop_; }); ++tick) {
+      lock.unlock();
+      if (auto s = workflow.Tick(); !s.ok()) {
+        Log().Warn("watchdog tick failed", {{"error", std::string(s.status().message())}});
+      }
+      if (tick % 5 == 0) {
+        if (auto s = workflow.RelayOutbox(std::chrono::seconds(10)); !s.ok()) {
+          Log().Warn("outbox relay failed", {{"error", std::string(s.status().message())}});
+        }
+        (void)workflow.RefreshQueueGauges();
+      }
+      lock.lock();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+// processing.yaml (optional): lease, default_wip_limit. Errors name file:line:field.
+absl::StatusOr<WorkflowOptions> LoadOptions(const std::string& path) {
+  WorkflowOptions o;
+  if (!std::filesystem::exists(path)) return o;
+  DOCKET_ASSIGN_OR_RETURN(config::YamlNode root, config::LoadYamlFile(path));
+  if (root.IsNull()) return o;
+  DOCKET_RETURN_IF_ERROR(root.CheckKeys({"lease", "default_wip_limit"}));
+  if (!root.Child("lease").IsNull()) {
+    DOCKET_ASSIGN_OR_RETURN(o.lease, root.Duration("lease"));
+    if (o.lease.count() <= 0) return root.Child("lease").Error("must be a positive duration");
+  }
+  DOCKET_ASSIGN_OR_RETURN(std::int64_t wip, root.Int("default_wip_limit", o.default_wip_limit));
+  if (wip <= 0) return root.Child("default_wip_limit").Error("must be positive");
+  o.default_wip_limit = static_cast<int>(wip);
+  return o;
+}
+
+}  // namespace
 
 int App::Run(app::ShutdownSignal& signal) {
-  static const log::Logger logger("processing");
+  auto catalog = catalog::Catalog::Load(ConfigPath(config_, "catalog.yaml"));
+  auto keys = auth::ApiKeyStore::Load(ConfigPath(config_, "api-keys.yaml"));
+  auto options = LoadOptions(ConfigPath(config_, "processing.yaml"));
+  for (const absl::Status& s : {catalog.status(), keys.status(), options.status()}) {
+    if (!s.ok()) {
+      Log().Error("bad configuration", {{"error", std::string(s.message())}});
+      return 2;
+    }
+  }
   auto runtime = runtime::ServiceRuntime::Create(config_);
   if (!runtime.ok()) {
-    logger.Error("cannot start", {{"error", std::string(runtime.status().message())}});
+    Log().Error("cannot start", {{"error", std::string(runtime.status().message())}});
     return 1;
   }
-  // The Work API's methods answer UNIMPLEMENTED until issue #4 lands.
-  docket::v1::Work::Service service;
-  (*runtime)->AddGrpcService(&service, "docket.v1.Work");
-  return (*runtime)->Serve(signal);
+  runtime::ServiceRuntime& rt = **runtime;
+  auto workflow = Workflow::Create(*catalog, rt.redis(), rt.publisher(), SystemClock::Instance(),
+                                   rt.topics(), &rt.metrics(), *options);
+  if (!workflow.ok()) {
+    Log().Error("bad configuration", {{"error", std::string(workflow.status().message())}});
+    return 2;
+  }
+  auth::ApiKeyAuthenticator authenticator(*keys);
+  WorkService service(**workflow, authenticator);
+  rt.AddGrpcService(&service, "docket.v1.Work");
+
+  kafka::ConsumerOptions consumer;
+  consumer.kafka = rt.kafka_config();
+  consumer.kafka.client_id = "docket-processing-consumer";
+  consumer.group_id = config_.consumer_group;
+  consumer.topics = {rt.topics().work(), rt.topics().compliance()};
+  consumer.dlq_topic = rt.topics().dlq();
+  consumer.handler = kafka::DecodingHandler(
+      [wf = workflow->get()](const docket::v1::Event& e, const kafka::Record&) { return wf->Handle(e); });
+  auto events = kafka::MakeKafkaConsumer(std::move(consumer), rt.publisher(), &rt.metrics());
+  if (!events.ok()) {
+    Log().Error("cannot create the consumer", {{"error", std::string(events.status().message())}});
+    return 1;
+  }
+  rt.AddConsumer(std::move(*events));
+
+  Background background(**workflow);
+  return rt.Serve(signal);
 }
 
 }  // namespace docket::processing

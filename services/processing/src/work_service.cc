@@ -1,0 +1,110 @@
+#include "services/processing/src/work_service.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace docket::processing {
+namespace {
+
+grpc::Status ToGrpc(const absl::Status& s) {
+  if (s.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+}
+
+// Runs `call` for an authenticated caller and stores its item in `resp`.
+template <typename Call>
+grpc::Status ItemCall(absl::StatusOr<Worker> worker, docket::v1::WorkItemResponse* resp, Call call) {
+  if (!worker.ok()) return ToGrpc(worker.status());
+  absl::StatusOr<docket::v1::WorkItem> item = call(*worker);
+  if (!item.ok()) return ToGrpc(item.status());
+  *resp->mutable_item() = *std::move(item);
+  return grpc::Status::OK;
+}
+
+}  // namespace
+
+absl::StatusOr<Worker> WorkerFor(const auth::ApiKey& key) {
+  const bool worker = key.HasRole(auth::kRoleWorker);
+  const bool supervisor = key.HasRole(auth::kRoleSupervisor);
+  const bool operator_ = key.HasRole(auth::kRoleOperator);
+  if (!worker && !supervisor && !operator_) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("API key ", key.id, " may not use the Work API (role worker, supervisor or operator required)"));
+  }
+  Worker w;
+  w.id = key.worker.empty() ? key.id : key.worker;
+  w.tenants = key.tenants;
+  w.skills = key.skills;
+  w.supervisor = supervisor;
+  w.wip_limit = key.wip_limit;
+  return w;
+}
+
+absl::StatusOr<Worker> WorkService::Authenticate(const grpc::ServerContext& ctx, bool write) const {
+  auto principal = authenticator_.Authenticate(ctx);
+  if (!principal.ok()) return principal.status();
+  const auth::ApiKey* key = authenticator_.KeyFor(*principal);
+  if (!key) return absl::UnauthenticatedError("unknown API key");
+  if (write && !key->HasRole(auth::kRoleWorker) && !key->HasRole(auth::kRoleSupervisor)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("API key ", key->id, " may only read (role worker or supervisor required)"));
+  }
+  return WorkerFor(*key);
+}
+
+grpc::Status WorkService::ClaimNext(grpc::ServerContext* ctx, const docket::v1::ClaimNextRequest* req,
+                                    docket::v1::ClaimNextResponse* resp) {
+  auto worker = Authenticate(*ctx, true);
+  if (!worker.ok()) return ToGrpc(worker.status());
+  auto item = workflow_.ClaimNext(*worker, *req);
+  if (!item.ok()) return ToGrpc(item.status());
+  if (*item) *resp->mutable_item() = **item;
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkService::Complete(grpc::ServerContext* ctx, const docket::v1::CompleteRequest* req,
+                                   docket::v1::WorkItemResponse* resp) {
+  return ItemCall(Authenticate(*ctx, true), resp,
+                  [&](const Worker& w) { return workflow_.Complete(w, *req); });
+}
+
+grpc::Status WorkService::Return(grpc::ServerContext* ctx, const docket::v1::ReturnRequest* req,
+                                 docket::v1::WorkItemResponse* resp) {
+  return ItemCall(Authenticate(*ctx, true), resp,
+                  [&](const Worker& w) { return workflow_.Return(w, req->item_id(), req->reason()); });
+}
+
+grpc::Status WorkService::Escalate(grpc::ServerContext* ctx, const docket::v1::EscalateRequest* req,
+                                   docket::v1::WorkItemResponse* resp) {
+  return ItemCall(Authenticate(*ctx, true), resp,
+                  [&](const Worker& w) { return workflow_.Escalate(w, req->item_id(), req->reason()); });
+}
+
+grpc::Status WorkService::Release(grpc::ServerContext* ctx, const docket::v1::ReleaseRequest* req,
+                                  docket::v1::WorkItemResponse* resp) {
+  return ItemCall(Authenticate(*ctx, true), resp,
+                  [&](const Worker& w) { return workflow_.Release(w, req->item_id(), req->comment()); });
+}
+
+grpc::Status WorkService::Reject(grpc::ServerContext* ctx, const docket::v1::RejectRequest* req,
+                                 docket::v1::WorkItemResponse* resp) {
+  return ItemCall(Authenticate(*ctx, true), resp,
+                  [&](const Worker& w) { return workflow_.Reject(w, req->item_id(), req->reason()); });
+}
+
+grpc::Status WorkService::Get(grpc::ServerContext* ctx, const docket::v1::GetRequest* req,
+                              docket::v1::WorkItemResponse* resp) {
+  return ItemCall(Authenticate(*ctx, false), resp,
+                  [&](const Worker& w) { return workflow_.Get(w, req->item_id()); });
+}
+
+grpc::Status WorkService::ListQueue(grpc::ServerContext* ctx, const docket::v1::ListQueueRequest* req,
+                                    docket::v1::ListQueueResponse* resp) {
+  auto worker = Authenticate(*ctx, false);
+  if (!worker.ok()) return ToGrpc(worker.status());
+  auto page = workflow_.ListQueue(*worker, *req);
+  if (!page.ok()) return ToGrpc(page.status());
+  *resp = *std::move(page);
+  return grpc::Status::OK;
+}
+
+}  // namespace docket::processing

@@ -1,0 +1,1092 @@
+#include "services/processing/src/workflow.h"
+
+#include <algorithm>
+#include <limits>
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/kafka/record.h"
+#include "common/log/log.h"
+#include "common/status/macros.h"
+#include "google/protobuf/util/time_util.h"
+#include "services/processing/src/automation.h"
+#include "services/processing/src/event_ids.h"
+#include "services/processing/src/state_machine.h"
+#include "services/processing/src/urgency.h"
+
+namespace docket::processing {
+namespace {
+
+using docket::v1::WorkItem;
+using docket::v1::WorkState;
+using google::protobuf::util::TimeUtil;
+
+const log::Logger& Log() {
+  static const log::Logger logger("processing.workflow");
+  return logger;
+}
+
+constexpr char kLeases[] = "docket:leases";
+constexpr char kSlaRisk[] = "docket:sla:risk";
+constexpr char kSlaDue[] = "docket:sla:due";
+constexpr char kOutbox[] = "docket:outbox";
+constexpr char kOutboxAt[] = "docket:outbox:at";
+constexpr char kAutomationActorPrefix[] = "automation/";
+
+std::string ItemKey(const std::string& id) { return "docket:item:" + id; }
+std::string QueueKey(const std::string& tenant, const std::string& queue) {
+  return absl::StrCat("docket:q:", tenant, ":", queue);
+}
+std::string QueueAgeKey(const std::string& tenant, const std::string& queue) {
+  return absl::StrCat("docket:qage:", tenant, ":", queue);
+}
+std::string WipKey(const std::string& tenant, const std::string& worker) {
+  return absl::StrCat("docket:wip:", tenant, ":", worker);
+}
+
+std::int64_t ToMs(Clock::TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+Clock::TimePoint FromMs(std::int64_t ms) { return Clock::TimePoint(std::chrono::milliseconds(ms)); }
+google::protobuf::Timestamp Ts(std::int64_t ms) { return TimeUtil::MillisecondsToTimestamp(ms); }
+std::int64_t Ms(const google::protobuf::Timestamp& t) { return TimeUtil::TimestampToMilliseconds(t); }
+
+bool MayActFor(const Worker& w, const std::string& tenant) {
+  if (tenant.empty()) return false;
+  return std::any_of(w.tenants.begin(), w.tenants.end(),
+                     [&](const std::string& t) { return t == "*" || t == tenant; });
+}
+
+bool HasSkillFor(const Worker& w, const catalog::Queue& q) {
+  return std::any_of(q.skills.begin(), q.skills.end(), [&](const std::string& s) {
+    return std::find(w.skills.begin(), w.skills.end(), s) != w.skills.end();
+  });
+}
+
+docket::v1::Actor Person(const std::string& id) {
+  docket::v1::Actor a;
+  a.set_type(docket::v1::Actor::TYPE_PERSON);
+  a.set_id(id);
+  return a;
+}
+
+docket::v1::Actor System() {
+  docket::v1::Actor a;
+  a.set_type(docket::v1::Actor::TYPE_SYSTEM);
+  a.set_id("processing");
+  return a;
+}
+
+bool Automated(const WorkItem& item) {
+  return item.completer().type() == docket::v1::Actor::TYPE_BOT &&
+         item.completer().id().starts_with(kAutomationActorPrefix);
+}
+
+// The event id of a transition caused by an API call or the watchdog: the
+// item's version makes it unique, the CAS makes it happen once.
+std::string VersionedId(const WorkItem& item, std::int64_t version, std::string_view what) {
+  return DerivedEventId(absl::StrCat(item.id(), "@v", version), what);
+}
+
+// The compare-and-set of one item: see workflow.h. ARGV: expected version
+// (0 = create), item bytes, now ms, #events, (id, bytes)..., #fields,
+// (name, value)... ("" deletes), #ops, (verb, key, a, b)...
+// Verbs: zadd key member score | zrem key member | zmember key member (must
+// be present, then removed; absent = conflict) | sadd/srem key member |
+// cap key limit (SCARD key < limit, else {-1}).
+// Returns {1, new version}, {0, current version} on conflict, {-1, 0} at a cap.
+const redis::Script& CasScript() {
+  static const redis::Script script(R"lua(
+local item = KEYS[1]
+local expected = tonumber(ARGV[1])
+local cur = redis.call('HGET', item, 'v')
+if expected == 0 then
+  if cur then return {0, tonumber(cur)} end
+elseif (not cur) or tonumber(cur) ~= expected then
+  return {0, tonumber(cur or '0')}
+end
+local nev = tonumber(ARGV[4])
+local i = 5 + 2 * nev
+local nfields = tonumber(ARGV[i])
+local fi = i + 1
+i = fi + 2 * nfields
+local nops = tonumber(ARGV[i])
+local oi = i + 1
+for k = 0, nops - 1 do
+  local verb, key, a = ARGV[oi + 4 * k], ARGV[oi + 4 * k + 1], ARGV[oi + 4 * k + 2]
+  if verb == 'zmember' then
+    if not redis.call('ZSCORE', key, a) then return {0, expected} end
+  elseif verb == 'cap' then
+    if redis.call('SCARD', key) >= tonumber(a) then return {-1, 0} end
+  end
+end
+for k = 0, nops - 1 do
+  local verb, key, a, b = ARGV[oi + 4 * k], ARGV[oi + 4 * k + 1], ARGV[oi + 4 * k + 2], ARGV[oi + 4 * k + 3]
+  if verb == 'zadd' then redis.call('ZADD', key, b, a)
+  elseif verb == 'zrem' or verb == 'zmember' then redis.call('ZREM', key, a)
+  elseif verb == 'sadd' then redis.call('SADD', key, a)
+  elseif verb == 'srem' then redis.call('SREM', key, a)
+  end
+end
+for f = 0, nfields - 1 do
+  local name, value = ARGV[fi + 2 * f], ARGV[fi + 2 * f + 1]
+  if value == '' then redis.call('HDEL', item, name) else redis.call('HSET', item, name, value) end
+end
+local nv = expected + 1
+redis.call('HSET', item, 'pb', ARGV[2], 'v', nv)
+for e = 0, nev - 1 do
+  redis.call('HSET', KEYS[2], ARGV[5 + 2 * e], ARGV[6 + 2 * e])
+  redis.call('ZADD', KEYS[3], ARGV[3], ARGV[5 + 2 * e])
+end
+return {1, nv}
+)lua");
+  return script;
+}
+
+}  // namespace
+
+// ---- metrics ----
+
+class WorkflowMetrics {
+ public:
+  WorkflowMetrics(metrics::MetricsRegistry& r, const catalog::Catalog& catalog)
+      : catalog_(catalog),
+        transitions_(prometheus::BuildCounter()
+                         .Name("docket_processing_transitions_total")
+                         .Help("Work item transitions, by kind and the state entered.")
+                         .Register(r.registry())),
+        depth_(prometheus::BuildGauge()
+                   .Name("docket_processing_queue_depth")
+                   .Help("Items waiting in a queue.")
+                   .Register(r.registry())),
+        oldest_(prometheus::BuildGauge()
+                    .Name("docket_processing_queue_oldest_age_seconds")
+                    .Help("Age of the item that has waited longest in a queue.")
+                    .Register(r.registry())),
+        claim_(prometheus::BuildHistogram()
+                   .Name("docket_processing_claim_duration_seconds")
+                   .Help("Time to answer ClaimNext.")
+                   .Register(r.registry())),
+        leases_(prometheus::BuildCounter()
+                    .Name("docket_processing_lease_expiries_total")
+                    .Help("Claims whose lease ran out (the item went back to its queue).")
+                    .Register(r.registry())),
+        sla_(prometheus::BuildCounter()
+                 .Name("docket_processing_sla_events_total")
+                 .Help("SLA watchdog events, by queue and event (at_risk, breached, escalated).")
+                 .Register(r.registry())),
+        claim_hist_(&claim_.Add({}, metrics::LatencyBuckets())) {}
+
+  void Transition(const std::string& kind, WorkState state) {
+    transitions_
+        .Add({{"kind", catalog_.FindKind(kind) ? kind : "other"},
+              {"state", docket::v1::WorkState_Name(state)}})
+        .Increment();
+  }
+  void Claim(double seconds) { claim_hist_->Observe(seconds); }
+  void LeaseExpired(const std::string& queue) { leases_.Add({{"queue", QueueLabel(queue)}}).Increment(); }
+  void Sla(const std::string& queue, const std::string& event) {
+    sla_.Add({{"queue", QueueLabel(queue)}, {"event", event}}).Increment();
+  }
+  void Queue(const std::string& tenant, const std::string& queue, double depth, double oldest) {
+    depth_.Add({{"tenant", tenant}, {"queue", queue}}).Set(depth);
+    oldest_.Add({{"tenant", tenant}, {"queue", queue}}).Set(oldest);
+  }
+
+ private:
+  std::string QueueLabel(const std::string& q) const { return catalog_.FindQueue(q) ? q : "other"; }
+  const catalog::Catalog& catalog_;
+  prometheus::Family<prometheus::Counter>& transitions_;
+  prometheus::Family<prometheus::Gauge>& depth_;
+  prometheus::Family<prometheus::Gauge>& oldest_;
+  prometheus::Family<prometheus::Histogram>& claim_;
+  prometheus::Family<prometheus::Counter>& leases_;
+  prometheus::Family<prometheus::Counter>& sla_;
+  prometheus::Histogram* claim_hist_;
+};
+
+// ---- state ----
+
+struct Workflow::Loaded {
+  WorkItem item;
+  std::int64_t version = 0;
+  std::string check;        // event id of the CompletionRequested awaiting a verdict
+  std::int64_t held_ms = 0;  // when the item was held (SLA clock paused)
+};
+
+struct Workflow::Change {
+  std::int64_t expected_version = 0;  // 0 = the item must not exist yet
+  WorkItem item;                      // the new state
+  std::vector<docket::v1::Event> events;
+  std::vector<std::pair<std::string, std::string>> fields;
+  std::vector<std::array<std::string, 4>> ops;
+  void Op(std::string verb, std::string key, std::string a, std::string b = "") {
+    ops.push_back({std::move(verb), std::move(key), std::move(a), std::move(b)});
+  }
+};
+
+Workflow::Workflow(const catalog::Catalog& catalog, redis::RedisClient& redis,
+                   kafka::EventPublisher& publisher, const Clock& clock,
+                   const kafka::Topics& topics, WorkflowOptions options)
+    : catalog_(catalog), redis_(redis), publisher_(publisher), clock_(clock), topics_(topics),
+      options_(std::move(options)) {}
+
+Workflow::~Workflow() = default;
+
+absl::StatusOr<std::unique_ptr<Workflow>> Workflow::Create(
+    const catalog::Catalog& catalog, redis::RedisClient& redis, kafka::EventPublisher& publisher,
+    const Clock& clock, const kafka::Topics& topics, metrics::MetricsRegistry* metrics,
+    WorkflowOptions options) {
+  std::unique_ptr<Workflow> w(new Workflow(catalog, redis, publisher, clock, topics, options));
+  for (const auto& q : catalog.queues()) {
+    DOCKET_ASSIGN_OR_RETURN(BusinessCalendar cal, BusinessCalendar::ForQueue(catalog, q));
+    w->calendars_.emplace(q.name, std::move(cal));
+  }
+  if (metrics) w->metrics_ = std::make_unique<WorkflowMetrics>(*metrics, catalog);
+  return w;
+}
+
+std::int64_t Workflow::NowMs() const { return ToMs(clock_.Now()); }
+
+const BusinessCalendar& Workflow::CalendarOf(const std::string& queue) const {
+  static const BusinessCalendar kAlways = BusinessCalendar::TwentyFourSeven();
+  auto it = calendars_.find(queue);
+  return it == calendars_.end() ? kAlways : it->second;
+}
+
+docket::v1::Event Workflow::NewEvent(const WorkItem& item, const std::string& id) const {
+  docket::v1::Event e;
+  e.set_id(id);
+  e.set_source(options_.source);
+  e.set_subject(item.id());
+  e.set_tenant(item.tenant());
+  *e.mutable_time() = Ts(NowMs());
+  return e;
+}
+
+void Workflow::Enqueue(Change& c, const WorkItem& item, std::int64_t now_ms) const {
+  c.Op("zadd", QueueKey(item.tenant(), item.queue()), item.id(),
+       absl::StrCat(static_cast<std::int64_t>(UrgencyScore(item.priority(), FromMs(Ms(item.due_at()))))));
+  c.Op("zadd", QueueAgeKey(item.tenant(), item.queue()), item.id(), absl::StrCat(now_ms));
+}
+
+void Workflow::ArmSla(Change& c, const WorkItem& item) const {
+  const catalog::Kind* kind = catalog_.FindKind(item.kind());
+  const catalog::Queue* queue = catalog_.FindQueue(item.queue());
+  const std::int64_t due = Ms(item.due_at());
+  c.Op("zadd", kSlaDue, item.id(), absl::StrCat(due));
+  if (kind && queue && kind->sla.count() > 0) {
+    // At-risk once the queue's share of the budget is used, shifted by any
+    // pause that moved the due time.
+    const auto& cal = CalendarOf(item.queue());
+    const auto submitted = FromMs(Ms(item.submitted_at()));
+    const auto share = std::chrono::milliseconds(
+        static_cast<std::int64_t>(static_cast<double>(kind->sla.count()) * queue->at_risk_share));
+    const std::int64_t shift = due - ToMs(cal.AddBusinessTime(submitted, kind->sla));
+    const std::int64_t risk = ToMs(cal.AddBusinessTime(submitted, share)) + shift;
+    if (risk > NowMs()) c.Op("zadd", kSlaRisk, item.id(), absl::StrCat(risk));
+  }
+}
+
+void Workflow::DisarmSla(Change& c, const std::string& id) const {
+  c.Op("zrem", kSlaDue, id);
+  c.Op("zrem", kSlaRisk, id);
+}
+
+absl::StatusOr<std::optional<Workflow::Loaded>> Workflow::Load(const std::string& item_id) {
+  DOCKET_ASSIGN_OR_RETURN(redis::Reply r,
+                          redis_.Command({"HMGET", ItemKey(item_id), "pb", "v", "check", "held"}));
+  if (r.elements.size() != 4 || r.elements[0].is_nil()) return std::nullopt;
+  Loaded l;
+  if (!l.item.ParseFromString(r.elements[0].str)) {
+    return absl::DataLossError(absl::StrCat("item ", item_id, " in Redis does not parse"));
+  }
+  l.version = std::stoll(r.elements[1].str);
+  l.check = r.elements[2].str;
+  if (!r.elements[3].is_nil()) l.held_ms = std::stoll(r.elements[3].str);
+  return l;
+}
+
+absl::StatusOr<Workflow::Loaded> Workflow::LoadForWorker(const Worker& worker,
+                                                         const std::string& item_id) {
+  if (item_id.empty()) return absl::InvalidArgumentError("item_id is required");
+  DOCKET_ASSIGN_OR_RETURN(std::optional<Loaded> l, Load(item_id));
+  // Another tenant's item is "not found": its existence is not revealed.
+  if (!l || !MayActFor(worker, l->item.tenant())) {
+    return absl::NotFoundError(absl::StrCat("work item ", item_id.substr(0, 64), " not found"));
+  }
+  return *l;
+}
+
+absl::Status Workflow::Commit(const Change& c) {
+  std::vector<std::string> args;
+  args.reserve(8 + c.events.size() * 2 + c.fields.size() * 2 + c.ops.size() * 4);
+  WorkItem item = c.item;
+  item.set_version(c.expected_version + 1);
+  args.push_back(absl::StrCat(c.expected_version));
+  args.push_back(item.SerializeAsString());
+  args.push_back(absl::StrCat(NowMs()));
+  args.push_back(absl::StrCat(c.events.size()));
+  std::vector<docket::v1::Event> events = c.events;
+  for (auto& e : events) {
+    e.set_type(kafka::EventType(e));
+    args.push_back(e.id());
+    args.push_back(e.SerializeAsString());
+  }
+  args.push_back(absl::StrCat(c.fields.size()));
+  for (const auto& [name, value] : c.fields) {
+    args.push_back(name);
+    args.push_back(value);
+  }
+  args.push_back(absl::StrCat(c.ops.size()));
+  for (const auto& op : c.ops) args.insert(args.end(), op.begin(), op.end());
+  DOCKET_ASSIGN_OR_RETURN(redis::Reply r,
+                          redis_.Eval(CasScript(), {ItemKey(item.id()), kOutbox, kOutboxAt}, args));
+  if (r.elements.size() != 2) return absl::InternalError("unexpected reply of the CAS script");
+  if (r.elements[0].integer == -1) {
+    return absl::ResourceExhaustedError("the worker is at the work-in-progress limit");
+  }
+  if (r.elements[0].integer == 0) {
+    return absl::AbortedError(absl::StrCat("work item ", item.id(),
+                                           " was changed concurrently; retry"));
+  }
+  if (metrics_) metrics_->Transition(item.kind(), item.state());
+  PublishAndClear(events);
+  return absl::OkStatus();
+}
+
+void Workflow::PublishAndClear(const std::vector<docket::v1::Event>& events) {
+  // The events are durable in the outbox: publish without waiting, and clear
+  // each once Kafka confirmed it. A failure leaves it for RelayOutbox.
+  for (const auto& e : events) {
+    publisher_.PublishAsync(kafka::EncodeEvent(topics_.work(), e),
+                            [this, id = e.id()](absl::Status s) {
+                              if (!s.ok()) {
+                                Log().Warn("event publish failed; the outbox relay retries",
+                                           {{"event_id", id}, {"error", std::string(s.message())}});
+                                return;
+                              }
+                              (void)redis_.Pipeline({{"HDEL", kOutbox, id}, {"ZREM", kOutboxAt, id}});
+                            });
+  }
+}
+
+// ---- consumer side ----
+
+absl::Status Workflow::Handle(const docket::v1::Event& event) {
+  if (event.has_submitted()) return Route(event);
+  if (event.has_verdict()) return OnVerdict(event);
+  return absl::OkStatus();  // our own lifecycle events, and anything else
+}
+
+absl::Status Workflow::Route(const docket::v1::Event& event) {
+  const auto& sub = event.submitted().submission();
+  const std::string& id = event.subject();
+  if (id.empty()) return absl::InvalidArgumentError("Submitted event without a subject (item id)");
+  DOCKET_ASSIGN_OR_RETURN(std::optional<Loaded> existing, Load(id));
+  if (existing) return absl::OkStatus();  // redelivery
+  const catalog::Kind* kind = catalog_.FindKind(sub.kind());
+  if (!kind) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("item ", id, ": kind \"", sub.kind().substr(0, 64), "\" is not in the catalog"));
+  }
+  const std::int64_t now = NowMs();
+  Change c;
+  WorkItem& item = c.item;
+  item.set_id(id);
+  item.set_tenant(sub.tenant());
+  item.set_kind(sub.kind());
+  *item.mutable_attributes() = sub.attributes();
+  item.set_priority(sub.priority() != docket::v1::PRIORITY_UNSPECIFIED ? sub.priority()
+                                                                       : kind->priority);
+  item.set_queue(kind->queue);
+  *item.mutable_submitted_at() =
+      event.submitted().has_submitted_at() ? event.submitted().submitted_at() : Ts(now);
+  const auto& cal = CalendarOf(kind->queue);
+  *item.mutable_due_at() = Ts(ToMs(cal.AddBusinessTime(FromMs(Ms(item.submitted_at())), kind->sla)));
+  item.set_attempt(1);
+  item.set_external_ref(sub.external_ref());
+  *item.mutable_requester() = sub.requester();
+  DOCKET_ASSIGN_OR_RETURN(WorkState queued, Apply(docket::v1::WORK_STATE_SUBMITTED, Action::kRoute));
+  item.set_state(queued);
+
+  docket::v1::Event routed = NewEvent(item, DerivedEventId(event.id(), "Routed"));
+  auto* r = routed.mutable_routed();
+  r->set_queue(item.queue());
+  r->set_priority(item.priority());
+  *r->mutable_due_at() = item.due_at();
+  *r->mutable_sla() = TimeUtil::MillisecondsToDuration(kind->sla.count());
+  *r->mutable_submitted_at() = item.submitted_at();
+  r->set_kind(item.kind());
+  c.events.push_back(routed);
+
+  if (const catalog::AutomationRule* rule = MatchAutomation(*kind, sub.attributes())) {
+    docket::v1::Actor bot;
+    bot.set_type(docket::v1::Actor::TYPE_BOT);
+    bot.set_id(kAutomationActorPrefix + rule->id);
+    *item.mutable_completer() = bot;
+    if (kind->check_on_complete) {
+      DOCKET_ASSIGN_OR_RETURN(WorkState s, Apply(item.state(), Action::kAutomate));
+      item.set_state(s);
+      docket::v1::Event cr = NewEvent(item, DerivedEventId(event.id(), "CompletionRequested"));
+      auto* p = cr.mutable_completion_requested();
+      p->set_queue(item.queue());
+      *p->mutable_completer() = bot;
+      *p->mutable_submitted_at() = item.submitted_at();
+      *p->mutable_due_at() = item.due_at();
+      p->set_attempt(item.attempt());
+      p->set_kind(item.kind());
+      c.fields.emplace_back("check", cr.id());
+      c.events.push_back(cr);
+      ArmSla(c, item);
+    } else {
+      DOCKET_ASSIGN_OR_RETURN(WorkState s, Apply(item.state(), Action::kAutoComplete));
+      item.set_state(s);
+      docket::v1::Event done = NewEvent(item, DerivedEventId(event.id(), "AutoCompleted"));
+      auto* p = done.mutable_auto_completed();
+      p->set_queue(item.queue());
+      p->set_rule_id(rule->id);
+      *p->mutable_submitted_at() = item.submitted_at();
+      *p->mutable_completed_at() = Ts(now);
+      *p->mutable_due_at() = item.due_at();
+      p->set_sla_met(now <= Ms(item.due_at()));
+      p->set_kind(item.kind());
+      c.events.push_back(done);
+    }
+  } else {
+    Enqueue(c, item, now);
+    ArmSla(c, item);
+  }
+  absl::Status s = Commit(c);
+  if (s.code() == absl::StatusCode::kAborted) return absl::OkStatus();  // routed concurrently
+  return s;
+}
+
+absl::Status Workflow::OnVerdict(const docket::v1::Event& event) {
+  const auto& v = event.verdict();
+  if (v.checkpoint() != docket::v1::CHECKPOINT_COMPLETE) return absl::OkStatus();
+  DOCKET_ASSIGN_OR_RETURN(std::optional<Loaded> l, Load(v.item_id()));
+  if (!l) {
+    Log().Warn("verdict for an unknown item ignored", {{"item_id", v.item_id()}});
+    return absl::OkStatus();
+  }
+  // Only the verdict on the current completion counts; a redelivered or
+  // stale one changes nothing.
+  if (l->item.state() != docket::v1::WORK_STATE_COMPLETION_REQUESTED ||
+      l->check != v.source_event_id()) {
+    return absl::OkStatus();
+  }
+  const std::int64_t now = NowMs();
+  Change c;
+  c.expected_version = l->version;
+  c.item = l->item;
+  WorkItem& item = c.item;
+  c.fields.emplace_back("check", "");
+  DisarmSla(c, item.id());
+  if (v.outcome() == docket::v1::OUTCOME_PASS) {
+    const bool automated = Automated(item);
+    DOCKET_ASSIGN_OR_RETURN(WorkState s,
+                            Apply(item.state(), automated ? Action::kAutoComplete : Action::kComplete));
+    item.set_state(s);
+    if (automated) {
+      docket::v1::Event e = NewEvent(item, DerivedEventId(event.id(), "AutoCompleted"));
+      auto* p = e.mutable_auto_completed();
+      p->set_queue(item.queue());
+      p->set_rule_id(item.completer().id().substr(sizeof(kAutomationActorPrefix) - 1));
+      *p->mutable_submitted_at() = item.submitted_at();
+      *p->mutable_completed_at() = Ts(now);
+      *p->mutable_due_at() = item.due_at();
+      p->set_sla_met(now <= Ms(item.due_at()));
+      p->set_kind(item.kind());
+      p->set_verdict_id(v.id());
+      c.events.push_back(e);
+    } else {
+      docket::v1::Event e = NewEvent(item, DerivedEventId(event.id(), "Completed"));
+      auto* p = e.mutable_completed();
+      p->set_queue(item.queue());
+      *p->mutable_completer() = item.completer();
+      *p->mutable_outcome() = item.outcome();
+      *p->mutable_submitted_at() = item.submitted_at();
+      *p->mutable_claimed_at() = item.claimed_at();
+      *p->mutable_completed_at() = Ts(now);
+      *p->mutable_due_at() = item.due_at();
+      p->set_attempt(item.attempt());
+      p->set_rework_count(item.rework_count());
+      p->set_sla_met(now <= Ms(item.due_at()));
+      p->set_kind(item.kind());
+      p->set_verdict_id(v.id());
+      c.events.push_back(e);
+    }
+  } else {
+    DOCKET_ASSIGN_OR_RETURN(WorkState s, Apply(item.state(), Action::kHold));
+    item.set_state(s);
+    c.fields.emplace_back("held", absl::StrCat(now));
+    docket::v1::Event e = NewEvent(item, DerivedEventId(event.id(), "Held"));
+    auto* p = e.mutable_held();
+    p->set_queue(item.queue());
+    p->set_verdict_id(v.id());
+    p->set_reason(docket::v1::Outcome_Name(v.outcome()));
+    *p->mutable_submitted_at() = item.submitted_at();
+    *p->mutable_due_at() = item.due_at();
+    p->set_kind(item.kind());
+    c.events.push_back(e);
+  }
+  return Commit(c);  // ABORTED is retried by the consumer
+}
+
+// ---- worker API ----
+
+absl::StatusOr<std::optional<WorkItem>> Workflow::ClaimNext(
+    const Worker& worker, const docket::v1::ClaimNextRequest& request) {
+  const auto started = std::chrono::steady_clock::now();
+  const std::string& tenant = request.tenant();
+  if (!MayActFor(worker, tenant)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("worker ", worker.id, " may not work for tenant \"", tenant.substr(0, 64), "\""));
+  }
+  std::vector<const catalog::Queue*> queues;
+  for (const auto& q : catalog_.queues()) {
+    const bool asked = request.queues().empty() ||
+                       std::find(request.queues().begin(), request.queues().end(), q.name) !=
+                           request.queues().end();
+    if (asked && HasSkillFor(worker, q)) queues.push_back(&q);
+  }
+  for (const auto& name : request.queues()) {
+    const catalog::Queue* q = catalog_.FindQueue(name);
+    if (!q) return absl::InvalidArgumentError(absl::StrCat("queues: unknown queue \"", name.substr(0, 64), "\""));
+    if (!HasSkillFor(worker, *q)) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("worker ", worker.id, " has no skill for queue ", name));
+    }
+  }
+  if (queues.empty()) {
+    return absl::PermissionDeniedError(absl::StrCat("worker ", worker.id, " has no skill for any queue"));
+  }
+  const int wip_limit = worker.wip_limit > 0 ? worker.wip_limit : options_.default_wip_limit;
+
+  for (int attempt = 0; attempt < options_.claim_attempts; ++attempt) {
+    std::vector<std::vector<std::string>> heads;
+    for (const auto* q : queues) heads.push_back({"ZRANGE", QueueKey(tenant, q->name), "0", "0", "WITHSCORES"});
+    DOCKET_ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_.Pipeline(heads));
+    std::string best_id;
+    const catalog::Queue* best_queue = nullptr;
+    double best = std::numeric_limits<double>::infinity();
+    for (std::size_t i = 0; i < replies.size(); ++i) {
+      if (replies[i].elements.size() != 2) continue;
+      const double score = std::stod(replies[i].elements[1].str);
+      if (score < best) {
+        best = score;
+        best_id = replies[i].elements[0].str;
+        best_queue = queues[i];
+      }
+    }
+    if (!best_queue) {
+      if (metrics_) metrics_->Claim(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      return std::optional<WorkItem>();
+    }
+    DOCKET_ASSIGN_OR_RETURN(std::optional<Loaded> l, Load(best_id));
+    if (!l || l->item.state() != docket::v1::WORK_STATE_QUEUED || l->item.queue() != best_queue->name) {
+      // A stale index entry: drop it and look again.
+      (void)redis_.Command({"ZREM", QueueKey(tenant, best_queue->name), best_id});
+      continue;
+    }
+    DOCKET_ASSIGN_OR_RETURN(redis::Reply queued_at,
+                            redis_.Command({"ZSCORE", QueueAgeKey(tenant, best_queue->name), best_id}));
+    const std::int64_t now = NowMs();
+    Change c;
+    c.expected_version = l->version;
+    c.item = l->item;
+    WorkItem& item = c.item;
+    DOCKET_ASSIGN_OR_RETURN(WorkState s, Apply(item.state(), Action::kClaim));
+    item.set_state(s);
+    item.set_worker(worker.id);
+    *item.mutable_claimed_at() = Ts(now);
+    *item.mutable_lease_expires_at() = Ts(now + options_.lease.count());
+    c.Op("zmember", QueueKey(tenant, item.queue()), item.id());
+    c.Op("zrem", QueueAgeKey(tenant, item.queue()), item.id());
+    c.Op("cap", WipKey(tenant, worker.id), absl::StrCat(wip_limit));
+    c.Op("sadd", WipKey(tenant, worker.id), item.id());
+    c.Op("zadd", kLeases, item.id(), absl::StrCat(now + options_.lease.count()));
+    docket::v1::Event e = NewEvent(item, VersionedId(item, l->version, "Claimed"));
+    auto* p = e.mutable_claimed();
+    p->set_queue(item.queue());
+    *p->mutable_worker() = Person(worker.id);
+    *p->mutable_claimed_at() = item.claimed_at();
+    *p->mutable_lease_expires_at() = item.lease_expires_at();
+    *p->mutable_submitted_at() = item.submitted_at();
+    if (!queued_at.is_nil()) *p->mutable_queued_at() = Ts(std::stoll(queued_at.str));
+    *p->mutable_due_at() = item.due_at();
+    p->set_attempt(item.attempt());
+    p->set_kind(item.kind());
+    c.events.push_back(e);
+    absl::Status st = Commit(c);
+    if (st.code() == absl::StatusCode::kAborted) continue;  // another worker won it
+    if (!st.ok()) return st;
+    if (metrics_) metrics_->Claim(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    item.set_version(l->version + 1);
+    return std::optional<WorkItem>(item);
+  }
+  return absl::AbortedError("every queue head was taken by other workers; retry");
+}
+
+absl::StatusOr<WorkItem> Workflow::Complete(const Worker& worker,
+                                            const docket::v1::CompleteRequest& request) {
+  DOCKET_ASSIGN_OR_RETURN(Loaded l, LoadForWorker(worker, request.item_id()));
+  DOCKET_ASSIGN_OR_RETURN(WorkState s, Apply(l.item.state(), Action::kComplete));
+  if (l.item.worker() != worker.id) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("work item ", l.item.id(), " is claimed by another worker"));
+  }
+  if (request.expected_version() != 0 && request.expected_version() != l.version) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "work item ", l.item.id(), " is at version ", l.version, ", not ", request.expected_version()));
+  }
+  const catalog::Kind* kind = catalog_.FindKind(l.item.kind());
+  const bool check = kind && kind->check_on_complete;
+  const std::int64_t now = NowMs();
+  Change c;
+  c.expected_version = l.version;
+  c.item = l.item;
+  WorkItem& item = c.item;
+  *item.mutable_outcome() = request.outcome();
+  *item.mutable_completer() = Person(worker.id);
+  item.clear_lease_expires_at();
+  c.Op("zrem", kLeases, item.id());
+  c.Op("srem", WipKey(item.tenant(), worker.id), item.id());
+  if (check) {
+    DOCKET_ASSIGN_OR_RETURN(s, Apply(item.state(), Action::kRequestCompletion));
+    item.set_state(s);
+    docket::v1::Event e = NewEvent(item, VersionedId(item, l.version, "CompletionRequested"));
+    auto* p = e.mutable_completion_requested();
+    p->set_queue(item.queue());
+    *p->mutable_completer() = item.completer();
+    *p->mutable_outcome() = item.outcome();
+    *p->mutable_submitted_at() = item.submitted_at();
+    *p->mutable_claimed_at() = item.claimed_at();
+    *p->mutable_due_at() = item.due_at();
+    p->set_attempt(item.attempt());
+    p->set_kind(item.kind());
+    c.fields.emplace_back("check", e.id());
+    c.events.push_back(e);
+  } else {
+    item.set_state(s);
+    DisarmSla(c, item.id());
+    docket::v1::Event e = NewEvent(item, VersionedId(item, l.version, "Completed"));
+    auto* p = e.mutable_completed();
+    p->set_queue(item.queue());
+    *p->mutable_completer() = item.completer();
+    *p->mutable_outcome() = item.outcome();
+    *p->mutable_submitted_at() = item.submitted_at();
+    *p->mutable_claimed_at() = item.claimed_at();
+    *p->mutable_completed_at() = Ts(now);
+    *p->mutable_due_at() = item.due_at();
+    p->set_attempt(item.attempt());
+    p->set_rework_count(item.rework_count());
+    p->set_sla_met(now <= Ms(item.due_at()));
+    p->set_kind(item.kind());
+    c.events.push_back(e);
+  }
+  DOCKET_RETURN_IF_ERROR(Commit(c));
+  item.set_version(l.version + 1);
+  return item;
+}
+
+absl::StatusOr<WorkItem> Workflow::Return(const Worker& worker, const std::string& item_id,
+                                          const std::string& reason) {
+  DOCKET_ASSIGN_OR_RETURN(Loaded l, LoadForWorker(worker, item_id));
+  DOCKET_ASSIGN_OR_RETURN(WorkState s, Apply(l.item.state(), Action::kReturn));
+  const bool held = l.item.state() == docket::v1::WORK_STATE_HELD;
+  if (held ? !worker.supervisor : l.item.worker() != worker.id && !worker.supervisor) {
+    return absl::PermissionDeniedError(held ? "returning a held item needs the supervisor role"
+                                            : "only the claiming worker or a supervisor may return it");
+  }
+  const std::int64_t now = NowMs();
+  Change c;
+  c.expected_version = l.version;
+  c.item = l.item;
+  WorkItem& item = c.item;
+  const std::string previous_worker = item.worker();
+  item.set_state(s);
+  item.set_rework_count(item.rework_count() + 1);
+  item.set_attempt(item.attempt() + 1);
+  item.clear_worker();
+  item.clear_lease_expires_at();
+  item.clear_completer();
+  item.clear_outcome();
+  if (held && l.held_ms > 0) {  // the SLA clock was paused while held
+    *item.mutable_due_at() = Ts(ToMs(CalendarOf(item.queue())
+                                         .ExtendDue(FromMs(Ms(item.due_at())), FromMs(l.held_ms), FromMs(now))));
+    c.fields.emplace_back("held", "");
+  }
+  c.Op("zrem", kLeases, item.id());
+  if (!previous_worker.empty()) c.Op("srem", WipKey(item.tenant(), previous_worker), item.id());
+  Enqueue(c, item, now);
+  ArmSla(c, item);
+  docket::v1::Event e = NewEvent(item, VersionedId(item, l.version, "Returned"));
+  auto* p = e.mutable_returned();
+  p->set_queue(item.queue());
+  *p->mutable_worker() = Person(worker.id);
+  p->set_reason(reason);
+  p->set_rework_count(item.rework_count());
+  *p->mutable_submitted_at() = item.submitted_at();
+  *p->mutable_due_at() = item.due_at();
+  p->set_kind(item.kind());
+  c.events.push_back(e);
+  DOCKET_RETURN_IF_ERROR(Commit(c));
+  item.set_version(l.version + 1);
+  return item;
+}
+
+absl::StatusOr<WorkItem> Workflow::Escalate(const Worker& worker, const std::string& item_id,
+                                            const std::string& reason) {
+  DOCKET_ASSIGN_OR_RETURN(Loaded l, LoadForWorker(worker, item_id));
+  DOCKET_ASSIGN_OR_RETURN(WorkState s, Apply(l.item.state(), Action::kEscalate));
+  if (!worker.supervisor && l.item.worker() != worker.id) {
+    return absl::PermissionDeniedError("only the claiming worker or a supervisor may escalate it");
+  }
+  const catalog::Queue* from = catalog_.FindQueue(l.item.queue());
+  if (!from || !from->escalation) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("queue ", l.item.queue(), " has no escalation queue configured"));
+  }
+  const std::int64_t now = NowMs();
+  Change c;
+  c.expected_version = l.version;
+  c.item = l.item;
+  WorkItem& item = c.item;
+  c.Op("zrem", QueueKey(item.tenant(), item.queue()), item.id());
+  c.Op("zrem", QueueAgeKey(item.tenant(), item.queue()), item.id());
+  c.Op("zrem", kLeases, item.id());
+  if (!item.worker().empty()) c.Op("srem", WipKey(item.tenant(), item.worker()), item.id());
+  item.set_state(s);
+  item.set_queue(from->escalation->queue);
+  item.set_priority(BumpPriority(item.priority(), from->escalation->priority_bump));
+  item.set_escalation_count(item.escalation_count() + 1);
+  item.clear_worker();
+  item.clear_lease_expires_at();
+  Enqueue(c, item, now);
+  docket::v1::Event e = NewEvent(item, VersionedId(item, l.version, "Escalated"));
+  auto* p = e.mutable_escalated();
+  p->set_from_queue(from->name);
+  p->set_to_queue(item.queue());
+  p->set_priority(item.priority());
+  *p->mutable_actor() = Person(worker.id);
+  p->set_reason(reason);
+  *p->mutable_submitted_at() = item.submitted_at();
+  *p->mutable_due_at() = item.due_at();
+  p->set_kind(item.kind());
+  c.events.push_back(e);
+  DOCKET_RETURN_IF_ERROR(Commit(c));
+  item.set_version(l.version + 1);
+  return item;
+}
+
+absl::StatusOr<WorkItem> Workflow::Release(const Worker& worker, const std::string& item_id,
+                                           const std::string& comment) {
+  DOCKET_ASSIGN_OR_RETURN(Loaded l, LoadForWorker(worker, item_id));
+  if (!worker.supervisor) return absl::PermissionDeniedError("Release needs the supervisor role");
+  DOCKET_ASSIGN_OR_RETURN(WorkState s, Apply(l.item.state(), Action::kRelease));
+  DOCKET_RETURN_IF_ERROR(CheckFourEyes(l.item, worker.id));
+  const std::int64_t now = NowMs();
+  Change c;
+  c.expected_version = l.version;
+  c.item = l.item;
+  WorkItem& item = c.item;
+  item.set_state(s);
+  // The SLA clock was paused while held.
+  const std::int64_t due =
+      l.held_ms > 0 ? ToMs(CalendarOf(item.queue())
+                               .ExtendDue(FromMs(Ms(item.due_at())), FromMs(l.held_ms), FromMs(now)))
+                    : Ms(item.due_at());
+  *item.mutable_due_at() = Ts(due);
+  c.fields.emplace_back("held", "");
+  DisarmSla(c, item.id());
+  docket::v1::Event rel = NewEvent(item, VersionedId(item, l.version, "Released"));
+  auto* r = rel.mutable_released();
+  r->set_queue(item.queue());
+  *r->mutable_releaser() = Person(worker.id);
+  r->set_comment(comment);
+  *r->mutable_submitted_at() = item.submitted_at();
+  *r->mutable_due_at() = item.due_at();
+  r->set_kind(item.kind());
+  c.events.push_back(rel);
+  docket::v1::Event done = NewEvent(item, VersionedId(item, l.version, "Completed"));
+  auto* p = done.mutable_completed();
+  p->set_queue(item.queue());
+  *p->mutable_completer() = item.completer();
+  *p->mutable_outcome() = item.outcome();
+  *p->mutable_submitted_at() = item.submitted_at();
+  *p->mutable_claimed_at() = item.claimed_at();
+  *p->mutable_completed_at() = Ts(now);
+  *p->mutable_due_at() = item.due_at();
+  p->set_attempt(item.attempt());
+  p->set_rework_count(item.rework_count());
+  p->set_sla_met(now <= due);
+  p->set_kind(item.kind());
+  c.events.push_back(done);
+  DOCKET_RETURN_IF_ERROR(Commit(c));
+  item.set_version(l.version + 1);
+  return item;
+}
+
+absl::StatusOr<WorkItem> Workflow::Reject(const Worker& worker, const std::string& item_id,
+                                          const std::string& reason) {
+  DOCKET_ASSIGN_OR_RETURN(Loaded l, LoadForWorker(worker, item_id));
+  DOCKET_ASSIGN_OR_RETURN(WorkState s, Apply(l.item.state(), Action::kReject));
+  const bool own_claim = l.item.state() == docket::v1::WORK_STATE_CLAIMED && l.item.worker() == worker.id;
+  if (!worker.supervisor && !own_claim) {
+    return absl::PermissionDeniedError("only a supervisor, or the worker holding the claim, may reject it");
+  }
+  if (reason.empty()) return absl::InvalidArgumentError("reason is required to reject an item");
+  const std::int64_t now = NowMs();
+  Change c;
+  c.expected_version = l.version;
+  c.item = l.item;
+  WorkItem& item = c.item;
+  c.Op("zrem", QueueKey(item.tenant(), item.queue()), item.id());
+  c.Op("zrem", QueueAgeKey(item.tenant(), item.queue()), item.id());
+  c.Op("zrem", kLeases, item.id());
+  if (!item.worker().empty()) c.Op("srem", WipKey(item.tenant(), item.worker()), item.id());
+  DisarmSla(c, item.id());
+  c.fields.emplace_back("check", "");
+  c.fields.emplace_back("held", "");
+  item.set_state(s);
+  item.clear_lease_expires_at();
+  docket::v1::Event e = NewEvent(item, VersionedId(item, l.version, "Rejected"));
+  auto* p = e.mutable_rejected();
+  p->set_queue(item.queue());
+  *p->mutable_actor() = Person(worker.id);
+  p->set_reason(reason);
+  *p->mutable_submitted_at() = item.submitted_at();
+  *p->mutable_rejected_at() = Ts(now);
+  *p->mutable_due_at() = item.due_at();
+  p->set_kind(item.kind());
+  c.events.push_back(e);
+  DOCKET_RETURN_IF_ERROR(Commit(c));
+  item.set_version(l.version + 1);
+  return item;
+}
+
+absl::StatusOr<WorkItem> Workflow::Get(const Worker& worker, const std::string& item_id) {
+  DOCKET_ASSIGN_OR_RETURN(Loaded l, LoadForWorker(worker, item_id));
+  return l.item;
+}
+
+absl::StatusOr<docket::v1::ListQueueResponse> Workflow::ListQueue(
+    const Worker& worker, const docket::v1::ListQueueRequest& request) {
+  if (!MayActFor(worker, request.tenant())) {
+    return absl::PermissionDeniedError(absl::StrCat("may not read tenant \"", request.tenant().substr(0, 64), "\""));
+  }
+  if (!catalog_.FindQueue(request.queue())) {
+    return absl::InvalidArgumentError(absl::StrCat("queue: unknown queue \"", request.queue().substr(0, 64), "\""));
+  }
+  const int size = request.page_size() <= 0 ? 50 : std::min(request.page_size(), 500);
+  std::int64_t offset = 0;
+  if (!request.page_token().empty()) {
+    try {
+      offset = std::stoll(request.page_token());
+    } catch (const std::exception&) {
+      offset = -1;
+    }
+    if (offset < 0) return absl::InvalidArgumentError("page_token: not a token this API returned");
+  }
+  // One more than the page, to know whether there is a next page.
+  DOCKET_ASSIGN_OR_RETURN(redis::Reply ids,
+                          redis_.Command({"ZRANGE", QueueKey(request.tenant(), request.queue()),
+                                          absl::StrCat(offset), absl::StrCat(offset + size)}));
+  docket::v1::ListQueueResponse out;
+  std::vector<std::vector<std::string>> gets;
+  for (std::size_t i = 0; i < ids.elements.size() && i < static_cast<std::size_t>(size); ++i) {
+    gets.push_back({"HGET", ItemKey(ids.elements[i].str), "pb"});
+  }
+  DOCKET_ASSIGN_OR_RETURN(std::vector<redis::Reply> items, redis_.Pipeline(gets));
+  for (const auto& r : items) {
+    if (r.is_nil()) continue;
+    if (!out.add_items()->ParseFromString(r.str)) return absl::DataLossError("an item in Redis does not parse");
+  }
+  if (ids.elements.size() > static_cast<std::size_t>(size)) out.set_next_page_token(absl::StrCat(offset + size));
+  return out;
+}
+
+// ---- watchdog ----
+
+absl::StatusOr<int> Workflow::Tick() {
+  const std::int64_t now = NowMs();
+  int changed = 0;
+  auto due_members = [&](const char* key) -> absl::StatusOr<std::vector<std::string>> {
+    DOCKET_ASSIGN_OR_RETURN(redis::Reply r, redis_.Command({"ZRANGEBYSCORE", key, "-inf",
+                                                            absl::StrCat(now), "LIMIT", "0", "200"}));
+    std::vector<std::string> out;
+    for (const auto& e : r.elements) out.push_back(e.str);
+    return out;
+  };
+
+  // Leases that ran out: the item goes back to its queue.
+  DOCKET_ASSIGN_OR_RETURN(std::vector<std::string> expired, due_members(kLeases));
+  for (const auto& id : expired) {
+    DOCKET_ASSIGN_OR_RETURN(std::optional<Loaded> l, Load(id));
+    if (!l || l->item.state() != docket::v1::WORK_STATE_CLAIMED ||
+        Ms(l->item.lease_expires_at()) > now) {
+      if (!l || l->item.state() != docket::v1::WORK_STATE_CLAIMED) (void)redis_.Command({"ZREM", kLeases, id});
+      continue;
+    }
+    Change c;
+    c.expected_version = l->version;
+    c.item = l->item;
+    WorkItem& item = c.item;
+    DOCKET_ASSIGN_OR_RETURN(WorkState s, Apply(item.state(), Action::kLeaseExpire));
+    docket::v1::Event e = NewEvent(item, VersionedId(item, l->version, "LeaseExpired"));
+    auto* p = e.mutable_lease_expired();
+    p->set_queue(item.queue());
+    *p->mutable_worker() = Person(item.worker());
+    *p->mutable_claimed_at() = item.claimed_at();
+    p->set_kind(item.kind());
+    c.Op("zmember", kLeases, item.id());
+    c.Op("srem", WipKey(item.tenant(), item.worker()), item.id());
+    item.set_state(s);
+    item.clear_worker();
+    item.clear_lease_expires_at();
+    Enqueue(c, item, now);
+    c.events.push_back(e);
+    absl::Status st = Commit(c);
+    if (st.code() == absl::StatusCode::kAborted) continue;  // another replica, or the worker, was first
+    DOCKET_RETURN_IF_ERROR(st);
+    if (metrics_) metrics_->LeaseExpired(item.queue());
+    ++changed;
+  }
+
+  // At risk: a warning, no state change.
+  DOCKET_ASSIGN_OR_RETURN(std::vector<std::string> at_risk, due_members(kSlaRisk));
+  for (const auto& id : at_risk) {
+    DOCKET_ASSIGN_OR_RETURN(std::optional<Loaded> l, Load(id));
+    if (!l || !SlaClockRuns(l->item.state())) {
+      (void)redis_.Command({"ZREM", kSlaRisk, id});
+      continue;
+    }
+    Change c;
+    c.expected_version = l->version;
+    c.item = l->item;
+    const catalog::Queue* q = catalog_.FindQueue(c.item.queue());
+    docket::v1::Event e = NewEvent(c.item, VersionedId(c.item, l->version, "SlaAtRisk"));
+    auto* p = e.mutable_sla_at_risk();
+    p->set_queue(c.item.queue());
+    *p->mutable_due_at() = c.item.due_at();
+    p->set_budget_used(q ? q->at_risk_share : 0.8);
+    p->set_kind(c.item.kind());
+    c.events.push_back(e);
+    c.Op("zmember", kSlaRisk, id);
+    absl::Status st = Commit(c);
+    if (st.code() == absl::StatusCode::kAborted) continue;
+    DOCKET_RETURN_IF_ERROR(st);
+    if (metrics_) metrics_->Sla(c.item.queue(), "at_risk");
+    ++changed;
+  }
+
+  // Breached: SlaBreached, and a waiting item moves to the escalation queue.
+  DOCKET_ASSIGN_OR_RETURN(std::vector<std::string> breached, due_members(kSlaDue));
+  for (const auto& id : breached) {
+    DOCKET_ASSIGN_OR_RETURN(std::optional<Loaded> l, Load(id));
+    if (!l || !SlaClockRuns(l->item.state())) {
+      (void)redis_.Command({"ZREM", kSlaDue, id});
+      continue;
+    }
+    Change c;
+    c.expected_version = l->version;
+    c.item = l->item;
+    WorkItem& item = c.item;
+    DOCKET_ASSIGN_OR_RETURN(WorkState same, Apply(item.state(), Action::kSlaBreach));
+    item.set_state(same);
+    docket::v1::Event e = NewEvent(item, VersionedId(item, l->version, "SlaBreached"));
+    auto* p = e.mutable_sla_breached();
+    p->set_queue(item.queue());
+    *p->mutable_due_at() = item.due_at();
+    *p->mutable_breached_at() = Ts(now);
+    p->set_kind(item.kind());
+    c.events.push_back(e);
+    c.Op("zmember", kSlaDue, id);
+    c.Op("zrem", kSlaRisk, id);
+    const catalog::Queue* q = catalog_.FindQueue(item.queue());
+    bool escalated = false;
+    if (item.state() == docket::v1::WORK_STATE_QUEUED && q && q->escalation &&
+        q->escalation->queue != item.queue()) {
+      DOCKET_ASSIGN_OR_RETURN(WorkState s, Apply(item.state(), Action::kEscalate));
+      c.Op("zrem", QueueKey(item.tenant(), item.queue()), id);
+      c.Op("zrem", QueueAgeKey(item.tenant(), item.queue()), id);
+      const std::string from = item.queue();
+      item.set_state(s);
+      item.set_queue(q->escalation->queue);
+      item.set_priority(BumpPriority(item.priority(), q->escalation->priority_bump));
+      item.set_escalation_count(item.escalation_count() + 1);
+      Enqueue(c, item, now);
+      docket::v1::Event esc = NewEvent(item, VersionedId(item, l->version, "Escalated"));
+      auto* ep = esc.mutable_escalated();
+      ep->set_from_queue(from);
+      ep->set_to_queue(item.queue());
+      ep->set_priority(item.priority());
+      *ep->mutable_actor() = System();
+      ep->set_reason("SLA breached");
+      *ep->mutable_submitted_at() = item.submitted_at();
+      *ep->mutable_due_at() = item.due_at();
+      ep->set_kind(item.kind());
+      c.events.push_back(esc);
+      escalated = true;
+    }
+    absl::Status st = Commit(c);
+    if (st.code() == absl::StatusCode::kAborted) continue;
+    DOCKET_RETURN_IF_ERROR(st);
+    if (metrics_) {
+      metrics_->Sla(l->item.queue(), "breached");
+      if (escalated) metrics_->Sla(l->item.queue(), "escalated");
+    }
+    ++changed;
+  }
+  return changed;
+}
+
+absl::StatusOr<int> Workflow::RelayOutbox(std::chrono::milliseconds min_age) {
+  DOCKET_ASSIGN_OR_RETURN(
+      redis::Reply ids, redis_.Command({"ZRANGEBYSCORE", kOutboxAt, "-inf",
+                                        absl::StrCat(NowMs() - min_age.count()), "LIMIT", "0", "500"}));
+  int relayed = 0;
+  for (const auto& id : ids.elements) {
+    DOCKET_ASSIGN_OR_RETURN(redis::Reply bytes, redis_.Command({"HGET", kOutbox, id.str}));
+    docket::v1::Event e;
+    if (bytes.is_nil() || !e.ParseFromString(bytes.str)) {
+      (void)redis_.Pipeline({{"HDEL", kOutbox, id.str}, {"ZREM", kOutboxAt, id.str}});
+      continue;
+    }
+    DOCKET_RETURN_IF_ERROR(publisher_.Publish(kafka::EncodeEvent(topics_.work(), e)));
+    DOCKET_RETURN_IF_ERROR(
+        redis_.Pipeline({{"HDEL", kOutbox, id.str}, {"ZREM", kOutboxAt, id.str}}).status());
+    ++relayed;
+  }
+  return relayed;
+}
+
+absl::Status Workflow::RefreshQueueGauges() {
+  if (!metrics_) return absl::OkStatus();
+  std::vector<std::vector<std::string>> cmds;
+  std::vector<std::pair<std::string, std::string>> keys;
+  for (const auto& t : catalog_.tenants()) {
+    for (const auto& q : catalog_.queues()) {
+      cmds.push_back({"ZCARD", QueueKey(t.id, q.name)});
+      cmds.push_back({"ZRANGE", QueueAgeKey(t.id, q.name), "0", "0", "WITHSCORES"});
+      keys.emplace_back(t.id, q.name);
+    }
+  }
+  DOCKET_ASSIGN_OR_RETURN(std::vector<redis::Reply> r, redis_.Pipeline(cmds));
+  const std::int64_t now = NowMs();
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    const auto& oldest = r[2 * i + 1];
+    const double age =
+        oldest.elements.size() == 2 ? (now - std::stoll(oldest.elements[1].str)) / 1000.0 : 0.0;
+    metrics_->Queue(keys[i].first, keys[i].second, static_cast<double>(r[2 * i].integer),
+                    std::max(0.0, age));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace docket::processing

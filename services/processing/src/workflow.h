@@ -1,0 +1,144 @@
+#pragma once
+
+// Processing's core: every work item's state, in Redis, changed only through
+// the transition table (state_machine.h) by one compare-and-set Lua script
+// that in the same atomic step
+//   - writes the item (serialized WorkItem) with version + 1,
+//   - updates the indexes (queue order, queue age, leases, SLA timers, WIP),
+//   - puts the lifecycle events into a Redis outbox.
+// After the script the events are published (acks=all) and taken out of the
+// outbox; if that publish fails, the outbox relay (RelayOutbox) publishes
+// them later. Event ids are deterministic (input event id, or item id and
+// version, plus the transition), so a re-published event is dropped
+// downstream and a redelivered input changes nothing twice.
+//
+// Redis keys (single Redis; not cluster-slot aware):
+//   docket:item:<id>                 hash: pb (WorkItem), v (version),
+//                                    check (event id awaiting a verdict), held (ms)
+//   docket:q:<tenant>:<queue>        zset: item id -> urgency score (urgency.h)
+//   docket:qage:<tenant>:<queue>     zset: item id -> queued at (ms)
+//   docket:leases                    zset: item id -> lease expiry (ms)
+//   docket:sla:risk, docket:sla:due  zset: item id -> at-risk / due time (ms)
+//   docket:wip:<tenant>:<worker>     set of claimed item ids
+//   docket:outbox                    hash: event id -> serialized Event
+//   docket:outbox:at                 zset: event id -> written at (ms)
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/catalog/catalog.h"
+#include "common/clock/clock.h"
+#include "common/kafka/event_publisher.h"
+#include "common/kafka/kafka_config.h"
+#include "common/metrics/metrics.h"
+#include "common/redis/redis_client.h"
+#include "docket/v1/event.pb.h"
+#include "docket/v1/work_service.pb.h"
+#include "services/processing/src/business_calendar.h"
+
+namespace docket::processing {
+
+// Who calls the worker API (from the API key).
+struct Worker {
+  std::string id;                    // actor id (four-eyes compares these)
+  std::vector<std::string> tenants;  // "*" = any
+  std::vector<std::string> skills;
+  bool supervisor = false;
+  int wip_limit = 0;  // 0 = the default
+};
+
+struct WorkflowOptions {
+  std::chrono::milliseconds lease{std::chrono::minutes(15)};
+  int default_wip_limit = 5;
+  std::string source = "//docket/processing";
+  // Claim attempts when other workers take the same head item at once.
+  int claim_attempts = 8;
+};
+
+class WorkflowMetrics;
+
+class Workflow {
+ public:
+  // `catalog`, `redis`, `publisher`, `clock` must outlive the workflow;
+  // `metrics` may be null. INVALID_ARGUMENT if a queue's calendar is bad.
+  static absl::StatusOr<std::unique_ptr<Workflow>> Create(
+      const catalog::Catalog& catalog, redis::RedisClient& redis,
+      kafka::EventPublisher& publisher, const Clock& clock, const kafka::Topics& topics,
+      metrics::MetricsRegistry* metrics, WorkflowOptions options = {});
+  ~Workflow();
+
+  // Consumer side: Submitted (route, automate) and Verdict (gate completion).
+  // Other events are ignored. OK when done or nothing to do (redelivery);
+  // INVALID_ARGUMENT for an input that can never apply (unknown kind);
+  // retryable statuses when Redis is unavailable.
+  absl::Status Handle(const docket::v1::Event& event);
+
+  // Worker API. NOT_FOUND for an item of another tenant (never revealed),
+  // PERMISSION_DENIED for a missing role or skill, FAILED_PRECONDITION for an
+  // illegal transition, RESOURCE_EXHAUSTED at the WIP cap, ABORTED when a
+  // concurrent change won (retry).
+  absl::StatusOr<std::optional<docket::v1::WorkItem>> ClaimNext(
+      const Worker& worker, const docket::v1::ClaimNextRequest& request);
+  absl::StatusOr<docket::v1::WorkItem> Complete(const Worker& worker,
+                                                const docket::v1::CompleteRequest& request);
+  absl::StatusOr<docket::v1::WorkItem> Return(const Worker& worker, const std::string& item_id,
+                                              const std::string& reason);
+  absl::StatusOr<docket::v1::WorkItem> Escalate(const Worker& worker, const std::string& item_id,
+                                                const std::string& reason);
+  absl::StatusOr<docket::v1::WorkItem> Release(const Worker& worker, const std::string& item_id,
+                                               const std::string& comment);
+  absl::StatusOr<docket::v1::WorkItem> Reject(const Worker& worker, const std::string& item_id,
+                                              const std::string& reason);
+  absl::StatusOr<docket::v1::WorkItem> Get(const Worker& worker, const std::string& item_id);
+  absl::StatusOr<docket::v1::ListQueueResponse> ListQueue(
+      const Worker& worker, const docket::v1::ListQueueRequest& request);
+
+  // Watchdog, run periodically by every replica (the CAS makes it safe):
+  // expired leases back to their queue; SlaAtRisk and SlaBreached, with the
+  // queue's escalation. Returns how many items it changed.
+  absl::StatusOr<int> Tick();
+  // Publishes outbox events older than `min_age` (their inline publish
+  // failed, or the replica died before it). Returns how many.
+  absl::StatusOr<int> RelayOutbox(std::chrono::milliseconds min_age);
+  // Queue depth and oldest item age per (tenant, queue) into the gauges.
+  absl::Status RefreshQueueGauges();
+
+ private:
+  struct Loaded;
+  struct Change;
+  Workflow(const catalog::Catalog& catalog, redis::RedisClient& redis,
+           kafka::EventPublisher& publisher, const Clock& clock, const kafka::Topics& topics,
+           WorkflowOptions options);
+
+  absl::Status Route(const docket::v1::Event& event);
+  absl::Status OnVerdict(const docket::v1::Event& event);
+  absl::StatusOr<std::optional<Loaded>> Load(const std::string& item_id);
+  absl::StatusOr<Loaded> LoadForWorker(const Worker& worker, const std::string& item_id);
+  // Runs the CAS script; ABORTED on a version conflict, RESOURCE_EXHAUSTED at
+  // a WIP cap. Then publishes the change's events.
+  absl::Status Commit(const Change& change);
+  void PublishAndClear(const std::vector<docket::v1::Event>& events);
+
+  docket::v1::Event NewEvent(const docket::v1::WorkItem& item, const std::string& id) const;
+  const BusinessCalendar& CalendarOf(const std::string& queue) const;
+  // Index ops that put a live item into its queue with SLA timers.
+  void Enqueue(Change& c, const docket::v1::WorkItem& item, std::int64_t now_ms) const;
+  void ArmSla(Change& c, const docket::v1::WorkItem& item) const;
+  void DisarmSla(Change& c, const std::string& id) const;
+  std::int64_t NowMs() const;
+
+  const catalog::Catalog& catalog_;
+  redis::RedisClient& redis_;
+  kafka::EventPublisher& publisher_;
+  const Clock& clock_;
+  kafka::Topics topics_;
+  WorkflowOptions options_;
+  std::map<std::string, BusinessCalendar> calendars_;  // by queue
+  std::unique_ptr<WorkflowMetrics> metrics_;
+};
+
+}  // namespace docket::processing

@@ -1,0 +1,394 @@
+// docket-processing as its own process against a real redis-server and
+// docket-devkafka: Submitted events in on docket.work.v1, verdicts on
+// docket.compliance.v1, the Work API over real gRPC, lifecycle events out.
+
+#include <grpcpp/grpcpp.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "common/testing/fixtures.h"
+#include "common/testing/http.h"
+#include "common/testing/kafka_probe.h"
+#include "common/testing/service_process.h"
+#include "docket/v1/event.pb.h"
+#include "docket/v1/work_service.grpc.pb.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace docket::processing {
+namespace {
+
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+using google::protobuf::util::TimeUtil;
+
+constexpr char kDana[] = "dk_demo_dana_worker_LOCAL_STACK_ONLY";     // data-entry, acme
+constexpr char kAlice[] = "dk_demo_alice_worker_LOCAL_STACK_ONLY";   // ap-clerk, acme
+constexpr char kBob[] = "dk_demo_bob_supervisor_LOCAL_STACK_ONLY";   // supervisor, acme
+constexpr char kPublisher[] = "dk_demo_acme_publisher_LOCAL_STACK_ONLY";
+
+class ProcessingItest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto redis = testing::RedisServer::Start();
+    ASSERT_TRUE(redis.ok()) << redis.status();
+    redis_ = redis->release();
+    auto kafka = testing::DevKafka::Start(1, 4);
+    ASSERT_TRUE(kafka.ok()) << kafka.status();
+    kafka_ = kafka->release();
+    config_dir_ = testing::LogPath("processing-config");
+    std::filesystem::create_directories(config_dir_);
+    for (const char* f : {"catalog.yaml", "api-keys.yaml"}) {
+      std::filesystem::copy_file(testing::SourceDir() + "/deploy/config/" + f, config_dir_ + "/" + f);
+    }
+    std::ofstream(config_dir_ + "/processing.yaml") << "lease: 2s\n";
+    auto svc = testing::StartService("processing", kafka_->bootstrap(), redis_->url(),
+                                     {"DOCKET_CONFIG_DIR=" + config_dir_});
+    ASSERT_TRUE(svc.ok()) << svc.status();
+    processing_ = new testing::ServiceProcess(std::move(*svc));
+  }
+  static void TearDownTestSuite() {
+    if (processing_) {
+      EXPECT_EQ(processing_->process->Stop(15s), 0) << processing_->process->log_path();
+    }
+    delete processing_;
+    delete kafka_;
+    delete redis_;
+  }
+
+  void SetUp() override {
+    ASSERT_NE(processing_, nullptr);
+    stub_ = docket::v1::Work::NewStub(
+        grpc::CreateChannel(processing_->grpc_address(), grpc::InsecureChannelCredentials()));
+  }
+
+  static std::unique_ptr<grpc::ClientContext> Ctx(const std::string& key) {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->AddMetadata("authorization", "Bearer " + key);
+    ctx->set_deadline(std::chrono::system_clock::now() + 10s);
+    return ctx;
+  }
+
+  // Produces a Submitted event the way intake does; returns the item id.
+  std::string Submit(const std::string& kind, const std::map<std::string, docket::v1::AttributeValue>& attrs,
+                     const std::string& tenant = "acme", std::string id = "") {
+    if (id.empty()) id = testing::UniqueName("item");
+    docket::v1::Event e;
+    e.set_id(id + ":submitted");
+    e.set_source("//docket/intake");
+    e.set_type("docket.work.v1.Submitted");
+    e.set_subject(id);
+    e.set_tenant(tenant);
+    auto* s = e.mutable_submitted();
+    s->mutable_submission()->set_tenant(tenant);
+    s->mutable_submission()->set_kind(kind);
+    s->mutable_submission()->set_idempotency_key(id);
+    for (const auto& [k, v] : attrs) (*s->mutable_submission()->mutable_attributes())[k] = v;
+    *s->mutable_submitted_at() = TimeUtil::GetCurrentTime();
+    s->set_channel("grpc");
+    Produce("docket.work.v1", id, e);
+    return id;
+  }
+
+  void Produce(const std::string& topic, const std::string& key, const docket::v1::Event& e) {
+    auto r = testing::ProduceOne(kafka_->bootstrap(), topic, key, e.SerializeAsString(), -1, {},
+                                 {{"content-type", "application/protobuf"}});
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+
+  // Claims and rejects what earlier tests of this process left in dana's
+  // queues, so a test's own item is the head.
+  void DrainQueue() {
+    for (;;) {
+      docket::v1::ClaimNextResponse r;
+      ASSERT_TRUE(Claim(kDana, &r).ok());
+      if (!r.has_item()) return;
+      docket::v1::RejectRequest rej;
+      rej.set_item_id(r.item().id());
+      rej.set_reason("test cleanup");
+      docket::v1::WorkItemResponse ignored;
+      auto ctx = Ctx(kDana);
+      ASSERT_TRUE(stub_->Reject(ctx.get(), rej, &ignored).ok());
+    }
+  }
+
+  static std::map<std::string, docket::v1::AttributeValue> DataEntryAttrs(int pages = 2) {
+    std::map<std::string, docket::v1::AttributeValue> a;
+    a["document_id"].set_string_value("D-1");
+    a["document_type"].set_enum_value("form");
+    a["pages"].set_number_value(pages);
+    return a;
+  }
+
+  absl::StatusOr<docket::v1::WorkItem> Get(const std::string& id, const std::string& key = kDana) {
+    docket::v1::GetRequest req;
+    req.set_item_id(id);
+    docket::v1::WorkItemResponse resp;
+    auto ctx = Ctx(key);
+    grpc::Status s = stub_->Get(ctx.get(), req, &resp);
+    if (!s.ok()) return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+    return resp.item();
+  }
+
+  // Waits until the item is in `state`.
+  bool WaitForState(const std::string& id, docket::v1::WorkState state, const std::string& key = kDana) {
+    return testing::WaitFor(
+        [&] {
+          auto item = Get(id, key);
+          return item.ok() && item->state() == state;
+        },
+        20s);
+  }
+
+  // The lifecycle events on docket.work.v1 of one item, by type.
+  std::multimap<std::string, docket::v1::Event> EventsOf(const std::string& id) {
+    std::multimap<std::string, docket::v1::Event> out;
+    auto n = testing::TopicRecordCount(kafka_->bootstrap(), "docket.work.v1");
+    EXPECT_TRUE(n.ok()) << n.status();
+    if (!n.ok() || *n == 0) return out;
+    auto records = testing::ConsumeFromBeginning(kafka_->bootstrap(), "docket.work.v1", *n, 30s);
+    EXPECT_TRUE(records.ok()) << records.status();
+    if (!records.ok()) return out;
+    for (const auto& r : *records) {
+      docket::v1::Event e;
+      if (e.ParseFromString(r.value) && e.subject() == id) out.emplace(e.type(), e);
+    }
+    return out;
+  }
+
+  bool WaitForEvent(const std::string& id, const std::string& type, std::size_t count = 1) {
+    return testing::WaitFor([&] { return EventsOf(id).count(type) >= count; }, 20s);
+  }
+
+  grpc::Status Claim(const std::string& key, docket::v1::ClaimNextResponse* resp,
+                     const std::string& tenant = "acme") {
+    docket::v1::ClaimNextRequest req;
+    req.set_tenant(tenant);
+    auto ctx = Ctx(key);
+    return stub_->ClaimNext(ctx.get(), req, resp);
+  }
+
+  static testing::RedisServer* redis_;
+  static testing::DevKafka* kafka_;
+  static testing::ServiceProcess* processing_;
+  static std::string config_dir_;
+  std::unique_ptr<docket::v1::Work::Stub> stub_;
+};
+
+testing::RedisServer* ProcessingItest::redis_ = nullptr;
+testing::DevKafka* ProcessingItest::kafka_ = nullptr;
+testing::ServiceProcess* ProcessingItest::processing_ = nullptr;
+std::string ProcessingItest::config_dir_;
+
+TEST_F(ProcessingItest, SubmittedItemIsRoutedToItsKindsQueueWithADueTime) {
+  const std::string id = Submit("data_entry", DataEntryAttrs());
+  ASSERT_TRUE(WaitForState(id, docket::v1::WORK_STATE_QUEUED));
+  auto item = Get(id);
+  ASSERT_TRUE(item.ok()) << item.status();
+  EXPECT_EQ(item->queue(), "data-entry");
+  EXPECT_EQ(item->attempt(), 1);
+  EXPECT_GT(TimeUtil::TimestampToMilliseconds(item->due_at()),
+            TimeUtil::TimestampToMilliseconds(item->submitted_at()));
+  ASSERT_TRUE(WaitForEvent(id, "docket.work.v1.Routed"));
+  const auto routed = EventsOf(id).find("docket.work.v1.Routed")->second.routed();
+  EXPECT_EQ(routed.queue(), "data-entry");
+  EXPECT_EQ(routed.kind(), "data_entry");
+}
+
+TEST_F(ProcessingItest, ClaimCompleteLifecycleEmitsEachEventOnceWithWhatDownstreamNeeds) {
+  DrainQueue();
+  const std::string id = Submit("data_entry", DataEntryAttrs());
+  ASSERT_TRUE(WaitForState(id, docket::v1::WORK_STATE_QUEUED));
+  docket::v1::ClaimNextResponse claimed;
+  grpc::Status s = Claim(kDana, &claimed);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(claimed.item().id(), id);
+  EXPECT_EQ(claimed.item().state(), docket::v1::WORK_STATE_CLAIMED);
+  EXPECT_EQ(claimed.item().worker(), "dana");
+
+  docket::v1::CompleteRequest done;
+  done.set_item_id(id);
+  (*done.mutable_outcome())["entered"].set_bool_value(true);
+  docket::v1::WorkItemResponse resp;
+  auto ctx = Ctx(kDana);
+  s = stub_->Complete(ctx.get(), done, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.item().state(), docket::v1::WORK_STATE_COMPLETED);
+
+  ASSERT_TRUE(WaitForEvent(id, "docket.work.v1.Completed"));
+  auto events = EventsOf(id);
+  EXPECT_EQ(events.count("docket.work.v1.Routed"), 1u);
+  EXPECT_EQ(events.count("docket.work.v1.Claimed"), 1u);
+  EXPECT_EQ(events.count("docket.work.v1.Completed"), 1u);
+  const auto c = events.find("docket.work.v1.Completed")->second.completed();
+  EXPECT_EQ(c.kind(), "data_entry");
+  EXPECT_EQ(c.queue(), "data-entry");
+  EXPECT_EQ(c.completer().id(), "dana");
+  EXPECT_TRUE(c.has_submitted_at() && c.has_claimed_at() && c.has_completed_at() && c.has_due_at());
+  EXPECT_TRUE(c.sla_met());
+}
+
+TEST_F(ProcessingItest, RedeliveredSubmittedChangesNothingTwice) {
+  const std::string id = testing::UniqueName("dup");
+  Submit("data_entry", DataEntryAttrs(), "acme", id);
+  Submit("data_entry", DataEntryAttrs(), "acme", id);
+  ASSERT_TRUE(WaitForState(id, docket::v1::WORK_STATE_QUEUED));
+  // A later item on the same partition (same key) proves both copies were handled.
+  Submit("data_entry", DataEntryAttrs(), "acme", id);
+  ASSERT_TRUE(WaitForEvent(id, "docket.work.v1.Routed"));
+  auto item = Get(id);
+  ASSERT_TRUE(item.ok());
+  EXPECT_EQ(item->version(), 1) << "the redelivered Submitted changed the item again";
+  EXPECT_EQ(EventsOf(id).count("docket.work.v1.Routed"), 1u);
+}
+
+TEST_F(ProcessingItest, ConcurrentClaimsGiveEachItemToExactlyOneWorkerCall) {
+  DrainQueue();
+  std::set<std::string> submitted;
+  for (int i = 0; i < 5; ++i) submitted.insert(Submit("data_entry", DataEntryAttrs()));
+  for (const auto& id : submitted) ASSERT_TRUE(WaitForState(id, docket::v1::WORK_STATE_QUEUED));
+
+  constexpr int kCalls = 10;
+  std::vector<docket::v1::ClaimNextResponse> resp(kCalls);
+  std::vector<grpc::Status> status(kCalls);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kCalls; ++i) threads.emplace_back([&, i] { status[i] = Claim(kDana, &resp[i]); });
+  for (auto& t : threads) t.join();
+  std::multiset<std::string> claimed;
+  for (int i = 0; i < kCalls; ++i) {
+    ASSERT_TRUE(status[i].ok()) << status[i].error_message();
+    if (resp[i].has_item()) claimed.insert(resp[i].item().id());
+  }
+  EXPECT_EQ(claimed.size(), submitted.size());
+  EXPECT_EQ(std::set<std::string>(claimed.begin(), claimed.end()), submitted)
+      << "an item was claimed twice or not at all";
+}
+
+TEST_F(ProcessingItest, IllegalTransitionIsFailedPreconditionAndChangesNothing) {
+  const std::string id = Submit("data_entry", DataEntryAttrs());
+  ASSERT_TRUE(WaitForState(id, docket::v1::WORK_STATE_QUEUED));
+  docket::v1::CompleteRequest done;
+  done.set_item_id(id);
+  docket::v1::WorkItemResponse resp;
+  auto ctx = Ctx(kDana);
+  grpc::Status s = stub_->Complete(ctx.get(), done, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+  auto item = Get(id);
+  ASSERT_TRUE(item.ok());
+  EXPECT_EQ(item->state(), docket::v1::WORK_STATE_QUEUED);
+  EXPECT_EQ(item->version(), 1);
+}
+
+TEST_F(ProcessingItest, AnotherTenantsItemIsNotFoundAndPublishersMayNotUseTheWorkApi) {
+  const std::string id = Submit("data_entry", DataEntryAttrs(), "globex");
+  // Only an operator sees every tenant: wait through it.
+  ASSERT_TRUE(WaitForState(id, docket::v1::WORK_STATE_QUEUED, "dk_demo_operator_LOCAL_STACK_ONLY"));
+  auto hidden = Get(id, kDana);
+  EXPECT_EQ(hidden.status().code(), absl::StatusCode::kNotFound);
+  auto publisher = Get(id, kPublisher);
+  EXPECT_EQ(publisher.status().code(), absl::StatusCode::kPermissionDenied);
+  docket::v1::ClaimNextResponse r;
+  EXPECT_EQ(Claim(kDana, &r, "globex").error_code(), grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(ProcessingItest, RoutineItemIsCompletedByAutomationWithoutAPerson) {
+  auto attrs = DataEntryAttrs(1);
+  attrs["document_type"].set_enum_value("receipt");
+  attrs["ocr_confidence"].set_number_value(0.99);
+  const std::string id = Submit("data_entry", attrs);
+  ASSERT_TRUE(WaitForState(id, docket::v1::WORK_STATE_AUTO_COMPLETED));
+  ASSERT_TRUE(WaitForEvent(id, "docket.work.v1.AutoCompleted"));
+  EXPECT_EQ(EventsOf(id).find("docket.work.v1.AutoCompleted")->second.auto_completed().rule_id(),
+            "high-confidence-ocr");
+}
+
+TEST_F(ProcessingItest, FlaggedCompletionIsHeldUntilASecondPersonReleasesIt) {
+  std::map<std::string, docket::v1::AttributeValue> a;
+  a["vendor_id"].set_string_value("V-100");
+  a["vendor_name"].set_string_value("Muster GmbH");
+  a["invoice_number"].set_string_value("2026-0042");
+  a["amount"].mutable_money_value()->set_minor_units(1234550);
+  a["amount"].mutable_money_value()->set_currency("EUR");
+  const std::string id = Submit("invoice_approval", a);
+  ASSERT_TRUE(WaitForState(id, docket::v1::WORK_STATE_QUEUED, kAlice));
+  docket::v1::ClaimNextResponse claimed;
+  ASSERT_TRUE(Claim(kAlice, &claimed).ok());
+  ASSERT_EQ(claimed.item().id(), id);
+  docket::v1::CompleteRequest done;
+  done.set_item_id(id);
+  docket::v1::WorkItemResponse resp;
+  auto ctx = Ctx(kAlice);
+  ASSERT_TRUE(stub_->Complete(ctx.get(), done, &resp).ok());
+  EXPECT_EQ(resp.item().state(), docket::v1::WORK_STATE_COMPLETION_REQUESTED);
+  ASSERT_TRUE(WaitForEvent(id, "docket.work.v1.CompletionRequested"));
+  const std::string request_id = EventsOf(id).find("docket.work.v1.CompletionRequested")->second.id();
+
+  docket::v1::Event verdict;
+  verdict.set_id(id + ":verdict");
+  verdict.set_source("//docket/compliance");
+  verdict.set_type("docket.compliance.v1.Verdict");
+  verdict.set_subject(id);
+  verdict.set_tenant("acme");
+  auto* v = verdict.mutable_verdict();
+  v->set_id(id + ":verdict");
+  v->set_item_id(id);
+  v->set_tenant("acme");
+  v->set_kind("invoice_approval");
+  v->set_checkpoint(docket::v1::CHECKPOINT_COMPLETE);
+  v->set_outcome(docket::v1::OUTCOME_FLAG);
+  v->set_source_event_id(request_id);
+  Produce("docket.compliance.v1", id, verdict);
+  ASSERT_TRUE(WaitForState(id, docket::v1::WORK_STATE_HELD, kAlice));
+
+  docket::v1::ReleaseRequest rel;
+  rel.set_item_id(id);
+  auto ctx2 = Ctx(kAlice);
+  EXPECT_EQ(stub_->Release(ctx2.get(), rel, &resp).error_code(), grpc::StatusCode::PERMISSION_DENIED)
+      << "a worker without the supervisor role released";
+  auto ctx3 = Ctx(kBob);
+  grpc::Status s = stub_->Release(ctx3.get(), rel, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.item().state(), docket::v1::WORK_STATE_COMPLETED);
+  ASSERT_TRUE(WaitForEvent(id, "docket.work.v1.Completed"));
+  EXPECT_EQ(EventsOf(id).count("docket.work.v1.Released"), 1u);
+}
+
+TEST_F(ProcessingItest, ClaimWhoseWorkerVanishedReturnsToTheQueueWhenTheLeaseRunsOut) {
+  DrainQueue();
+  const std::string id = Submit("data_entry", DataEntryAttrs());
+  ASSERT_TRUE(WaitForState(id, docket::v1::WORK_STATE_QUEUED));
+  docket::v1::ClaimNextResponse claimed;
+  ASSERT_TRUE(Claim(kDana, &claimed).ok());
+  ASSERT_EQ(claimed.item().id(), id);
+  // The lease is 2 s (processing.yaml of this test); nobody completes.
+  ASSERT_TRUE(WaitForEvent(id, "docket.work.v1.LeaseExpired"));
+  auto item = Get(id);
+  ASSERT_TRUE(item.ok());
+  EXPECT_EQ(item->state(), docket::v1::WORK_STATE_QUEUED);
+  EXPECT_TRUE(item->worker().empty());
+}
+
+TEST_F(ProcessingItest, MetricsCountTransitionsWithBoundedLabels) {
+  const std::string id = Submit("data_entry", DataEntryAttrs());
+  ASSERT_TRUE(WaitForState(id, docket::v1::WORK_STATE_QUEUED));
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        auto scrape = testing::HttpGet(processing_->metrics_port, "/metrics");
+        return scrape.ok() && scrape->body.find("docket_processing_queue_depth{") != std::string::npos;
+      },
+      20s));
+  auto scrape = testing::HttpGet(processing_->metrics_port, "/metrics");
+  ASSERT_TRUE(scrape.ok());
+  EXPECT_THAT(scrape->body, HasSubstr("docket_processing_transitions_total{"));
+  EXPECT_THAT(scrape->body, HasSubstr("state=\"WORK_STATE_QUEUED\""));
+  EXPECT_EQ(scrape->body.find(id), std::string::npos) << "an item id became a label";
+  absl::Status lint = testing::PromtoolCheckMetrics(scrape->body);
+  EXPECT_TRUE(lint.ok()) << lint;
+}
+
+}  // namespace
+}  // namespace docket::processing
