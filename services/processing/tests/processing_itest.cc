@@ -372,6 +372,35 @@ TEST_F(ProcessingItest, ClaimWhoseWorkerVanishedReturnsToTheQueueWhenTheLeaseRun
   EXPECT_TRUE(item->worker().empty());
 }
 
+TEST_F(ProcessingItest, TwoReplicasShareTheWorkAndEitherServesTheWorkerApi) {
+  auto second = testing::StartService("processing", kafka_->bootstrap(), redis_->url(),
+                                      {"DOCKET_CONFIG_DIR=" + config_dir_});
+  ASSERT_TRUE(second.ok()) << second.status();
+  DrainQueue();
+  std::set<std::string> ids;
+  for (int i = 0; i < 12; ++i) ids.insert(Submit("data_entry", DataEntryAttrs()));
+  for (const auto& id : ids) ASSERT_TRUE(WaitForState(id, docket::v1::WORK_STATE_QUEUED));
+  for (const auto& id : ids) {
+    ASSERT_TRUE(WaitForEvent(id, "docket.work.v1.Routed"));
+    EXPECT_EQ(EventsOf(id).count("docket.work.v1.Routed"), 1u) << "routed by both replicas";
+  }
+  // Claim through the second replica what either replica routed.
+  auto stub = docket::v1::Work::NewStub(
+      grpc::CreateChannel(second->grpc_address(), grpc::InsecureChannelCredentials()));
+  std::set<std::string> claimed;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    docket::v1::ClaimNextRequest req;
+    req.set_tenant("acme");
+    docket::v1::ClaimNextResponse resp;
+    auto ctx = Ctx(kDana);
+    ASSERT_TRUE(stub->ClaimNext(ctx.get(), req, &resp).ok());
+    ASSERT_TRUE(resp.has_item());
+    claimed.insert(resp.item().id());
+  }
+  EXPECT_EQ(claimed, ids);
+  EXPECT_EQ(second->process->Stop(15s), 0);
+}
+
 TEST_F(ProcessingItest, MetricsCountTransitionsWithBoundedLabels) {
   const std::string id = Submit("data_entry", DataEntryAttrs());
   ASSERT_TRUE(WaitForState(id, docket::v1::WORK_STATE_QUEUED));

@@ -1,0 +1,302 @@
+// The Workflow against a real redis-server, with a fake clock (so SLA and
+// lease timers are exact and instant) and an in-memory publisher that
+// records the lifecycle events.
+
+#include "services/processing/src/workflow.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
+#include "common/kafka/fake_event_publisher.h"
+#include "common/testing/fixtures.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace docket::processing {
+namespace {
+
+using namespace std::chrono_literals;
+using google::protobuf::util::TimeUtil;
+using ::testing::HasSubstr;
+
+constexpr char kCatalog[] = R"(version: 1
+tenants: [{id: acme}, {id: globex}]
+calendars:
+  office:
+    timezone: UTC
+    hours: {start: "09:00", end: "17:00"}
+    weekdays: [mon, tue, wed, thu, fri]
+queues:
+  - {name: ap, skills: [ap], calendar: office, at_risk_share: 0.5, escalation: {queue: sup, priority_bump: 1}}
+  - {name: sup, skills: [sup], calendar: office}
+kinds:
+  - name: invoice
+    queue: ap
+    sla: 4h
+    attributes:
+      - {name: amount, type: number, required: true}
+    automation:
+      - id: tiny
+        when:
+          - {attribute: amount, op: lt, value: "1"}
+  - name: checked
+    queue: ap
+    sla: 8h
+    compliance: {complete: true}
+)";
+
+Clock::TimePoint Utc(int y, int m, int d, int hh, int mm = 0) {
+  return absl::ToChronoTime(absl::FromCivil(absl::CivilMinute(y, m, d, hh, mm), absl::UTCTimeZone()));
+}
+std::int64_t Ms(const google::protobuf::Timestamp& t) { return TimeUtil::TimestampToMilliseconds(t); }
+std::int64_t Ms(Clock::TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+class WorkflowItest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto server = testing::RedisServer::Start();
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    auto options = redis::ParseRedisUrl(server_->url());
+    ASSERT_TRUE(options.ok());
+    auto client = redis::MakeRedisClient(*options, nullptr);
+    ASSERT_TRUE(client.ok()) << client.status();
+    redis_ = std::move(*client);
+    auto catalog = catalog::Catalog::Parse(kCatalog, "catalog.yaml");
+    ASSERT_TRUE(catalog.ok()) << catalog.status();
+    catalog_ = std::make_unique<catalog::Catalog>(*std::move(catalog));
+    clock_.Set(Utc(2026, 11, 20, 16));  // a Friday, 16:00 UTC
+    auto wf = Workflow::Create(*catalog_, *redis_, publisher_, clock_, kafka::Topics(), nullptr,
+                               WorkflowOptions{.lease = 10min, .default_wip_limit = 5});
+    ASSERT_TRUE(wf.ok()) << wf.status();
+    wf_ = std::move(*wf);
+  }
+
+  std::string Submit(const std::string& kind, double amount = 100,
+                     docket::v1::Priority priority = docket::v1::PRIORITY_UNSPECIFIED) {
+    const std::string id = "item-" + std::to_string(++n_);
+    docket::v1::Event e;
+    e.set_id(id + ":submitted");
+    e.set_subject(id);
+    e.set_tenant("acme");
+    auto* s = e.mutable_submitted();
+    s->mutable_submission()->set_tenant("acme");
+    s->mutable_submission()->set_kind(kind);
+    s->mutable_submission()->set_priority(priority);
+    (*s->mutable_submission()->mutable_attributes())["amount"].set_number_value(amount);
+    *s->mutable_submitted_at() = TimeUtil::MillisecondsToTimestamp(Ms(clock_.Now()));
+    EXPECT_TRUE(wf_->Handle(e).ok());
+    return id;
+  }
+
+  docket::v1::WorkItem Item(const std::string& id) {
+    auto item = wf_->Get(kOps, id);
+    EXPECT_TRUE(item.ok()) << item.status();
+    return item.ok() ? *item : docket::v1::WorkItem();
+  }
+
+  std::vector<docket::v1::Event> Events(const std::string& id, const std::string& type) {
+    std::vector<docket::v1::Event> out;
+    for (const auto& e : publisher_.Events(kafka::Topics().work())) {
+      if (e.subject() == id && e.type() == type) out.push_back(e);
+    }
+    return out;
+  }
+
+  std::string Claim(const Worker& w) {
+    docket::v1::ClaimNextRequest req;
+    req.set_tenant("acme");
+    auto item = wf_->ClaimNext(w, req);
+    EXPECT_TRUE(item.ok()) << item.status();
+    return item.ok() && *item ? (*item)->id() : "";
+  }
+
+  docket::v1::Event Verdict(const std::string& id, docket::v1::Outcome outcome, const std::string& source) {
+    docket::v1::Event e;
+    e.set_id(id + ":verdict:" + source);
+    e.set_subject(id);
+    auto* v = e.mutable_verdict();
+    v->set_id(e.id());
+    v->set_item_id(id);
+    v->set_checkpoint(docket::v1::CHECKPOINT_COMPLETE);
+    v->set_outcome(outcome);
+    v->set_source_event_id(source);
+    return e;
+  }
+
+  const Worker kAlice{"alice", {"acme"}, {"ap"}, false, 0};
+  const Worker kBob{"bob", {"acme"}, {"ap", "sup"}, true, 0};
+  const Worker kOps{"ops", {"*"}, {}, false, 0};
+  std::unique_ptr<testing::RedisServer> server_;
+  std::unique_ptr<redis::RedisClient> redis_;
+  std::unique_ptr<catalog::Catalog> catalog_;
+  FakeClock clock_;
+  kafka::FakeEventPublisher publisher_;
+  std::unique_ptr<Workflow> wf_;
+  int n_ = 0;
+};
+
+TEST_F(WorkflowItest, FourHourSlaSubmittedFriday1600IsDueMonday1200) {
+  const std::string id = Submit("invoice");
+  const auto item = Item(id);
+  EXPECT_EQ(item.state(), docket::v1::WORK_STATE_QUEUED);
+  EXPECT_EQ(Ms(item.due_at()), Ms(Utc(2026, 11, 23, 12)));
+}
+
+TEST_F(WorkflowItest, WatchdogWarnsAtRiskThenBreachesAndEscalatesExactlyOnce) {
+  const std::string id = Submit("invoice");
+  // At-risk share 0.5 of 4 h working time: Monday 10:00.
+  clock_.Set(Utc(2026, 11, 23, 9, 59));
+  ASSERT_TRUE(wf_->Tick().ok());
+  EXPECT_TRUE(Events(id, "docket.work.v1.SlaAtRisk").empty());
+  clock_.Set(Utc(2026, 11, 23, 10, 0));
+  ASSERT_EQ(*wf_->Tick(), 1);
+  EXPECT_EQ(Events(id, "docket.work.v1.SlaAtRisk").size(), 1u);
+
+  clock_.Set(Utc(2026, 11, 23, 12, 0));
+  ASSERT_EQ(*wf_->Tick(), 1);
+  ASSERT_EQ(Events(id, "docket.work.v1.SlaBreached").size(), 1u);
+  ASSERT_EQ(Events(id, "docket.work.v1.Escalated").size(), 1u);
+  const auto item = Item(id);
+  EXPECT_EQ(item.queue(), "sup");
+  EXPECT_EQ(item.priority(), docket::v1::PRIORITY_HIGH);
+  EXPECT_EQ(item.escalation_count(), 1);
+  EXPECT_EQ(Events(id, "docket.work.v1.Escalated")[0].escalated().actor().type(),
+            docket::v1::Actor::TYPE_SYSTEM);
+
+  clock_.Advance(1h);
+  EXPECT_EQ(*wf_->Tick(), 0) << "a breach is reported once";
+  EXPECT_EQ(Events(id, "docket.work.v1.SlaBreached").size(), 1u);
+}
+
+TEST_F(WorkflowItest, HeldTimeDoesNotCountAgainstTheSla) {
+  const std::string id = Submit("checked");  // 8 h: 1 h on Friday, 7 h on Monday
+  ASSERT_EQ(Ms(Item(id).due_at()), Ms(Utc(2026, 11, 23, 16)));
+  clock_.Set(Utc(2026, 11, 23, 9));
+  ASSERT_EQ(Claim(kAlice), id);
+  docket::v1::CompleteRequest done;
+  done.set_item_id(id);
+  ASSERT_TRUE(wf_->Complete(kAlice, done).ok());
+  const std::string request = Events(id, "docket.work.v1.CompletionRequested")[0].id();
+  ASSERT_TRUE(wf_->Handle(Verdict(id, docket::v1::OUTCOME_FAIL, request)).ok());
+  ASSERT_EQ(Item(id).state(), docket::v1::WORK_STATE_HELD);
+  clock_.Set(Utc(2026, 11, 23, 11));
+  EXPECT_EQ(*wf_->Tick(), 0) << "no SLA events for a held item";
+
+  // Held from 09:00 for two working hours, then sent back for rework: the
+  // due time moves two working hours out, past Monday's close.
+  auto back = wf_->Return(kBob, id, "missing PO");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->state(), docket::v1::WORK_STATE_QUEUED);
+  EXPECT_EQ(back->rework_count(), 1);
+  EXPECT_EQ(back->attempt(), 2);
+  EXPECT_EQ(Ms(back->due_at()), Ms(Utc(2026, 11, 24, 10)));
+}
+
+TEST_F(WorkflowItest, StaleOrRedeliveredVerdictChangesNothing) {
+  const std::string id = Submit("checked");
+  ASSERT_EQ(Claim(kAlice), id);
+  docket::v1::CompleteRequest done;
+  done.set_item_id(id);
+  ASSERT_TRUE(wf_->Complete(kAlice, done).ok());
+  const std::string request = Events(id, "docket.work.v1.CompletionRequested")[0].id();
+  ASSERT_TRUE(wf_->Handle(Verdict(id, docket::v1::OUTCOME_PASS, "some-older-request")).ok());
+  EXPECT_EQ(Item(id).state(), docket::v1::WORK_STATE_COMPLETION_REQUESTED);
+  ASSERT_TRUE(wf_->Handle(Verdict(id, docket::v1::OUTCOME_PASS, request)).ok());
+  const auto version = Item(id).version();
+  EXPECT_EQ(Item(id).state(), docket::v1::WORK_STATE_COMPLETED);
+  ASSERT_TRUE(wf_->Handle(Verdict(id, docket::v1::OUTCOME_PASS, request)).ok());
+  EXPECT_EQ(Item(id).version(), version);
+  EXPECT_EQ(Events(id, "docket.work.v1.Completed").size(), 1u);
+}
+
+TEST_F(WorkflowItest, FourEyesRefusesTheCompleterAsReleaser) {
+  const std::string id = Submit("checked");
+  ASSERT_EQ(Claim(kBob), id);
+  docket::v1::CompleteRequest done;
+  done.set_item_id(id);
+  ASSERT_TRUE(wf_->Complete(kBob, done).ok());
+  const std::string request = Events(id, "docket.work.v1.CompletionRequested")[0].id();
+  ASSERT_TRUE(wf_->Handle(Verdict(id, docket::v1::OUTCOME_FLAG, request)).ok());
+  auto released = wf_->Release(kBob, id, "looks fine to me");
+  EXPECT_EQ(released.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(Item(id).state(), docket::v1::WORK_STATE_HELD);
+}
+
+TEST_F(WorkflowItest, HighPriorityIsServedFirstButOldNormalWorkIsNotStarved) {
+  const std::string old_normal = Submit("invoice");  // due Mon 12:00
+  clock_.Set(Utc(2026, 11, 23, 9));
+  const std::string fresh_high = Submit("invoice", 100, docket::v1::PRIORITY_HIGH);  // due Mon 13:00
+  EXPECT_EQ(Claim(kAlice), fresh_high) << "high beats normal due within the 4 h lead";
+  clock_.Set(Utc(2026, 11, 25, 9));  // Wednesday: the old item is long overdue
+  const std::string newer_high = Submit("invoice", 100, docket::v1::PRIORITY_HIGH);
+  EXPECT_EQ(Claim(kAlice), old_normal) << "old normal work was starved by fresh high work";
+  EXPECT_EQ(Claim(kAlice), newer_high);
+}
+
+TEST_F(WorkflowItest, ClaimBeyondTheWipCapIsResourceExhausted) {
+  Submit("invoice");
+  Submit("invoice");
+  const Worker capped{"carl", {"acme"}, {"ap"}, false, 1};
+  ASSERT_FALSE(Claim(capped).empty());
+  docket::v1::ClaimNextRequest req;
+  req.set_tenant("acme");
+  EXPECT_EQ(wf_->ClaimNext(capped, req).status().code(), absl::StatusCode::kResourceExhausted);
+}
+
+TEST_F(WorkflowItest, RoutineItemIsAutoCompletedByItsRule) {
+  const std::string id = Submit("invoice", 0.5);
+  EXPECT_EQ(Item(id).state(), docket::v1::WORK_STATE_AUTO_COMPLETED);
+  ASSERT_EQ(Events(id, "docket.work.v1.AutoCompleted").size(), 1u);
+  EXPECT_EQ(Events(id, "docket.work.v1.AutoCompleted")[0].auto_completed().rule_id(), "tiny");
+}
+
+TEST_F(WorkflowItest, EventThatKafkaRefusedIsRelayedFromTheOutbox) {
+  publisher_.FailNext(1, absl::UnavailableError("broker down"));
+  const std::string id = Submit("invoice");
+  EXPECT_TRUE(Events(id, "docket.work.v1.Routed").empty());
+  auto relayed = wf_->RelayOutbox(0ms);
+  ASSERT_TRUE(relayed.ok()) << relayed.status();
+  EXPECT_EQ(*relayed, 1);
+  EXPECT_EQ(Events(id, "docket.work.v1.Routed").size(), 1u);
+  EXPECT_EQ(*wf_->RelayOutbox(0ms), 0) << "a relayed event leaves the outbox";
+}
+
+TEST_F(WorkflowItest, ListQueuePagesThroughTheQueueInUrgencyOrder) {
+  for (int i = 0; i < 5; ++i) {
+    Submit("invoice");
+    clock_.Advance(1min);
+  }
+  docket::v1::ListQueueRequest req;
+  req.set_tenant("acme");
+  req.set_queue("ap");
+  req.set_page_size(2);
+  std::vector<std::string> seen;
+  for (int page = 0; page < 5; ++page) {
+    auto resp = wf_->ListQueue(kAlice, req);
+    ASSERT_TRUE(resp.ok()) << resp.status();
+    for (const auto& item : resp->items()) seen.push_back(item.id());
+    if (resp->next_page_token().empty()) break;
+    req.set_page_token(resp->next_page_token());
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"item-1", "item-2", "item-3", "item-4", "item-5"}));
+  req.set_tenant("globex");
+  EXPECT_EQ(wf_->ListQueue(kAlice, req).status().code(), absl::StatusCode::kPermissionDenied);
+}
+
+TEST_F(WorkflowItest, RejectIsTerminalAndLaterActionsAreFailedPrecondition) {
+  const std::string id = Submit("invoice");
+  auto rejected = wf_->Reject(kBob, id, "duplicate invoice");
+  ASSERT_TRUE(rejected.ok()) << rejected.status();
+  EXPECT_EQ(rejected->state(), docket::v1::WORK_STATE_REJECTED);
+  EXPECT_EQ(Claim(kAlice), "") << "a rejected item left in its queue";
+  auto again = wf_->Reject(kBob, id, "again");
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(again.status().message(), HasSubstr("REJECTED"));
+}
+
+}  // namespace
+}  // namespace docket::processing
