@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <exception>
+#include <mutex>
 #include <sstream>
 
 #include "absl/status/status.h"
@@ -16,6 +17,34 @@
 
 namespace docket::metrics {
 
+// The collectables a service adds after the exposer started (registered once,
+// at start, as this one).
+class MetricsRegistry::Extras final : public prometheus::Collectable {
+ public:
+  void Add(std::shared_ptr<prometheus::Collectable> c) {
+    std::lock_guard lock(mu_);
+    collectables_.push_back(std::move(c));
+  }
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    std::vector<std::shared_ptr<prometheus::Collectable>> all;
+    {
+      std::lock_guard lock(mu_);
+      all = collectables_;
+    }
+    std::vector<prometheus::MetricFamily> out;
+    for (const auto& c : all) {
+      auto families = c->Collect();
+      out.insert(out.end(), std::make_move_iterator(families.begin()),
+                 std::make_move_iterator(families.end()));
+    }
+    return out;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::shared_ptr<prometheus::Collectable>> collectables_;
+};
+
 const char* DocketVersion() { return DOCKET_VERSION; }
 
 BuildInfo ProcessBuildInfo(std::string service) {
@@ -27,7 +56,8 @@ BuildInfo ProcessBuildInfo(std::string service) {
 MetricsRegistry::MetricsRegistry(const BuildInfo& info)
     : info_(info),
       registry_(std::make_shared<prometheus::Registry>()),
-      process_(std::make_shared<ProcessCollector>()) {
+      process_(std::make_shared<ProcessCollector>()),
+      extras_(std::make_shared<Extras>()) {
   if (info_.version.empty()) info_.version = DocketVersion();
   if (info_.revision.empty()) info_.revision = "unknown";
   prometheus::BuildGauge()
@@ -45,6 +75,9 @@ std::vector<prometheus::MetricFamily> MetricsRegistry::Collect() const {
   std::vector<prometheus::MetricFamily> process = process_->Collect();
   families.insert(families.end(), std::make_move_iterator(process.begin()),
                   std::make_move_iterator(process.end()));
+  std::vector<prometheus::MetricFamily> extras = extras_->Collect();
+  families.insert(families.end(), std::make_move_iterator(extras.begin()),
+                  std::make_move_iterator(extras.end()));
   return families;
 }
 
@@ -55,7 +88,11 @@ std::string MetricsRegistry::Serialize() const {
 }
 
 std::vector<std::weak_ptr<prometheus::Collectable>> MetricsRegistry::Collectables() const {
-  return {registry_, process_};
+  return {registry_, process_, extras_};
+}
+
+void MetricsRegistry::AddCollectable(std::shared_ptr<prometheus::Collectable> collectable) {
+  extras_->Add(std::move(collectable));
 }
 
 struct MetricsServer::Impl {

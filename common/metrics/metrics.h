@@ -56,11 +56,16 @@ class MetricsRegistry {
   std::string Serialize() const;
   // What an exposer must register to serve this registry (held weakly).
   std::vector<std::weak_ptr<prometheus::Collectable>> Collectables() const;
+  // Adds a collectable computed at scrape time (e.g. from a service's own
+  // aggregates); served by a MetricsServer started before or after. Thread-safe.
+  void AddCollectable(std::shared_ptr<prometheus::Collectable> collectable);
 
  private:
+  class Extras;
   BuildInfo info_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::shared_ptr<prometheus::Collectable> process_;
+  std::shared_ptr<Extras> extras_;
 };
 
 // Serves GET /metrics for a registry. Thread-safe after construction. The

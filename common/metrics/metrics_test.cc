@@ -181,3 +181,33 @@ TEST(Buckets, AreStrictlyIncreasingAndCoverTheDocumentedRange) {
 
 }  // namespace
 }  // namespace docket::metrics
+
+namespace docket::metrics {
+namespace {
+
+// A collectable whose value is read at scrape time.
+class ScrapeTimeValue final : public prometheus::Collectable {
+ public:
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    prometheus::MetricFamily f;
+    f.name = "docket_test_scrape_time_value";
+    f.help = "test";
+    f.type = prometheus::MetricType::Gauge;
+    prometheus::ClientMetric m;
+    m.gauge.value = value;
+    f.metric.push_back(m);
+    return {f};
+  }
+  double value = 0;
+};
+
+TEST(MetricsRegistry, CollectableAddedAfterStartIsScrapedWithItsCurrentValue) {
+  MetricsRegistry registry(BuildInfo{"test", "1", "r"});
+  auto value = std::make_shared<ScrapeTimeValue>();
+  registry.AddCollectable(value);
+  value->value = 42;
+  EXPECT_NE(registry.Serialize().find("docket_test_scrape_time_value 42"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace docket::metrics

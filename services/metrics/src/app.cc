@@ -1,22 +1,86 @@
 #include "services/metrics/src/app.h"
 
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include "common/auth/api_keys.h"
+#include "common/catalog/catalog.h"
+#include "common/clock/clock.h"
 #include "common/log/log.h"
 #include "common/runtime/service_runtime.h"
-#include "docket/v1/kpi_service.grpc.pb.h"
+#include "services/metrics/src/kpi_service.h"
+#include "services/metrics/src/kpi_store.h"
 
 namespace docket::metrics {
+namespace {
+
+const log::Logger& Log() {
+  static const log::Logger logger("metrics");
+  return logger;
+}
+
+std::string ConfigPath(const config::ServiceConfig& config, const std::string& file) {
+  return (std::filesystem::path(config.config_dir.empty() ? "." : config.config_dir) / file).string();
+}
+
+}  // namespace
 
 int App::Run(app::ShutdownSignal& signal) {
-  static const log::Logger logger("metrics");
+  auto catalog = catalog::Catalog::Load(ConfigPath(config_, "catalog.yaml"));
+  auto keys = auth::ApiKeyStore::Load(ConfigPath(config_, "api-keys.yaml"));
+  for (const absl::Status& s : {catalog.status(), keys.status()}) {
+    if (!s.ok()) {
+      Log().Error("bad configuration", {{"error", std::string(s.message())}});
+      return 2;
+    }
+  }
   auto runtime = runtime::ServiceRuntime::Create(config_);
   if (!runtime.ok()) {
-    logger.Error("cannot start", {{"error", std::string(runtime.status().message())}});
+    Log().Error("cannot start", {{"error", std::string(runtime.status().message())}});
     return 1;
   }
-  // The Kpi API's methods answer UNIMPLEMENTED until issue #6 lands.
-  docket::v1::Kpi::Service service;
-  (*runtime)->AddGrpcService(&service, "docket.v1.Kpi");
-  return (*runtime)->Serve(signal);
+  runtime::ServiceRuntime& rt = **runtime;
+  const Clock& clock = SystemClock::Instance();
+  kpi::KpiStore store(*catalog, rt.redis(), clock);
+  rt.metrics().AddCollectable(store.Collectable());
+  auth::ApiKeyAuthenticator authenticator(*keys);
+  kpi::KpiService service(store, authenticator, clock);
+  rt.AddGrpcService(&service, "docket.v1.Kpi");
+
+  kafka::ConsumerOptions consumer;
+  consumer.kafka = rt.kafka_config();
+  consumer.kafka.client_id = "docket-metrics-consumer";
+  consumer.group_id = config_.consumer_group;
+  consumer.topics = {rt.topics().work(), rt.topics().compliance()};
+  consumer.dlq_topic = rt.topics().dlq();
+  consumer.handler = [&store](const kafka::Record& r) { return store.Handle(r); };
+  consumer.on_assigned = [&store](const std::vector<kafka::TopicPartition>& tps) {
+    return store.OnAssigned(tps);
+  };
+  consumer.on_revoked = [&store](const std::vector<kafka::TopicPartition>& tps) { store.OnRevoked(tps); };
+  auto events = kafka::MakeKafkaConsumer(std::move(consumer), rt.publisher(), &rt.metrics());
+  if (!events.ok()) {
+    Log().Error("cannot create the consumer", {{"error", std::string(events.status().message())}});
+    return 1;
+  }
+  rt.AddConsumer(std::move(*events));
+
+  // Snapshot what an idle partition has not yet written, so a restart
+  // replays little.
+  std::atomic<bool> stop{false};
+  std::thread snapshots([&] {
+    while (!stop) {
+      for (int i = 0; i < 20 && !stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (absl::Status s = store.SnapshotAll(); !s.ok()) {
+        Log().Warn("KPI snapshot failed", {{"error", std::string(s.message())}});
+      }
+    }
+  });
+  const int code = rt.Serve(signal);
+  stop = true;
+  snapshots.join();
+  return code;
 }
 
 }  // namespace docket::metrics

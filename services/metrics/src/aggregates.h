@@ -1,0 +1,142 @@
+#pragma once
+
+// The KPI aggregates of ONE partition of the event stream, and the pure logic
+// that folds events into them. Kept per partition so that a partition moving
+// to another replica takes its totals with it (snapshotted to Redis together
+// with the partition's next offset), and so that sums across partitions, and
+// across replicas, are the true totals.
+//
+// Labels are tenant, kind and queue, with values from the catalog only
+// (anything else is "other"), so cardinality is bounded; never an item or
+// worker id. Counters are also kept per hour of event time, so a KPI can be
+// asked for a window.
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/catalog/catalog.h"
+#include "docket/v1/event.pb.h"
+#include "docket/v1/kpi_service.pb.h"
+
+namespace prometheus {
+struct MetricFamily;
+}
+
+namespace docket::kpi {
+
+// Business-duration histogram bounds, seconds (1 s .. 30 d).
+const std::vector<double>& DurationBounds();
+
+struct Histogram {
+  std::vector<std::uint64_t> buckets;  // per bound, not cumulative; last = +Inf
+  double sum = 0;
+  std::uint64_t count = 0;
+  void Observe(double seconds);
+  void Merge(const Histogram& other);
+  // Linear interpolation inside the bucket, as Prometheus' histogram_quantile.
+  double Quantile(double q) const;
+};
+
+// Counters of one (tenant, kind, queue) in one hour.
+struct Counters {
+  std::int64_t arrivals = 0;
+  std::int64_t completed = 0;       // by a person (incl. released after a hold)
+  std::int64_t auto_completed = 0;
+  std::int64_t rejected = 0;
+  std::int64_t sla_met = 0;
+  std::int64_t sla_missed = 0;
+  std::int64_t first_pass = 0;
+  std::int64_t reworks = 0;
+  std::int64_t escalations = 0;
+  std::int64_t holds = 0;
+  std::int64_t breaches = 0;
+  Histogram cycle, wait, handle;
+  void Merge(const Counters& other);
+};
+
+// Time spent between two states of a kind's items.
+struct TransitionStats {
+  std::int64_t count = 0;
+  Histogram seconds;
+};
+
+// A live (not terminal) item, for backlog, oldest age, at-risk and the
+// process map's time in state.
+struct LiveItem {
+  std::string tenant, kind, queue;  // label values
+  std::string state;                // short state name, e.g. "QUEUED"
+  std::int64_t since_ms = 0;        // entered `state`
+  std::int64_t submitted_ms = 0;
+  bool at_risk = false;
+};
+
+class PartitionAggregates {
+ public:
+  explicit PartitionAggregates(const catalog::Catalog& catalog) : catalog_(&catalog) {}
+
+  // Folds one event in. Returns false (and changes nothing) for an event id
+  // already counted (a redelivery or an outbox re-publish).
+  bool Apply(const docket::v1::Event& event);
+
+  std::int64_t next_offset = 0;  // of the partition, stored with the aggregates
+
+  std::string Serialize() const;  // JSON
+  static absl::StatusOr<PartitionAggregates> Parse(const std::string& json,
+                                                   const catalog::Catalog& catalog);
+
+  // ---- read side ----
+  // key = tenant \x1f kind \x1f queue
+  const std::map<std::pair<std::string, std::int64_t>, Counters>& hourly() const { return hourly_; }
+  const std::map<std::string, LiveItem>& live() const { return live_; }
+  const std::map<std::string, std::int64_t>& verdicts() const { return verdicts_; }
+  const std::map<std::string, std::int64_t>& violations() const { return violations_; }
+  const std::map<std::string, std::int64_t>& feedback() const { return feedback_; }
+  // key = tenant \x1f kind \x1f from \x1f to, per hour
+  const std::map<std::pair<std::string, std::int64_t>, TransitionStats>& transitions() const {
+    return transitions_;
+  }
+
+ private:
+  std::string Label(const std::string& tenant, const std::string& kind, const std::string& queue) const;
+  Counters& At(const std::string& key, std::int64_t ms);
+  void Move(const docket::v1::Event& e, const std::string& to_state, std::int64_t at_ms,
+            bool terminal);
+  bool Seen(const std::string& event_id);
+
+  const catalog::Catalog* catalog_;
+  std::map<std::pair<std::string, std::int64_t>, Counters> hourly_;
+  std::map<std::string, LiveItem> live_;
+  std::map<std::string, std::int64_t> verdicts_;    // tenant,kind,checkpoint,outcome
+  std::map<std::string, std::int64_t> violations_;  // tenant,kind,rule
+  std::map<std::string, std::int64_t> feedback_;    // tenant,kind,category
+  std::map<std::pair<std::string, std::int64_t>, TransitionStats> transitions_;
+  // Recently counted event ids (bounded), so a duplicate is never counted twice.
+  std::deque<std::string> seen_order_;
+  std::unordered_set<std::string> seen_;
+};
+
+inline constexpr std::size_t kSeenEventIds = 50000;
+
+// Merged view of several partitions, filtered and windowed.
+struct Query {
+  std::string tenant, kind, queue;  // "" = all
+  std::int64_t from_ms = 0;         // window start (0 = all time)
+  std::int64_t now_ms = 0;
+};
+
+docket::v1::KpiSnapshot Snapshot(const std::vector<const PartitionAggregates*>& parts, const Query& q);
+docket::v1::ProcessMap ProcessMap(const std::vector<const PartitionAggregates*>& parts, const Query& q);
+
+// Prometheus families of the given partitions (label `partition` = "<topic>:<n>" on each
+// series, so a partition's series moves with it between replicas).
+std::vector<prometheus::MetricFamily> Families(
+    const std::vector<std::pair<std::string, const PartitionAggregates*>>& parts, std::int64_t now_ms);
+
+}  // namespace docket::kpi

@@ -1,0 +1,178 @@
+#include "services/metrics/src/kpi_store.h"
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/kafka/record.h"
+#include "common/log/log.h"
+#include "common/status/macros.h"
+
+namespace docket::kpi {
+namespace {
+
+const log::Logger& Log() {
+  static const log::Logger logger("metrics.kpi");
+  return logger;
+}
+
+constexpr char kPartitions[] = "docket:kpi:partitions";
+std::string SnapKey(const std::string& name) { return absl::StrCat("docket:kpi:snap:", name); }
+
+std::int64_t NowMs(const Clock& clock) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock.Now().time_since_epoch()).count();
+}
+
+class StoreCollectable final : public prometheus::Collectable {
+ public:
+  explicit StoreCollectable(std::function<std::vector<prometheus::MetricFamily>()> f) : f_(std::move(f)) {}
+  std::vector<prometheus::MetricFamily> Collect() const override { return f_(); }
+
+ private:
+  std::function<std::vector<prometheus::MetricFamily>()> f_;
+};
+
+}  // namespace
+
+KpiStore::KpiStore(const catalog::Catalog& catalog, redis::RedisClient& redis, const Clock& clock,
+                   KpiStoreOptions options)
+    : catalog_(catalog), redis_(redis), clock_(clock), options_(options) {}
+
+std::string KpiStore::Name(const kafka::TopicPartition& tp) {
+  return absl::StrCat(tp.topic, ":", tp.partition);
+}
+
+std::vector<std::pair<kafka::TopicPartition, std::int64_t>> KpiStore::OnAssigned(
+    const std::vector<kafka::TopicPartition>& partitions) {
+  std::vector<std::pair<kafka::TopicPartition, std::int64_t>> seek;
+  for (const auto& tp : partitions) {
+    const std::string name = Name(tp);
+    Owned owned;
+    owned.snapshot_at = std::chrono::steady_clock::now();
+    // Redis may be briefly away: wait for it rather than start from zero,
+    // which would count everything again.
+    absl::StatusOr<redis::Reply> snap;
+    for (int attempt = 0; attempt < 60; ++attempt) {
+      snap = redis_.Command({"GET", SnapKey(name)});
+      if (snap.ok()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    if (!snap.ok()) {
+      Log().Error("cannot read the KPI snapshot; the consumer stops", {{"partition", name}});
+      std::abort();  // restart the pod: never count a partition from the wrong offset
+    }
+    if (snap->is_nil()) {
+      // Never counted: from the partition's beginning, whatever the group
+      // committed (the snapshot, not the commit, is the source of truth).
+      owned.agg = std::make_unique<PartitionAggregates>(catalog_);
+      seek.emplace_back(tp, 0);
+    } else {
+      auto parsed = PartitionAggregates::Parse(snap->str, catalog_);
+      if (!parsed.ok()) {
+        Log().Error("KPI snapshot unreadable; the consumer stops",
+                    {{"partition", name}, {"error", std::string(parsed.status().message())}});
+        std::abort();
+      }
+      owned.agg = std::make_unique<PartitionAggregates>(*std::move(parsed));
+      seek.emplace_back(tp, owned.agg->next_offset);
+    }
+    Log().Info("partition assigned", {{"partition", name}, {"offset", owned.agg->next_offset}});
+    std::lock_guard lock(mu_);
+    owned_[name] = std::move(owned);
+  }
+  return seek;
+}
+
+void KpiStore::OnRevoked(const std::vector<kafka::TopicPartition>& partitions) {
+  for (const auto& tp : partitions) {
+    const std::string name = Name(tp);
+    std::unique_lock lock(mu_);
+    auto it = owned_.find(name);
+    if (it == owned_.end()) continue;
+    if (absl::Status s = WriteSnapshot(name, it->second); !s.ok()) {
+      Log().Warn("snapshot on revocation failed; the next owner replays from the last one",
+                 {{"partition", name}, {"error", std::string(s.message())}});
+    }
+    owned_.erase(it);
+  }
+}
+
+absl::Status KpiStore::WriteSnapshot(const std::string& name, Owned& owned) {
+  const std::string json = owned.agg->Serialize();
+  DOCKET_ASSIGN_OR_RETURN(std::vector<redis::Reply> r,
+                          redis_.Pipeline({{"SET", SnapKey(name), json}, {"SADD", kPartitions, name}}));
+  for (const auto& reply : r) {
+    if (reply.is_error()) return absl::UnavailableError(absl::StrCat("KPI snapshot: ", reply.str));
+  }
+  owned.since_snapshot = 0;
+  owned.snapshot_at = std::chrono::steady_clock::now();
+  return absl::OkStatus();
+}
+
+absl::Status KpiStore::Handle(const kafka::Record& record) {
+  auto event = kafka::DecodeEvent(record);
+  const std::string name = absl::StrCat(record.topic, ":", record.partition);
+  std::lock_guard lock(mu_);
+  auto it = owned_.find(name);
+  if (it == owned_.end()) return absl::UnavailableError(absl::StrCat("partition ", name, " not assigned"));
+  Owned& owned = it->second;
+  if (record.offset < owned.agg->next_offset) return absl::OkStatus();  // already in the snapshot
+  if (event.ok()) owned.agg->Apply(*event);
+  owned.agg->next_offset = record.offset + 1;
+  ++owned.since_snapshot;
+  if (owned.since_snapshot >= options_.snapshot_every_records ||
+      std::chrono::steady_clock::now() - owned.snapshot_at >= options_.snapshot_every) {
+    DOCKET_RETURN_IF_ERROR(WriteSnapshot(name, owned));
+  }
+  // An undecodable record is counted nowhere and goes to the DLQ.
+  return event.ok() ? absl::OkStatus() : event.status();
+}
+
+absl::Status KpiStore::SnapshotAll() {
+  std::lock_guard lock(mu_);
+  for (auto& [name, owned] : owned_) {
+    if (owned.since_snapshot) DOCKET_RETURN_IF_ERROR(WriteSnapshot(name, owned));
+  }
+  return absl::OkStatus();
+}
+
+template <typename F>
+absl::Status KpiStore::ForAll(F f) {
+  DOCKET_ASSIGN_OR_RETURN(redis::Reply names, redis_.Command({"SMEMBERS", kPartitions}));
+  std::vector<std::unique_ptr<PartitionAggregates>> loaded;
+  std::lock_guard lock(mu_);
+  std::vector<const PartitionAggregates*> parts;
+  for (const auto& [name, owned] : owned_) parts.push_back(owned.agg.get());
+  for (const auto& n : names.elements) {
+    if (owned_.contains(n.str)) continue;
+    DOCKET_ASSIGN_OR_RETURN(redis::Reply snap, redis_.Command({"GET", SnapKey(n.str)}));
+    if (snap.is_nil()) continue;
+    DOCKET_ASSIGN_OR_RETURN(PartitionAggregates agg, PartitionAggregates::Parse(snap.str, catalog_));
+    loaded.push_back(std::make_unique<PartitionAggregates>(std::move(agg)));
+    parts.push_back(loaded.back().get());
+  }
+  f(parts);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<docket::v1::KpiSnapshot> KpiStore::Snapshot(const Query& q) {
+  docket::v1::KpiSnapshot out;
+  DOCKET_RETURN_IF_ERROR(ForAll([&](const auto& parts) { out = kpi::Snapshot(parts, q); }));
+  return out;
+}
+
+absl::StatusOr<docket::v1::ProcessMap> KpiStore::ProcessMap(const Query& q) {
+  docket::v1::ProcessMap out;
+  DOCKET_RETURN_IF_ERROR(ForAll([&](const auto& parts) { out = kpi::ProcessMap(parts, q); }));
+  return out;
+}
+
+std::shared_ptr<prometheus::Collectable> KpiStore::Collectable() {
+  return std::make_shared<StoreCollectable>([this] {
+    std::lock_guard lock(mu_);
+    std::vector<std::pair<std::string, const PartitionAggregates*>> parts;
+    for (const auto& [name, owned] : owned_) parts.emplace_back(name, owned.agg.get());
+    return Families(parts, NowMs(clock_));
+  });
+}
+
+}  // namespace docket::kpi

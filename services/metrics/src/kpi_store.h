@@ -1,0 +1,80 @@
+#pragma once
+
+// The metrics service's state: one PartitionAggregates per consumed
+// (topic, partition), snapshotted to Redis together with the partition's next
+// offset in ONE key (so both are always consistent), restored on assignment
+// with the consumer seeking to that offset. Events after the snapshot are
+// replayed and events already in it are not seen again, so counters are
+// exact across restarts and kill -9, and a partition that moves to another
+// replica takes its totals along.
+//
+//   docket:kpi:snap:<topic>:<partition>   JSON of PartitionAggregates
+//   docket:kpi:partitions                 set of "<topic>:<partition>"
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
+
+#include "absl/status/statusor.h"
+#include "common/catalog/catalog.h"
+#include "common/clock/clock.h"
+#include "common/kafka/event_consumer.h"
+#include "common/redis/redis_client.h"
+#include "services/metrics/src/aggregates.h"
+
+namespace docket::kpi {
+
+struct KpiStoreOptions {
+  std::size_t snapshot_every_records = 5000;
+  std::chrono::milliseconds snapshot_every{2000};
+};
+
+class KpiStore {
+ public:
+  KpiStore(const catalog::Catalog& catalog, redis::RedisClient& redis, const Clock& clock,
+           KpiStoreOptions options = {});
+
+  // Consumer callbacks (all on the consumer thread).
+  std::vector<std::pair<kafka::TopicPartition, std::int64_t>> OnAssigned(
+      const std::vector<kafka::TopicPartition>& partitions);
+  void OnRevoked(const std::vector<kafka::TopicPartition>& partitions);
+  // Folds the record in; a snapshot write failure is UNAVAILABLE (the record
+  // is retried; its event id is then recognised and not counted again).
+  absl::Status Handle(const kafka::Record& record);
+  // Writes every owned partition's snapshot now.
+  absl::Status SnapshotAll();
+
+  // Merged across every partition: owned ones from memory, the others from
+  // their latest snapshot in Redis.
+  absl::StatusOr<docket::v1::KpiSnapshot> Snapshot(const Query& q);
+  absl::StatusOr<docket::v1::ProcessMap> ProcessMap(const Query& q);
+
+  // Prometheus families of the owned partitions, computed at scrape time.
+  std::shared_ptr<prometheus::Collectable> Collectable();
+
+ private:
+  struct Owned {
+    std::unique_ptr<PartitionAggregates> agg;
+    std::size_t since_snapshot = 0;
+    std::chrono::steady_clock::time_point snapshot_at;
+  };
+  static std::string Name(const kafka::TopicPartition& tp);
+  absl::Status WriteSnapshot(const std::string& name, Owned& owned);
+  // Runs `f` over every partition's aggregates (see Snapshot()).
+  template <typename F>
+  absl::Status ForAll(F f);
+
+  const catalog::Catalog& catalog_;
+  redis::RedisClient& redis_;
+  const Clock& clock_;
+  KpiStoreOptions options_;
+  std::mutex mu_;
+  std::map<std::string, Owned> owned_;  // by Name()
+  std::map<std::string, int> short_;    // Name() -> index for the partition label
+};
+
+}  // namespace docket::kpi
