@@ -9,7 +9,7 @@ packages=(
   g++ cmake ninja-build make pkg-config git ca-certificates
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librdkafka-dev libhiredis-dev prometheus-cpp-dev libabsl-dev libssl-dev openssl
-  libyaml-cpp-dev nlohmann-json3-dev
+  libyaml-cpp-dev nlohmann-json3-dev libre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server curl netcat-openbsd tzdata
 )

@@ -1,22 +1,90 @@
 #include "services/compliance/src/app.h"
 
+#include <filesystem>
+
+#include "common/auth/api_keys.h"
+#include "common/catalog/catalog.h"
+#include "common/clock/clock.h"
 #include "common/log/log.h"
 #include "common/runtime/service_runtime.h"
-#include "docket/v1/compliance_service.grpc.pb.h"
+#include "services/compliance/src/compliance_metrics.h"
+#include "services/compliance/src/compliance_service.h"
+#include "services/compliance/src/evaluator.h"
+#include "services/compliance/src/handler.h"
+#include "services/compliance/src/policy.h"
+#include "services/compliance/src/store.h"
 
 namespace docket::compliance {
+namespace {
+
+const log::Logger& Log() {
+  static const log::Logger logger("compliance");
+  return logger;
+}
+
+std::string ConfigPath(const config::ServiceConfig& config, const std::string& file) {
+  return (std::filesystem::path(config.config_dir.empty() ? "." : config.config_dir) / file).string();
+}
+
+}  // namespace
 
 int App::Run(app::ShutdownSignal& signal) {
-  static const log::Logger logger("compliance");
+  // Files first: a bad file must stop start-up before we connect anywhere.
+  auto catalog = catalog::Catalog::Load(ConfigPath(config_, "catalog.yaml"));
+  if (!catalog.ok()) {
+    Log().Error("bad configuration", {{"error", std::string(catalog.status().message())}});
+    return 2;
+  }
+  auto policies = LoadPolicies(ConfigPath(config_, "policies.yaml"), &*catalog);
+  auto keys = auth::ApiKeyStore::Load(ConfigPath(config_, "api-keys.yaml"));
+  for (const absl::Status& s : {policies.status(), keys.status()}) {
+    if (!s.ok()) {
+      Log().Error("bad configuration", {{"error", std::string(s.message())}});
+      return 2;
+    }
+  }
+  for (const auto& w : policies->warnings) Log().Warn("policy note", {{"note", w}});
+
   auto runtime = runtime::ServiceRuntime::Create(config_);
   if (!runtime.ok()) {
-    logger.Error("cannot start", {{"error", std::string(runtime.status().message())}});
+    Log().Error("cannot start", {{"error", std::string(runtime.status().message())}});
     return 1;
   }
-  // The Compliance API's methods answer UNIMPLEMENTED until issue #5 lands.
-  docket::v1::Compliance::Service service;
-  (*runtime)->AddGrpcService(&service, "docket.v1.Compliance");
-  return (*runtime)->Serve(signal);
+  runtime::ServiceRuntime& rt = **runtime;
+  const Clock& clock = SystemClock::Instance();
+
+  ComplianceMetrics metrics(rt.metrics(), &*catalog, *policies);
+  Evaluator evaluator(*policies);
+  auto store = MakeRedisComplianceStore(rt.redis());
+  ComplianceHandler handler(&*catalog, evaluator, *store, rt.publisher(), rt.topics(), clock, &metrics);
+
+  auth::ApiKeyAuthenticator authenticator(*keys);
+  ComplianceApi api(handler, *store, policies->ledger.hmac_key,
+                    [&authenticator](const grpcutil::Principal& p) { return authenticator.KeyFor(p); });
+  ComplianceService service(api, authenticator);
+  rt.AddGrpcService(&service, "docket.v1.Compliance");
+
+  kafka::ConsumerOptions consumer;
+  consumer.kafka = rt.kafka_config();
+  consumer.kafka.client_id = "docket-compliance-consumer";
+  consumer.group_id = config_.consumer_group;
+  consumer.topics = {rt.topics().work()};
+  consumer.dlq_topic = rt.topics().dlq();
+  consumer.handler = kafka::DecodingHandler(
+      [&handler](const docket::v1::Event& e, const kafka::Record& r) { return handler.Handle(e, r); });
+  auto work = kafka::MakeKafkaConsumer(std::move(consumer), rt.publisher(), &rt.metrics());
+  if (!work.ok()) {
+    Log().Error("cannot create the work topic consumer", {{"error", std::string(work.status().message())}});
+    return 1;
+  }
+  rt.AddConsumer(std::move(*work));
+
+  Log().Info("compliance configured",
+             {{"policy_version", policies->version},
+              {"rules", static_cast<std::int64_t>(policies->rules.size())},
+              {"ledger_hmac", !policies->ledger.hmac_key.empty()},
+              {"consumer_group", config_.consumer_group}});
+  return rt.Serve(signal);
 }
 
 }  // namespace docket::compliance

@@ -1,0 +1,53 @@
+#pragma once
+
+#include <string>
+
+#include "common/metrics/metrics.h"
+#include "services/compliance/src/policy.h"
+
+namespace docket::catalog {
+class Catalog;
+}
+
+namespace docket::compliance {
+
+// Compliance's own metrics (gRPC, Kafka and Redis metrics come from their
+// components). Labels are bounded: kinds from the catalog (else "other"),
+// rule ids from the policy set (else "other"), and fixed words.
+//   docket_compliance_evaluations_total{kind,checkpoint,outcome}
+//   docket_compliance_violations_total{rule}
+//   docket_compliance_evaluation_duration_seconds{checkpoint}   (1 us .. 100 ms)
+//   docket_compliance_ledger_appends_total{type}                verdict|release|reject|escalation
+//   docket_compliance_ledger_duplicates_total                   redelivered subjects not appended again
+//   docket_compliance_ledger_failures_total{stage}              store|audit_topic|verdict_topic
+//   docket_compliance_release_segregation_violations_total{rule}
+// Thread-safe.
+class ComplianceMetrics {
+ public:
+  ComplianceMetrics(metrics::MetricsRegistry& registry, const catalog::Catalog* catalog,
+                    const PolicySet& policies);
+
+  void Evaluation(const std::string& kind, const std::string& checkpoint, const std::string& outcome,
+                  double seconds);
+  void Violation(const std::string& rule_id);
+  void Append(const std::string& type);
+  void Duplicate();
+  void Failure(const std::string& stage);
+  void ReleaseViolation(const std::string& rule_id);
+
+ private:
+  std::string KindLabel(const std::string& kind) const;
+  std::string RuleLabel(const std::string& rule) const;
+
+  const catalog::Catalog* catalog_;
+  const PolicySet& policies_;
+  prometheus::Family<prometheus::Counter>& evaluations_;
+  prometheus::Family<prometheus::Counter>& violations_;
+  prometheus::Family<prometheus::Histogram>& latency_;
+  prometheus::Family<prometheus::Counter>& appends_;
+  prometheus::Counter& duplicates_;
+  prometheus::Family<prometheus::Counter>& failures_;
+  prometheus::Family<prometheus::Counter>& release_violations_;
+};
+
+}  // namespace docket::compliance

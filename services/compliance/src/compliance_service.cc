@@ -1,0 +1,119 @@
+#include "services/compliance/src/compliance_service.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+namespace docket::compliance {
+namespace {
+
+grpc::Status ToGrpc(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+absl::Status NeedAuditor(const grpcutil::Principal& caller, std::string_view what) {
+  if (caller.HasRole(auth::kRoleSupervisor) || caller.HasRole(auth::kRoleOperator)) {
+    return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(absl::StrCat("API key ", caller.id, " may not ", std::string(what),
+                                                  " (role supervisor or operator required)"));
+}
+
+// Calls `api` as the authenticated caller and copies the answer.
+template <typename Response, typename Call>
+grpc::Status Serve(const grpcutil::Authenticator& authenticator, grpc::ServerContext* context,
+                   Response* response, Call call) {
+  auto caller = authenticator.Authenticate(*context);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  auto result = call(*caller);
+  if (!result.ok()) return ToGrpc(result.status());
+  *response = *std::move(result);
+  return grpc::Status::OK;
+}
+
+}  // namespace
+
+ComplianceApi::ComplianceApi(const ComplianceHandler& handler, ComplianceStore& store,
+                             std::string hmac_key,
+                             std::function<const auth::ApiKey*(const grpcutil::Principal&)> key_of)
+    : handler_(handler), store_(store), hmac_key_(std::move(hmac_key)), key_of_(std::move(key_of)) {}
+
+absl::StatusOr<docket::v1::EvaluateResponse> ComplianceApi::Evaluate(
+    const grpcutil::Principal& caller, const docket::v1::EvaluateRequest& request) const {
+  const auto& sub = request.submission();
+  if (sub.tenant().empty()) return absl::InvalidArgumentError("submission.tenant is required");
+  if (!caller.MayActFor(sub.tenant())) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("API key ", caller.id, " may not act for tenant ", sub.tenant()));
+  }
+  if (const auth::ApiKey* key = key_of_ ? key_of_(caller) : nullptr;
+      key && key->HasRole(auth::kRolePublisher) && key->roles.size() == 1 && !key->kinds.empty() &&
+      std::find(key->kinds.begin(), key->kinds.end(), "*") == key->kinds.end() &&
+      std::find(key->kinds.begin(), key->kinds.end(), sub.kind()) == key->kinds.end()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("API key ", caller.id, " may not submit kind ", sub.kind()));
+  }
+  auto verdict = handler_.DryRun(sub, request.checkpoint());
+  if (!verdict.ok()) return verdict.status();
+  docket::v1::EvaluateResponse response;
+  *response.mutable_verdict() = *std::move(verdict);
+  return response;
+}
+
+absl::StatusOr<docket::v1::GetAuditTrailResponse> ComplianceApi::GetAuditTrail(
+    const grpcutil::Principal& caller, const docket::v1::GetAuditTrailRequest& request) const {
+  if (absl::Status s = NeedAuditor(caller, "read audit trails"); !s.ok()) return s;
+  if (request.item_id().empty()) return absl::InvalidArgumentError("item_id is required");
+  auto trail = store_.Trail(request.item_id());
+  if (!trail.ok()) return absl::UnavailableError(absl::StrCat("audit index: ", trail.status().message()));
+  // An item of another tenant looks exactly like one that does not exist.
+  const bool visible = !trail->empty() && std::all_of(trail->begin(), trail->end(), [&](const auto& r) {
+    return caller.MayActFor(r.tenant());
+  });
+  if (!visible) return absl::NotFoundError(absl::StrCat("no audit trail for item ", request.item_id()));
+  docket::v1::GetAuditTrailResponse response;
+  for (auto& r : *trail) *response.add_records() = std::move(r);
+  return response;
+}
+
+absl::StatusOr<docket::v1::VerifyAuditResponse> ComplianceApi::VerifyAudit(
+    const grpcutil::Principal& caller, const docket::v1::VerifyAuditRequest& request) const {
+  if (absl::Status s = NeedAuditor(caller, "verify the audit ledger"); !s.ok()) return s;
+  if (request.to_sequence() != 0 && request.to_sequence() < request.from_sequence()) {
+    return absl::InvalidArgumentError("to_sequence must not be below from_sequence");
+  }
+  auto result = VerifyStoredChains(store_, request.chain(), request.from_sequence(),
+                                   request.to_sequence(), hmac_key_);
+  if (!result.ok()) return absl::UnavailableError(absl::StrCat("audit ledger: ", result.status().message()));
+  docket::v1::VerifyAuditResponse response;
+  response.set_ok(result->ok);
+  response.set_records_checked(result->records_checked);
+  response.set_first_bad_chain(result->first_bad_chain);
+  response.set_first_bad_sequence(result->first_bad_sequence);
+  response.set_problem(result->problem);
+  return response;
+}
+
+grpc::Status ComplianceService::Evaluate(grpc::ServerContext* context,
+                                         const docket::v1::EvaluateRequest* request,
+                                         docket::v1::EvaluateResponse* response) {
+  return Serve(authenticator_, context, response,
+               [&](const grpcutil::Principal& p) { return api_.Evaluate(p, *request); });
+}
+
+grpc::Status ComplianceService::GetAuditTrail(grpc::ServerContext* context,
+                                              const docket::v1::GetAuditTrailRequest* request,
+                                              docket::v1::GetAuditTrailResponse* response) {
+  return Serve(authenticator_, context, response,
+               [&](const grpcutil::Principal& p) { return api_.GetAuditTrail(p, *request); });
+}
+
+grpc::Status ComplianceService::VerifyAudit(grpc::ServerContext* context,
+                                            const docket::v1::VerifyAuditRequest* request,
+                                            docket::v1::VerifyAuditResponse* response) {
+  return Serve(authenticator_, context, response,
+               [&](const grpcutil::Principal& p) { return api_.VerifyAudit(p, *request); });
+}
+
+}  // namespace docket::compliance

@@ -1,0 +1,65 @@
+#pragma once
+
+// docket.v1.Compliance: the logic (ComplianceApi, which takes an
+// authenticated Principal and knows nothing of gRPC) and the gRPC adapter
+// (ComplianceService: authenticate, call, map the status).
+//
+// Who may call what (roles of common/auth/api_keys.h):
+//   Evaluate       any key that may act for the submission's tenant; a
+//                  publisher key limited to some kinds only for those kinds
+//   GetAuditTrail  supervisor or operator, for an item of one of its tenants
+//                  (another tenant's item answers NOT_FOUND, as a missing one)
+//   VerifyAudit    supervisor or operator (the answer holds no record content)
+
+#include <functional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/auth/api_keys.h"
+#include "common/grpc/server_runner.h"
+#include "docket/v1/compliance_service.grpc.pb.h"
+#include "services/compliance/src/handler.h"
+#include "services/compliance/src/store.h"
+
+namespace docket::compliance {
+
+class ComplianceApi {
+ public:
+  // Everything must outlive the API. `key_of` maps a principal to its API
+  // key (for publisher kinds); may return nullptr.
+  ComplianceApi(const ComplianceHandler& handler, ComplianceStore& store, std::string hmac_key,
+                std::function<const auth::ApiKey*(const grpcutil::Principal&)> key_of);
+
+  absl::StatusOr<docket::v1::EvaluateResponse> Evaluate(const grpcutil::Principal& caller,
+                                                        const docket::v1::EvaluateRequest& request) const;
+  absl::StatusOr<docket::v1::GetAuditTrailResponse> GetAuditTrail(
+      const grpcutil::Principal& caller, const docket::v1::GetAuditTrailRequest& request) const;
+  absl::StatusOr<docket::v1::VerifyAuditResponse> VerifyAudit(
+      const grpcutil::Principal& caller, const docket::v1::VerifyAuditRequest& request) const;
+
+ private:
+  const ComplianceHandler& handler_;
+  ComplianceStore& store_;
+  std::string hmac_key_;
+  std::function<const auth::ApiKey*(const grpcutil::Principal&)> key_of_;
+};
+
+class ComplianceService final : public docket::v1::Compliance::Service {
+ public:
+  ComplianceService(const ComplianceApi& api, const grpcutil::Authenticator& authenticator)
+      : api_(api), authenticator_(authenticator) {}
+
+  grpc::Status Evaluate(grpc::ServerContext* context, const docket::v1::EvaluateRequest* request,
+                        docket::v1::EvaluateResponse* response) override;
+  grpc::Status GetAuditTrail(grpc::ServerContext* context,
+                             const docket::v1::GetAuditTrailRequest* request,
+                             docket::v1::GetAuditTrailResponse* response) override;
+  grpc::Status VerifyAudit(grpc::ServerContext* context, const docket::v1::VerifyAuditRequest* request,
+                           docket::v1::VerifyAuditResponse* response) override;
+
+ private:
+  const ComplianceApi& api_;
+  const grpcutil::Authenticator& authenticator_;
+};
+
+}  // namespace docket::compliance

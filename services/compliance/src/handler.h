@@ -1,0 +1,104 @@
+#pragma once
+
+// The compliance pipeline for work events, free of Kafka's consumer and of
+// gRPC: evaluate at the checkpoints, write the audit ledger, and only then
+// publish the verdict.
+//
+//   Submitted            remember the submission; verdict at "submit" if the catalog checks the kind there
+//   CompletionRequested  verdict at "complete" (attributes + outcome + four-eyes) if the catalog checks it
+//   Released / Rejected / Escalated   an audit record of the human override
+//
+// Per event: (1) seal an AuditRecord on the chain of the event's partition
+// and append it in the store with compare-and-set on the chain head; a
+// subject (verdict id or override event id) already recorded is not appended
+// again, and its stored verdict is used, so a redelivery re-sends exactly
+// what was recorded; (2) index it by item; (3) publish it on docket.audit.v1
+// unless the store says it was confirmed before; (4) publish the verdict on
+// docket.compliance.v1. Any failure returns UNAVAILABLE so the consumer
+// retries the event: backpressure, never a verdict without its record.
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/clock/clock.h"
+#include "common/kafka/event_publisher.h"
+#include "common/kafka/kafka_config.h"
+#include "common/kafka/record.h"
+#include "docket/v1/event.pb.h"
+#include "services/compliance/src/compliance_metrics.h"
+#include "services/compliance/src/evaluator.h"
+#include "services/compliance/src/store.h"
+
+namespace docket::catalog {
+class Catalog;
+}
+
+namespace docket::compliance {
+
+struct HandlerOptions {
+  std::string source = "//docket/compliance";  // CloudEvents source of what we publish
+  int max_append_attempts = 5;                 // compare-and-set retries on a moving head
+};
+
+class ComplianceHandler {
+ public:
+  // Everything must outlive the handler. `catalog` may be null (then every
+  // kind is checked at both checkpoints); `metrics` may be null.
+  ComplianceHandler(const catalog::Catalog* catalog, const Evaluator& evaluator,
+                    ComplianceStore& store, kafka::EventPublisher& publisher,
+                    const kafka::Topics& topics, const Clock& clock, ComplianceMetrics* metrics,
+                    HandlerOptions options = {});
+
+  // For the work-topic consumer. OK when done (or nothing to do);
+  // INVALID_ARGUMENT for an event that can never be handled (no subject);
+  // UNAVAILABLE when the store or Kafka failed (retry the same record).
+  // Safe to call concurrently for records of different partitions.
+  absl::Status Handle(const docket::v1::Event& event, const kafka::Record& record);
+
+  // Dry run for Evaluate: records nothing, publishes nothing.
+  // INVALID_ARGUMENT for an unknown kind or a missing tenant.
+  absl::StatusOr<docket::v1::Verdict> DryRun(const docket::v1::WorkSubmission& submission,
+                                             docket::v1::Checkpoint checkpoint) const;
+
+  // The chain of a consumed record: "<topic>/<partition>".
+  static std::string ChainOf(const kafka::Record& record);
+  // Deterministic id of the docket.audit.v1 event for a record's subject.
+  static std::string AuditEventId(const std::string& subject_event_id);
+  // "verdict checkpoint=complete outcome=flag policy=<version> rules=a,b"
+  static std::string VerdictSummary(const docket::v1::Verdict& verdict);
+
+ private:
+  bool Checks(const std::string& kind, docket::v1::Checkpoint checkpoint) const;
+  absl::Status OnSubmitted(const docket::v1::Event& e, const kafka::Record& r);
+  absl::Status OnCompletionRequested(const docket::v1::Event& e, const kafka::Record& r);
+  absl::Status OnOverride(const docket::v1::Event& e, const kafka::Record& r);
+  absl::Status RecordVerdict(const docket::v1::Event& e, const kafka::Record& r,
+                             const docket::v1::Verdict& verdict, const std::string& actor,
+                             double seconds);
+  // Appends (or finds) the record, indexes and publishes it; returns what
+  // the store holds for the subject; *appended tells whether this call
+  // appended it (false: a redelivery found it recorded).
+  absl::StatusOr<StoredEntry> Ledger(docket::v1::AuditRecord draft, const std::string& verdict,
+                                     const std::string& traceparent, bool* appended);
+  absl::Status PublishVerdict(const docket::v1::Verdict& verdict, const std::string& traceparent);
+  google::protobuf::Timestamp Now() const;
+
+  const catalog::Catalog* catalog_;
+  const Evaluator& evaluator_;
+  ComplianceStore& store_;
+  kafka::EventPublisher& publisher_;
+  const kafka::Topics topics_;
+  const Clock& clock_;
+  ComplianceMetrics* metrics_;
+  HandlerOptions options_;
+};
+
+// Verifies the chains the store holds: `chain` ("" = every chain), from
+// `from` (0 or 1 = the start) to `to` (0 = the head; then a missing tail is
+// caught by comparing with the head). Pages through the store. Errors only
+// when the store cannot be read.
+absl::StatusOr<VerifyResult> VerifyStoredChains(ComplianceStore& store, const std::string& chain,
+                                                std::uint64_t from, std::uint64_t to,
+                                                const std::string& hmac_key);
+
+}  // namespace docket::compliance

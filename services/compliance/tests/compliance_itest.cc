@@ -1,0 +1,228 @@
+// docket-compliance as its own process against a real redis-server and the
+// docket-devkafka broker: work events in on docket.work.v1, verdicts out on
+// docket.compliance.v1, the hash chain on docket.audit.v1, and the gRPC API
+// with the demo keys of deploy/config/api-keys.yaml.
+
+#include <grpcpp/grpcpp.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "common/testing/fixtures.h"
+#include "common/testing/http.h"
+#include "common/testing/kafka_probe.h"
+#include "common/testing/service_process.h"
+#include "docket/v1/compliance_service.grpc.pb.h"
+#include "docket/v1/event.pb.h"
+#include "services/compliance/src/evaluator.h"
+#include "services/compliance/src/ledger.h"
+#include "services/compliance/tests/test_util.h"
+
+namespace docket::compliance {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using namespace std::chrono_literals;
+
+constexpr char kCard[] = "4111 1111 1111 1111";
+constexpr char kCardDigits[] = "4111111111111111";
+constexpr char kAcmePublisherKey[] = "dk_demo_acme_publisher_LOCAL_STACK_ONLY";
+constexpr char kBobSupervisorKey[] = "dk_demo_bob_supervisor_LOCAL_STACK_ONLY";
+constexpr char kOperatorKey[] = "dk_demo_operator_LOCAL_STACK_ONLY";
+
+class ComplianceItest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto redis = testing::RedisServer::Start();
+    ASSERT_TRUE(redis.ok()) << redis.status();
+    redis_ = redis->release();
+    auto kafka = testing::DevKafka::Start(3, 4);
+    ASSERT_TRUE(kafka.ok()) << kafka.status();
+    kafka_ = kafka->release();
+    auto svc = testing::StartService("compliance", kafka_->bootstrap(), redis_->url());
+    ASSERT_TRUE(svc.ok()) << svc.status();
+    service_ = new testing::ServiceProcess(std::move(*svc));
+  }
+  static void TearDownTestSuite() {
+    if (service_) {
+      EXPECT_EQ(service_->process->Stop(15s), 0) << service_->process->log_path();
+    }
+    delete service_;
+    delete kafka_;
+    delete redis_;
+  }
+
+  void SetUp() override {
+    ASSERT_NE(service_, nullptr);
+    stub_ = docket::v1::Compliance::NewStub(
+        grpc::CreateChannel(service_->grpc_address(), grpc::InsecureChannelCredentials()));
+  }
+
+  std::unique_ptr<grpc::ClientContext> Context(const std::string& key) {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->AddMetadata("authorization", "Bearer " + key);
+    ctx->set_deadline(std::chrono::system_clock::now() + 20s);
+    return ctx;
+  }
+
+  void Produce(const docket::v1::Event& e) {
+    auto produced = testing::ProduceOne(kafka_->bootstrap(), "docket.work.v1", e.subject(),
+                                        e.SerializeAsString());
+    ASSERT_TRUE(produced.ok()) << produced.status();
+  }
+
+  // Waits until `topic` holds `count` records, then reads them all.
+  std::vector<docket::v1::Event> WaitForEvents(const std::string& topic, std::int64_t count) {
+    std::vector<docket::v1::Event> out;
+    const bool there = testing::WaitFor(
+        [&] {
+          auto n = testing::TopicRecordCount(kafka_->bootstrap(), topic);
+          return n.ok() && *n >= count;
+        },
+        30s);
+    EXPECT_TRUE(there) << topic << " never held " << count << " records; log: "
+                       << service_->process->log_path();
+    if (!there) return out;
+    auto records = testing::ConsumeFromBeginning(kafka_->bootstrap(), topic, count, 30s);
+    EXPECT_TRUE(records.ok()) << records.status();
+    if (!records.ok()) return out;
+    for (const auto& r : *records) {
+      EXPECT_THAT(r.value, Not(HasSubstr(kCard)));
+      EXPECT_THAT(r.value, Not(HasSubstr(kCardDigits)));
+      docket::v1::Event e;
+      EXPECT_TRUE(e.ParseFromString(r.value));
+      out.push_back(std::move(e));
+    }
+    return out;
+  }
+
+  static docket::v1::Event SubmittedWithCard(const std::string& item) {
+    docket::v1::Event e;
+    e.set_id(item + ":submitted");
+    e.set_source("//docket/intake");
+    e.set_type("docket.work.v1.Submitted");
+    e.set_subject(item);
+    e.set_tenant("acme");
+    auto sub = testutil::Invoice();
+    (*sub.mutable_attributes())["notes"] = testutil::Str(std::string("vendor asked to charge card ") + kCard);
+    *e.mutable_submitted()->mutable_submission() = sub;
+    e.mutable_submitted()->set_channel("grpc");
+    return e;
+  }
+
+  static testing::RedisServer* redis_;
+  static testing::DevKafka* kafka_;
+  static testing::ServiceProcess* service_;
+  std::unique_ptr<docket::v1::Compliance::Stub> stub_;
+};
+
+testing::RedisServer* ComplianceItest::redis_ = nullptr;
+testing::DevKafka* ComplianceItest::kafka_ = nullptr;
+testing::ServiceProcess* ComplianceItest::service_ = nullptr;
+
+// One test walks the whole path, because each step reads what the previous
+// one left on the topics.
+TEST_F(ComplianceItest, CardInFreeTextIsFlaggedAuditedOnceAndTheLedgerVerifiesFromTheTopic) {
+  const std::string item = "0190f1a2-7b3c-7d4e-8f00-00000000c0de";
+  const docket::v1::Event submitted = SubmittedWithCard(item);
+  Produce(submitted);
+
+  auto verdicts = WaitForEvents("docket.compliance.v1", 1);
+  ASSERT_EQ(verdicts.size(), 1u);
+  const docket::v1::Verdict& v = verdicts[0].verdict();
+  EXPECT_EQ(v.item_id(), item);
+  EXPECT_EQ(v.outcome(), docket::v1::OUTCOME_FLAG);
+  EXPECT_EQ(verdicts[0].id(), VerdictId(submitted.id(), docket::v1::CHECKPOINT_SUBMIT));
+  bool card_rule = false;
+  for (const auto& x : v.violations()) card_rule |= x.rule_id() == "pii-payment-card";
+  EXPECT_TRUE(card_rule) << v.DebugString();
+
+  auto audits = WaitForEvents("docket.audit.v1", 1);
+  ASSERT_EQ(audits.size(), 1u);
+  EXPECT_EQ(audits[0].audit_record().subject_event_id(), v.id());
+
+  // Redelivery of the same event, then a reject of the same item (same key,
+  // same partition, so it is handled after the duplicate).
+  Produce(submitted);
+  docket::v1::Event rejected;
+  rejected.set_id(item + ":rejected");
+  rejected.set_type("docket.work.v1.Rejected");
+  rejected.set_subject(item);
+  rejected.set_tenant("acme");
+  rejected.mutable_rejected()->set_queue("accounts-payable");
+  rejected.mutable_rejected()->mutable_actor()->set_id("bob");
+  Produce(rejected);
+  audits = WaitForEvents("docket.audit.v1", 2);
+  ASSERT_EQ(audits.size(), 2u);
+  EXPECT_EQ(audits[1].audit_record().type(), docket::v1::AuditRecord::TYPE_REJECT);
+  auto total = testing::TopicRecordCount(kafka_->bootstrap(), "docket.audit.v1");
+  ASSERT_TRUE(total.ok());
+  EXPECT_EQ(*total, 2) << "the redelivered event appended nothing";
+  // The redelivery re-sent the recorded verdict under the same id.
+  verdicts = WaitForEvents("docket.compliance.v1", 2);
+  ASSERT_EQ(verdicts.size(), 2u);
+  EXPECT_EQ(verdicts[1].id(), verdicts[0].id());
+
+  // The chain verifies from the topic alone.
+  std::map<std::string, std::vector<docket::v1::AuditRecord>> chains;
+  for (const auto& e : audits) chains[e.audit_record().chain()].push_back(e.audit_record());
+  for (const auto& [chain, records] : chains) {
+    VerifyResult r = VerifyChain(chain, records, {}, "");
+    EXPECT_TRUE(r.ok) << chain << ": " << r.problem << " at " << r.first_bad_sequence;
+  }
+  EXPECT_EQ(audits[1].audit_record().prev_hash(), audits[0].audit_record().hash());
+
+  // ... and over gRPC.
+  docket::v1::VerifyAuditResponse verify;
+  auto ctx = Context(kOperatorKey);
+  grpc::Status s = stub_->VerifyAudit(ctx.get(), docket::v1::VerifyAuditRequest(), &verify);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(verify.ok()) << verify.problem();
+  EXPECT_EQ(verify.records_checked(), 2u);
+
+  docket::v1::GetAuditTrailRequest trail_req;
+  trail_req.set_item_id(item);
+  docket::v1::GetAuditTrailResponse trail;
+  auto ctx2 = Context(kBobSupervisorKey);
+  s = stub_->GetAuditTrail(ctx2.get(), trail_req, &trail);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(trail.records_size(), 2);
+
+  // Neither the log nor the metrics ever saw the number.
+  const std::string log = testing::ReadFile(service_->process->log_path());
+  EXPECT_THAT(log, Not(HasSubstr(kCard)));
+  EXPECT_THAT(log, Not(HasSubstr(kCardDigits)));
+  auto metrics = testing::HttpGet(service_->metrics_port, "/metrics");
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  EXPECT_THAT(metrics->body, Not(HasSubstr("4111")));
+  EXPECT_THAT(metrics->body, HasSubstr("docket_compliance_violations_total{rule=\"pii-payment-card\"} 1"));
+  EXPECT_THAT(metrics->body, HasSubstr("docket_compliance_ledger_duplicates_total 1"));
+}
+
+TEST_F(ComplianceItest, EvaluateIsADryRunWithTheDemoPublisherKey) {
+  docket::v1::EvaluateRequest req;
+  *req.mutable_submission() = testutil::Invoice();
+  (*req.mutable_submission()->mutable_attributes())["notes"] = testutil::Str(std::string("card ") + kCard);
+  req.set_checkpoint(docket::v1::CHECKPOINT_SUBMIT);
+  const auto before = testing::TopicRecordCount(kafka_->bootstrap(), "docket.compliance.v1");
+  docket::v1::EvaluateResponse resp;
+  auto ctx = Context(kAcmePublisherKey);
+  grpc::Status s = stub_->Evaluate(ctx.get(), req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.verdict().outcome(), docket::v1::OUTCOME_FLAG);
+  EXPECT_THAT(resp.SerializeAsString(), Not(HasSubstr(kCard)));
+  EXPECT_EQ(testing::TopicRecordCount(kafka_->bootstrap(), "docket.compliance.v1").value_or(-1),
+            before.value_or(-2))
+      << "a dry run publishes nothing";
+
+  auto ctx2 = Context("dk_not_a_key");
+  EXPECT_EQ(stub_->Evaluate(ctx2.get(), req, &resp).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  req.mutable_submission()->set_tenant("globex");
+  auto ctx3 = Context(kAcmePublisherKey);
+  EXPECT_EQ(stub_->Evaluate(ctx3.get(), req, &resp).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+}
+
+}  // namespace
+}  // namespace docket::compliance

@@ -1,0 +1,123 @@
+#include "services/compliance/src/compliance_service.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "common/kafka/fake_event_publisher.h"
+#include "services/compliance/tests/test_util.h"
+
+namespace docket::compliance {
+namespace {
+
+using ::testing::HasSubstr;
+
+grpcutil::Principal Caller(std::vector<std::string> roles, std::vector<std::string> tenants) {
+  grpcutil::Principal p;
+  p.id = "test-key";
+  p.roles = std::move(roles);
+  p.tenants = std::move(tenants);
+  return p;
+}
+
+class ComplianceApiTest : public ::testing::Test {
+ protected:
+  ComplianceApiTest()
+      : policies_(*LoadPolicies(testutil::SourceDir() + "/deploy/config/policies.yaml",
+                                &testutil::ShippedCatalog())),
+        evaluator_(policies_),
+        handler_(&testutil::ShippedCatalog(), evaluator_, store_, publisher_, topics_, clock_, nullptr),
+        api_(handler_, store_, "", [this](const grpcutil::Principal&) { return key_; }) {}
+
+  void SubmitItem(const std::string& item, const std::string& tenant) {
+    docket::v1::Event e;
+    e.set_id(item + ":submitted");
+    e.set_subject(item);
+    e.set_tenant(tenant);
+    auto sub = testutil::Invoice();
+    sub.set_tenant(tenant);
+    *e.mutable_submitted()->mutable_submission() = sub;
+    kafka::Record r;
+    r.topic = "docket.work.v1";
+    r.partition = 0;
+    ASSERT_TRUE(handler_.Handle(e, r).ok());
+  }
+
+  PolicySet policies_;
+  Evaluator evaluator_;
+  FakeClock clock_;
+  InMemoryComplianceStore store_;
+  kafka::FakeEventPublisher publisher_;
+  kafka::Topics topics_;
+  ComplianceHandler handler_;
+  const auth::ApiKey* key_ = nullptr;
+  ComplianceApi api_;
+};
+
+TEST_F(ComplianceApiTest, EvaluateIsADryRunForAnyKeyOfTheTenant) {
+  docket::v1::EvaluateRequest req;
+  *req.mutable_submission() = testutil::Invoice();
+  (*req.mutable_submission()->mutable_attributes())["notes"] = testutil::Str("card 4111111111111111");
+  auto resp = api_.Evaluate(Caller({"publisher"}, {"acme"}), req);
+  ASSERT_TRUE(resp.ok()) << resp.status();
+  EXPECT_EQ(resp->verdict().outcome(), docket::v1::OUTCOME_FLAG);
+  EXPECT_EQ(resp->verdict().checkpoint(), docket::v1::CHECKPOINT_SUBMIT);
+  EXPECT_TRUE(publisher_.records().empty());
+  EXPECT_EQ(api_.Evaluate(Caller({"publisher"}, {"globex"}), req).status().code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+TEST_F(ComplianceApiTest, EvaluateHonoursAPublisherKeysKinds) {
+  auth::ApiKey key;
+  key.id = "test-key";
+  key.roles = {"publisher"};
+  key.tenants = {"acme"};
+  key.kinds = {"expense_review"};
+  key_ = &key;
+  docket::v1::EvaluateRequest req;
+  *req.mutable_submission() = testutil::Invoice();
+  auto resp = api_.Evaluate(Caller({"publisher"}, {"acme"}), req);
+  EXPECT_EQ(resp.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(resp.status().message(), HasSubstr("invoice_approval"));
+}
+
+TEST_F(ComplianceApiTest, AuditTrailIsForSupervisorsOfTheItemsTenantOnly) {
+  SubmitItem("item-acme", "acme");
+  docket::v1::GetAuditTrailRequest req;
+  req.set_item_id("item-acme");
+  auto trail = api_.GetAuditTrail(Caller({"supervisor"}, {"acme"}), req);
+  ASSERT_TRUE(trail.ok()) << trail.status();
+  ASSERT_EQ(trail->records_size(), 1);
+  EXPECT_EQ(trail->records(0).item_id(), "item-acme");
+  EXPECT_EQ(api_.GetAuditTrail(Caller({"supervisor"}, {"globex"}), req).status().code(),
+            absl::StatusCode::kNotFound)
+      << "another tenant's item looks like a missing one";
+  EXPECT_EQ(api_.GetAuditTrail(Caller({"publisher"}, {"acme"}), req).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(api_.GetAuditTrail(Caller({"operator"}, {"*"}), req).ok());
+  req.set_item_id("unknown");
+  EXPECT_EQ(api_.GetAuditTrail(Caller({"operator"}, {"*"}), req).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(ComplianceApiTest, VerifyAuditReportsTheFirstBadRecord) {
+  SubmitItem("a", "acme");
+  SubmitItem("b", "acme");
+  docket::v1::VerifyAuditRequest req;
+  auto ok = api_.VerifyAudit(Caller({"operator"}, {"*"}), req);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_TRUE(ok->ok());
+  EXPECT_EQ(ok->records_checked(), 2u);
+  auto* record = store_.MutableRecord("docket.work.v1/0", 2);
+  ASSERT_NE(record, nullptr);
+  record->set_actor_id("mallory");
+  auto bad = api_.VerifyAudit(Caller({"supervisor"}, {"acme"}), req);
+  ASSERT_TRUE(bad.ok());
+  EXPECT_FALSE(bad->ok());
+  EXPECT_EQ(bad->first_bad_chain(), "docket.work.v1/0");
+  EXPECT_EQ(bad->first_bad_sequence(), 2u);
+  EXPECT_EQ(api_.VerifyAudit(Caller({"worker"}, {"acme"}), req).status().code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+}  // namespace
+}  // namespace docket::compliance

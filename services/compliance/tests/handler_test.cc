@@ -1,0 +1,326 @@
+#include "services/compliance/src/handler.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "common/kafka/fake_event_publisher.h"
+#include "services/compliance/tests/test_util.h"
+
+namespace docket::compliance {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using docket::v1::AuditRecord;
+using docket::v1::Event;
+
+constexpr char kCard[] = "4111 1111 1111 1111";
+
+// Wraps the fake publisher to fail publishes to one topic only (the fake's
+// FailNext fails whatever comes next).
+class TopicFailingPublisher final : public kafka::EventPublisher {
+ public:
+  explicit TopicFailingPublisher(kafka::FakeEventPublisher& inner) : inner_(inner) {}
+  void FailTopic(const std::string& topic, int count) {
+    topic_ = topic;
+    count_ = count;
+  }
+  void PublishAsync(kafka::Record record, Done done) override {
+    if (record.topic == topic_ && count_ > 0) {
+      --count_;
+      done(absl::UnavailableError("injected publish failure"));
+      return;
+    }
+    inner_.PublishAsync(std::move(record), std::move(done));
+  }
+  absl::Status Flush(std::chrono::milliseconds t) override { return inner_.Flush(t); }
+  absl::Status CheckConnection(std::chrono::milliseconds t) override { return inner_.CheckConnection(t); }
+
+ private:
+  kafka::FakeEventPublisher& inner_;
+  std::string topic_;
+  int count_ = 0;
+};
+
+class HandlerTest : public ::testing::Test {
+ protected:
+  HandlerTest()
+      : policies_(*LoadPolicies(testutil::SourceDir() + "/deploy/config/policies.yaml",
+                                &testutil::ShippedCatalog())),
+        evaluator_(policies_),
+        clock_(std::chrono::system_clock::time_point(std::chrono::seconds(1714564800))),
+        handler_(&testutil::ShippedCatalog(), evaluator_, store_, publisher_, topics_, clock_, nullptr) {}
+
+  static kafka::Record At(int partition, std::int64_t offset = 0) {
+    kafka::Record r;
+    r.topic = "docket.work.v1";
+    r.partition = partition;
+    r.offset = offset;
+    return r;
+  }
+
+  static Event Submitted(const std::string& item, const docket::v1::WorkSubmission& s) {
+    Event e;
+    e.set_id(item + ":submitted");
+    e.set_subject(item);
+    e.set_tenant(s.tenant());
+    *e.mutable_submitted()->mutable_submission() = s;
+    return e;
+  }
+
+  static Event CompletionRequested(const std::string& item, const std::string& completer) {
+    Event e;
+    e.set_id(item + ":completion-requested:" + completer);
+    e.set_subject(item);
+    e.set_tenant("acme");
+    auto* c = e.mutable_completion_requested();
+    c->set_kind("invoice_approval");
+    c->set_queue("accounts-payable");
+    c->mutable_completer()->set_id(completer);
+    return e;
+  }
+
+  static Event Released(const std::string& item, const std::string& releaser) {
+    Event e;
+    e.set_id(item + ":released");
+    e.set_subject(item);
+    e.set_tenant("acme");
+    e.mutable_released()->set_kind("invoice_approval");
+    e.mutable_released()->set_queue("finance-supervisors");
+    e.mutable_released()->mutable_releaser()->set_id(releaser);
+    return e;
+  }
+
+  std::vector<Event> Verdicts() { return fake_.Events(topics_.compliance()); }
+  std::vector<Event> Audits() { return fake_.Events(topics_.audit()); }
+
+  PolicySet policies_;
+  Evaluator evaluator_;
+  FakeClock clock_;
+  InMemoryComplianceStore store_;
+  kafka::FakeEventPublisher fake_;
+  TopicFailingPublisher publisher_{fake_};
+  kafka::Topics topics_;
+  ComplianceHandler handler_;
+};
+
+TEST_F(HandlerTest, CardInNotesGivesAFlagVerdictPublishedAfterItsAuditRecordWithoutTheNumber) {
+  auto sub = testutil::Invoice();
+  (*sub.mutable_attributes())["notes"] = testutil::Str(std::string("pay by card ") + kCard);
+  ASSERT_TRUE(handler_.Handle(Submitted("item-1", sub), At(2)).ok());
+
+  const auto records = fake_.records();
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].topic, topics_.audit()) << "the ledger is written before the verdict";
+  EXPECT_EQ(records[0].key, "docket.work.v1/2") << "audit records are keyed by chain";
+  EXPECT_EQ(records[1].topic, topics_.compliance());
+  EXPECT_EQ(records[1].key, "item-1");
+  for (const auto& r : records) {
+    EXPECT_THAT(r.value, Not(HasSubstr(kCard)));
+    EXPECT_THAT(r.value, Not(HasSubstr("4111111111111111")));
+  }
+  const auto verdict = Verdicts().at(0);
+  EXPECT_EQ(verdict.verdict().outcome(), docket::v1::OUTCOME_FLAG);
+  EXPECT_EQ(verdict.id(), VerdictId("item-1:submitted", docket::v1::CHECKPOINT_SUBMIT));
+  EXPECT_EQ(verdict.verdict().violations(0).rule_id(), "pii-payment-card");
+  const AuditRecord audit = Audits().at(0).audit_record();
+  EXPECT_EQ(audit.chain(), "docket.work.v1/2");
+  EXPECT_EQ(audit.sequence(), 1u);
+  EXPECT_EQ(audit.subject_event_id(), verdict.id());
+  EXPECT_EQ(audit.type(), AuditRecord::TYPE_VERDICT);
+  EXPECT_THAT(audit.summary(), HasSubstr("outcome=flag"));
+  EXPECT_THAT(audit.summary(), HasSubstr("pii-payment-card"));
+  EXPECT_EQ(audit.hash(), RecordHash(audit, ""));
+}
+
+TEST_F(HandlerTest, RedeliveryAppendsNothingTwiceAndResendsTheSameVerdict) {
+  const Event e = Submitted("item-1", testutil::Invoice());
+  ASSERT_TRUE(handler_.Handle(e, At(0)).ok());
+  clock_.Advance(std::chrono::seconds(5));
+  ASSERT_TRUE(handler_.Handle(e, At(0)).ok());
+  auto head = store_.Head("docket.work.v1/0");
+  ASSERT_TRUE(head.ok());
+  EXPECT_EQ(head->sequence, 1u);
+  EXPECT_EQ(Audits().size(), 1u) << "a confirmed record is not published again";
+  const auto verdicts = Verdicts();
+  ASSERT_EQ(verdicts.size(), 2u);
+  EXPECT_EQ(verdicts[0].SerializeAsString(), verdicts[1].SerializeAsString())
+      << "the redelivery re-sends the recorded verdict, same id and time";
+}
+
+TEST_F(HandlerTest, StoreOutageIsRetryableAndPublishesNothing) {
+  store_.FailNext(1, absl::UnavailableError("redis down"));
+  absl::Status s = handler_.Handle(Submitted("item-1", testutil::Invoice()), At(0));
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(fake_.records().empty());
+}
+
+TEST_F(HandlerTest, AuditTopicFailureHoldsTheVerdictBackUntilTheRetryWritesTheRecord) {
+  const Event e = Submitted("item-1", testutil::Invoice());
+  fake_.FailNext(1, absl::UnavailableError("broker down"));
+  EXPECT_EQ(handler_.Handle(e, At(0)).code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(Verdicts().empty()) << "no verdict without its ledger record";
+  ASSERT_TRUE(handler_.Handle(e, At(0)).ok());
+  EXPECT_EQ(Audits().size(), 1u);
+  EXPECT_EQ(Verdicts().size(), 1u);
+  EXPECT_EQ(store_.Head("docket.work.v1/0")->sequence, 1u);
+}
+
+TEST_F(HandlerTest, VerdictTopicFailureIsRetriedWithoutANewAuditRecord) {
+  const Event e = Submitted("item-1", testutil::Invoice());
+  publisher_.FailTopic(topics_.compliance(), 1);
+  EXPECT_EQ(handler_.Handle(e, At(0)).code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Audits().size(), 1u);
+  EXPECT_TRUE(Verdicts().empty());
+  ASSERT_TRUE(handler_.Handle(e, At(0)).ok());
+  EXPECT_EQ(Audits().size(), 1u) << "the confirmed record is not re-published";
+  EXPECT_EQ(Verdicts().size(), 1u);
+  EXPECT_EQ(store_.Head("docket.work.v1/0")->sequence, 1u);
+}
+
+TEST_F(HandlerTest, OverThresholdInvoiceCompletedByItsRequesterFailsFourEyes) {
+  auto sub = testutil::Invoice("alice");
+  (*sub.mutable_attributes())["amount"] = testutil::Money(2500000, "EUR");
+  ASSERT_TRUE(handler_.Handle(Submitted("item-1", sub), At(0, 0)).ok());
+  ASSERT_TRUE(handler_.Handle(CompletionRequested("item-1", "alice"), At(0, 1)).ok());
+  const auto verdicts = Verdicts();
+  ASSERT_EQ(verdicts.size(), 2u);
+  const auto& v = verdicts[1].verdict();
+  EXPECT_EQ(v.checkpoint(), docket::v1::CHECKPOINT_COMPLETE);
+  EXPECT_EQ(v.outcome(), docket::v1::OUTCOME_FAIL);
+  std::set<std::string> rules;
+  for (const auto& x : v.violations()) rules.insert(x.rule_id());
+  EXPECT_TRUE(rules.count("invoice-second-approver"));
+  EXPECT_TRUE(rules.count("four-eyes-submitter-completer"));
+  EXPECT_EQ(Audits().at(1).audit_record().sequence(), 2u);
+  EXPECT_EQ(Audits().at(1).audit_record().actor_id(), "alice");
+}
+
+TEST_F(HandlerTest, ReleaseByTheCompleterIsRecordedAsASegregationViolation) {
+  auto sub = testutil::Invoice("erp-bot");
+  (*sub.mutable_attributes())["amount"] = testutil::Money(2500000, "EUR");
+  ASSERT_TRUE(handler_.Handle(Submitted("item-1", sub), At(0, 0)).ok());
+  ASSERT_TRUE(handler_.Handle(CompletionRequested("item-1", "alice"), At(0, 1)).ok());
+  ASSERT_TRUE(handler_.Handle(Released("item-1", "alice"), At(0, 2)).ok());
+  const auto audits = Audits();
+  ASSERT_EQ(audits.size(), 3u);
+  const AuditRecord& release = audits[2].audit_record();
+  EXPECT_EQ(release.type(), AuditRecord::TYPE_RELEASE);
+  EXPECT_EQ(release.actor_id(), "alice");
+  EXPECT_THAT(release.summary(), HasSubstr("segregation=violated:four-eyes-release"));
+  EXPECT_EQ(Verdicts().size(), 2u) << "a release is audited, not given a verdict";
+  ASSERT_TRUE(handler_.Handle(Released("item-2", "bob"), At(0, 3)).ok());
+  EXPECT_THAT(Audits().back().audit_record().summary(), HasSubstr("segregation=ok"));
+}
+
+TEST_F(HandlerTest, RejectAndEscalationAreAuditedWithoutTheirFreeTextReason) {
+  Event rej;
+  rej.set_id("item-1:rejected");
+  rej.set_subject("item-1");
+  rej.set_tenant("acme");
+  rej.mutable_rejected()->set_queue("accounts-payable");
+  rej.mutable_rejected()->set_reason("customer jane.doe@example.com complained");
+  rej.mutable_rejected()->mutable_actor()->set_id("bob");
+  Event esc;
+  esc.set_id("item-2:escalated");
+  esc.set_subject("item-2");
+  esc.set_tenant("acme");
+  esc.mutable_escalated()->set_from_queue("accounts-payable");
+  esc.mutable_escalated()->set_to_queue("finance-supervisors");
+  ASSERT_TRUE(handler_.Handle(rej, At(3)).ok());
+  ASSERT_TRUE(handler_.Handle(esc, At(3)).ok());
+  const auto audits = Audits();
+  ASSERT_EQ(audits.size(), 2u);
+  EXPECT_EQ(audits[0].audit_record().type(), AuditRecord::TYPE_REJECT);
+  EXPECT_THAT(audits[0].SerializeAsString(), Not(HasSubstr("jane.doe")));
+  EXPECT_EQ(audits[1].audit_record().type(), AuditRecord::TYPE_ESCALATION);
+  EXPECT_EQ(audits[1].audit_record().summary(), "escalation from=accounts-payable to=finance-supervisors");
+  EXPECT_EQ(audits[1].audit_record().prev_hash(), audits[0].audit_record().hash());
+  EXPECT_TRUE(Verdicts().empty());
+}
+
+TEST_F(HandlerTest, KindsTheCatalogDoesNotCheckGetNoVerdictAndOtherEventsAreIgnored) {
+  docket::v1::WorkSubmission s;
+  s.set_tenant("acme");
+  s.set_kind("data_entry");
+  (*s.mutable_attributes())["document_id"] = testutil::Str(kCard);
+  ASSERT_TRUE(handler_.Handle(Submitted("item-9", s), At(0)).ok());
+  Event routed;
+  routed.set_id("item-9:routed");
+  routed.set_subject("item-9");
+  routed.mutable_routed()->set_queue("data-entry");
+  ASSERT_TRUE(handler_.Handle(routed, At(0)).ok());
+  EXPECT_TRUE(fake_.records().empty());
+}
+
+TEST_F(HandlerTest, EventWithoutSubjectIsPoison) {
+  Event e = Submitted("", testutil::Invoice());
+  EXPECT_EQ(handler_.Handle(e, At(0)).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(HandlerTest, EachPartitionHasItsOwnChain) {
+  ASSERT_TRUE(handler_.Handle(Submitted("a", testutil::Invoice()), At(0)).ok());
+  ASSERT_TRUE(handler_.Handle(Submitted("b", testutil::Invoice()), At(1)).ok());
+  ASSERT_TRUE(handler_.Handle(Submitted("c", testutil::Invoice()), At(1)).ok());
+  EXPECT_EQ(store_.Head("docket.work.v1/0")->sequence, 1u);
+  EXPECT_EQ(store_.Head("docket.work.v1/1")->sequence, 2u);
+  auto chains = store_.Chains();
+  ASSERT_TRUE(chains.ok());
+  EXPECT_EQ(*chains, (std::vector<std::string>{"docket.work.v1/0", "docket.work.v1/1"}));
+}
+
+TEST_F(HandlerTest, CompletionOfAnItemComplianceNeverSawIsFlagged) {
+  ASSERT_TRUE(handler_.Handle(CompletionRequested("ghost", "alice"), At(0)).ok());
+  const auto v = Verdicts().at(0).verdict();
+  EXPECT_NE(v.outcome(), docket::v1::OUTCOME_PASS);
+  EXPECT_EQ(v.violations(v.violations_size() - 1).rule_id(), "submission-unknown");
+}
+
+TEST_F(HandlerTest, StoredChainsVerifyAndTamperingIsNamed) {
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(handler_.Handle(Submitted("item-" + std::to_string(i), testutil::Invoice()), At(0)).ok());
+  }
+  auto ok = VerifyStoredChains(store_, "", 0, 0, "");
+  ASSERT_TRUE(ok.ok());
+  EXPECT_TRUE(ok->ok) << ok->problem;
+  EXPECT_EQ(ok->records_checked, 5u);
+  auto range = VerifyStoredChains(store_, "docket.work.v1/0", 3, 4, "");
+  ASSERT_TRUE(range.ok());
+  EXPECT_TRUE(range->ok) << range->problem;
+  EXPECT_EQ(range->records_checked, 2u);
+
+  auto* record = store_.MutableRecord("docket.work.v1/0", 3);
+  ASSERT_NE(record, nullptr);
+  record->set_summary("verdict outcome=pass");
+  auto changed = VerifyStoredChains(store_, "", 0, 0, "");
+  ASSERT_TRUE(changed.ok());
+  EXPECT_FALSE(changed->ok);
+  EXPECT_EQ(changed->first_bad_sequence, 3u);
+}
+
+TEST_F(HandlerTest, DroppingTheNewestStoredRecordIsCaughtByTheHead) {
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(handler_.Handle(Submitted("item-" + std::to_string(i), testutil::Invoice()), At(0)).ok());
+  }
+  store_.EraseRecord("docket.work.v1/0", 3);
+  auto r = VerifyStoredChains(store_, "", 0, 0, "");
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->ok);
+  EXPECT_EQ(r->first_bad_sequence, 3u);
+}
+
+TEST_F(HandlerTest, DryRunRecordsNothingAndRejectsUnknownKinds) {
+  auto sub = testutil::Invoice();
+  (*sub.mutable_attributes())["notes"] = testutil::Str(std::string("card ") + kCard);
+  auto v = handler_.DryRun(sub, docket::v1::CHECKPOINT_SUBMIT);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->outcome(), docket::v1::OUTCOME_FLAG);
+  EXPECT_TRUE(fake_.records().empty());
+  EXPECT_TRUE(store_.Chains()->empty());
+  sub.set_kind("nope");
+  EXPECT_EQ(handler_.DryRun(sub, docket::v1::CHECKPOINT_SUBMIT).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace docket::compliance
