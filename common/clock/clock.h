@@ -30,6 +30,30 @@ class SystemClock final : public Clock {
   }
 };
 
+// Simulated business time for demos and load runs: wall time runs `scale`
+// times as fast from `sim_origin`, which coincides with the real instant
+// `real_origin`. Every process given the same three values agrees on "now".
+// Monotonic time stays real (timeouts are about the machine, not the day).
+class ScaledClock final : public Clock {
+ public:
+  ScaledClock(TimePoint real_origin, TimePoint sim_origin, double scale)
+      : real_origin_(real_origin), sim_origin_(sim_origin), scale_(scale) {}
+  TimePoint Now() const override {
+    const auto real = std::chrono::system_clock::now() - real_origin_;
+    return sim_origin_ + std::chrono::duration_cast<TimePoint::duration>(
+                             std::chrono::duration<double, TimePoint::period>(
+                                 static_cast<double>(real.count()) * scale_));
+  }
+  std::chrono::steady_clock::time_point Monotonic() const override {
+    return std::chrono::steady_clock::now();
+  }
+
+ private:
+  TimePoint real_origin_;
+  TimePoint sim_origin_;
+  double scale_;
+};
+
 // A clock that moves only when told. Thread-safe.
 class FakeClock final : public Clock {
  public:

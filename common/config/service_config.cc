@@ -4,6 +4,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "common/config/yaml.h"
@@ -57,6 +59,7 @@ const std::vector<std::pair<std::string, std::string>>& ServiceConfigKeys() {
       {"DOCKET_READY_FILE", "file to write the bound addresses to once serving"},
       {"DOCKET_DRAIN_TIMEOUT", "how long SIGTERM waits for in-flight work, e.g. 10s"},
       {"DOCKET_LOG_LEVEL", "debug | info | warn | error (default info)"},
+      {"DOCKET_SIM_CLOCK", "simulated time for demos: <real epoch ms>,<simulated epoch ms>,<scale>"},
   };
   return keys;
 }
@@ -142,6 +145,18 @@ absl::StatusOr<ServiceConfig> LoadServiceConfig(const ServiceDefaults& defaults,
   if (!level_ok) {
     return absl::InvalidArgumentError(absl::StrCat(
         "DOCKET_LOG_LEVEL: expected debug, info, warn or error, got \"", c.log_level, "\""));
+  }
+  if (const std::string sim = get("DOCKET_SIM_CLOCK"); !sim.empty()) {
+    std::vector<std::string> parts = absl::StrSplit(sim, ',');
+    bool ok = parts.size() == 3 && absl::SimpleAtoi(parts[0], &c.sim_clock.real_origin_ms) &&
+              absl::SimpleAtoi(parts[1], &c.sim_clock.sim_origin_ms) &&
+              absl::SimpleAtod(parts[2], &c.sim_clock.scale) && c.sim_clock.scale > 0 &&
+              c.sim_clock.scale <= 100000;
+    if (!ok) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "DOCKET_SIM_CLOCK: expected <real epoch ms>,<simulated epoch ms>,<scale 0..100000>, got \"",
+          sim, "\""));
+    }
   }
   if (!c.kafka_properties_file.empty()) {
     auto props = LoadPropertiesFile(c.kafka_properties_file);

@@ -6,6 +6,7 @@
 // checked once at start; nothing reads the environment later.
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -31,6 +32,13 @@ struct ServiceConfig {
   std::string ready_file;         // DOCKET_READY_FILE: where to write bound addresses once serving
   std::chrono::milliseconds drain_timeout{10000};  // DOCKET_DRAIN_TIMEOUT, e.g. "10s"
   std::string log_level;          // DOCKET_LOG_LEVEL
+  // DOCKET_SIM_CLOCK "<real epoch ms>,<simulated epoch ms>,<scale>": simulated
+  // business time (demos only; see ScaledClock). Unset = the real clock.
+  struct SimClock {
+    std::int64_t real_origin_ms = 0;
+    std::int64_t sim_origin_ms = 0;
+    double scale = 0;  // 0 = real time
+  } sim_clock;
 };
 
 struct ServiceDefaults {

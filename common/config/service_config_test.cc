@@ -1,5 +1,7 @@
 #include "common/config/service_config.h"
 
+#include "common/clock/clock.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -87,6 +89,29 @@ TEST(ServiceConfigTest, KafkaPropertiesFileIsLoadedAndBadLinesNamed) {
   auto bad = LoadServiceConfig(kIntake, env, {"x"});
   EXPECT_THAT(bad.status().message(), HasSubstr(path + ":2: expected key=value"));
   std::remove(path.c_str());
+}
+
+TEST(ServiceConfigTest, SimClockIsParsedAndABadOneIsNamed) {
+  auto env = MinimalEnv();
+  env["DOCKET_SIM_CLOCK"] = "1000,5000,480";
+  auto c = LoadServiceConfig(kIntake, env, {"docket-intake"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->sim_clock.real_origin_ms, 1000);
+  EXPECT_EQ(c->sim_clock.sim_origin_ms, 5000);
+  EXPECT_EQ(c->sim_clock.scale, 480);
+  env["DOCKET_SIM_CLOCK"] = "1000,5000,fast";
+  auto bad = LoadServiceConfig(kIntake, env, {"docket-intake"});
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bad.status().message()), ::testing::HasSubstr("DOCKET_SIM_CLOCK"));
+}
+
+TEST(ScaledClockTest, SimulatedTimeRunsScaleTimesAsFastFromItsOrigin) {
+  const auto real_origin = std::chrono::system_clock::now() - std::chrono::seconds(10);
+  const Clock::TimePoint sim_origin{std::chrono::hours(1000)};
+  ScaledClock clock(real_origin, sim_origin, 60);
+  const auto elapsed = clock.Now() - sim_origin;
+  EXPECT_GE(elapsed, std::chrono::seconds(600));  // 10 real s = 10 simulated min
+  EXPECT_LT(elapsed, std::chrono::seconds(660));
 }
 
 }  // namespace

@@ -67,6 +67,14 @@ absl::StatusOr<std::unique_ptr<ServiceRuntime>> ServiceRuntime::Create(
     const config::ServiceConfig& config, std::chrono::milliseconds startup_timeout) {
   std::unique_ptr<ServiceRuntime> rt(new ServiceRuntime(config));
   log::SetLevel(log::ParseLevel(config.log_level));
+  if (config.sim_clock.scale > 0) {
+    using std::chrono::milliseconds;
+    rt->clock_ = std::make_unique<ScaledClock>(
+        Clock::TimePoint(milliseconds(config.sim_clock.real_origin_ms)),
+        Clock::TimePoint(milliseconds(config.sim_clock.sim_origin_ms)), config.sim_clock.scale);
+    Log().Warn("simulated business time (DOCKET_SIM_CLOCK): not for production",
+               {{"scale", static_cast<std::int64_t>(config.sim_clock.scale)}});
+  }
 
   rt->metrics_ = std::make_unique<metrics::MetricsRegistry>(
       metrics::BuildInfo{config.service, DOCKET_VERSION,

@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/app/shutdown.h"
+#include "common/clock/clock.h"
 #include "common/config/service_config.h"
 #include "common/grpc/server_runner.h"
 #include "common/kafka/event_consumer.h"
@@ -38,6 +39,8 @@ class ServiceRuntime {
   metrics::MetricsRegistry& metrics() { return *metrics_; }
   kafka::EventPublisher& publisher() { return *publisher_; }
   redis::RedisClient& redis() { return *redis_; }
+  // The clock of business time: the system clock, or DOCKET_SIM_CLOCK's.
+  const Clock& clock() const { return clock_ ? *clock_ : SystemClock::Instance(); }
 
   // Registers a gRPC service before Serve(); `health_name` is its full name.
   void AddGrpcService(grpc::Service* service, std::string health_name);
@@ -63,6 +66,7 @@ class ServiceRuntime {
   std::unique_ptr<metrics::MetricsServer> metrics_server_;
   std::unique_ptr<kafka::EventPublisher> publisher_;
   std::unique_ptr<redis::RedisClient> redis_;
+  std::unique_ptr<Clock> clock_;  // set for a simulated clock
   std::unique_ptr<grpcutil::ServerRunner> grpc_;
   std::vector<std::string> health_names_;
   std::vector<std::unique_ptr<kafka::EventConsumer>> consumers_;

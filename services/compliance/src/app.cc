@@ -51,7 +51,7 @@ int App::Run(app::ShutdownSignal& signal) {
     return 1;
   }
   runtime::ServiceRuntime& rt = **runtime;
-  const Clock& clock = SystemClock::Instance();
+  const Clock& clock = rt.clock();
 
   ComplianceMetrics metrics(rt.metrics(), &*catalog, *policies);
   Evaluator evaluator(*policies);

@@ -48,10 +48,12 @@ int App::Run(app::ShutdownSignal& signal) {
     return 1;
   }
   runtime::ServiceRuntime& rt = **runtime;
-  const Clock& clock = SystemClock::Instance();
+  const Clock& clock = rt.clock();
 
   IntakeMetrics metrics(rt.metrics(), *catalog);
-  auto idempotency = MakeRedisIdempotencyStore(rt.redis(), clock, settings->idempotency);
+  // Keys and leases live in real time, also under a simulated business clock.
+  auto idempotency =
+      MakeRedisIdempotencyStore(rt.redis(), SystemClock::Instance(), settings->idempotency);
   RateLimiter rate_limiter(clock, settings->rate_limits);
   Admission admission(*catalog, *idempotency, rt.publisher(), rate_limiter, clock, rt.topics(),
                       &metrics, settings->admission);

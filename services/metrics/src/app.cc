@@ -41,7 +41,7 @@ int App::Run(app::ShutdownSignal& signal) {
     return 1;
   }
   runtime::ServiceRuntime& rt = **runtime;
-  const Clock& clock = SystemClock::Instance();
+  const Clock& clock = rt.clock();
   kpi::KpiStore store(*catalog, rt.redis(), clock);
   rt.metrics().AddCollectable(store.Collectable());
   auth::ApiKeyAuthenticator authenticator(*keys);

@@ -100,7 +100,7 @@ int App::Run(app::ShutdownSignal& signal) {
     return 1;
   }
   runtime::ServiceRuntime& rt = **runtime;
-  auto workflow = Workflow::Create(*catalog, rt.redis(), rt.publisher(), SystemClock::Instance(),
+  auto workflow = Workflow::Create(*catalog, rt.redis(), rt.publisher(), rt.clock(),
                                    rt.topics(), &rt.metrics(), *options);
   if (!workflow.ok()) {
     Log().Error("bad configuration", {{"error", std::string(workflow.status().message())}});

@@ -36,6 +36,12 @@ constexpr char kOutbox[] = "docket:outbox";
 constexpr char kOutboxAt[] = "docket:outbox:at";
 constexpr char kAutomationActorPrefix[] = "automation/";
 
+std::int64_t RealNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 std::string ItemKey(const std::string& id) { return "docket:item:" + id; }
 std::string QueueKey(const std::string& tenant, const std::string& queue) {
   return absl::StrCat("docket:q:", tenant, ":", queue);
@@ -328,7 +334,7 @@ absl::Status Workflow::Commit(const Change& c) {
   item.set_version(c.expected_version + 1);
   args.push_back(absl::StrCat(c.expected_version));
   args.push_back(item.SerializeAsString());
-  args.push_back(absl::StrCat(NowMs()));
+  args.push_back(absl::StrCat(RealNowMs()));  // outbox age is real time
   args.push_back(absl::StrCat(c.events.size()));
   std::vector<docket::v1::Event> events = c.events;
   for (auto& e : events) {
@@ -1049,7 +1055,7 @@ absl::StatusOr<int> Workflow::Tick() {
 absl::StatusOr<int> Workflow::RelayOutbox(std::chrono::milliseconds min_age) {
   DOCKET_ASSIGN_OR_RETURN(
       redis::Reply ids, redis_.Command({"ZRANGEBYSCORE", kOutboxAt, "-inf",
-                                        absl::StrCat(NowMs() - min_age.count()), "LIMIT", "0", "500"}));
+                                        absl::StrCat(RealNowMs() - min_age.count()), "LIMIT", "0", "500"}));
   int relayed = 0;
   for (const auto& id : ids.elements) {
     DOCKET_ASSIGN_OR_RETURN(redis::Reply bytes, redis_.Command({"HGET", kOutbox, id.str}));
