@@ -170,8 +170,16 @@ std::vector<Outcome> Admission::Admit(const std::optional<Publisher>& publisher,
   auto backoff = std::chrono::milliseconds(1);
   while (!pending.empty()) {
     std::vector<std::size_t> still_pending;
+    // One round trip for every key of this call.
+    std::vector<IdempotencyStore::KeyRequest> keys;
+    keys.reserve(pending.size());
     for (std::size_t i : pending) {
-      auto r = idempotency_.Reserve(subs[i].tenant(), subs[i].idempotency_key(), ids_.Next());
+      keys.push_back({&subs[i].tenant(), &subs[i].idempotency_key(), ids_.Next()});
+    }
+    auto reserved = idempotency_.ReserveAll(keys);
+    for (std::size_t n = 0; n < pending.size(); ++n) {
+      const std::size_t i = pending[n];
+      auto& r = reserved[n];
       if (!r.ok()) {
         out[i].status = absl::UnavailableError(
             absl::StrCat("idempotency store unavailable: ", r.status().message()));
@@ -208,12 +216,19 @@ std::vector<Outcome> Admission::Admit(const std::optional<Publisher>& publisher,
       // still lands later carries the same item and event id as the retry's.
       const std::vector<absl::Status> published =
           confirmations->WaitUntil(std::chrono::steady_clock::now() + options_.publish_wait);
+      std::vector<IdempotencyStore::KeyRequest> durable;
+      for (std::size_t i : to_publish) {
+        if (published[i].ok()) {
+          durable.push_back({&subs[i].tenant(), &subs[i].idempotency_key(), "", &reservations[i]});
+        }
+      }
+      const std::vector<absl::Status> committed = idempotency_.CommitAll(durable);
+      std::size_t next_commit = 0;
       for (std::size_t i : to_publish) {
         const auto& sub = subs[i];
         if (published[i].ok()) {
           results[i] = "admitted";
-          if (absl::Status c = idempotency_.Commit(sub.tenant(), sub.idempotency_key(), reservations[i]);
-              !c.ok()) {
+          if (const absl::Status& c = committed[next_commit++]; !c.ok()) {
             // The item is durable; a retry after the lease takes the key over
             // with the same id and event id, which downstream drops.
             Log().Warn("idempotency commit failed after a durable publish",

@@ -75,6 +75,29 @@ std::int64_t Millis(const Clock& clock) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(clock.Now().time_since_epoch()).count();
 }
 
+absl::StatusOr<Reservation> ParseReserveReply(const redis::Reply& reply) {
+  if (reply.type != redis::Reply::Type::kArray || reply.elements.size() != 3) {
+    return absl::InternalError("idempotency reserve: unexpected reply from Redis");
+  }
+  Reservation r;
+  const std::string& state = reply.elements[0].str;
+  r.state = state == "reserved"    ? Reservation::State::kReserved
+            : state == "committed" ? Reservation::State::kCommitted
+                                   : Reservation::State::kPending;
+  r.item_id = reply.elements[1].str;
+  r.owner = reply.elements[2].str;
+  return r;
+}
+
+absl::Status ParseCommitReply(const redis::Reply& reply) {
+  if (reply.integer != 1) return absl::AbortedError("idempotency key was taken over before commit");
+  return absl::OkStatus();
+}
+
+bool IsNoScript(const redis::Reply& reply) {
+  return reply.is_error() && reply.str.rfind("NOSCRIPT", 0) == 0;
+}
+
 class RedisIdempotencyStore final : public IdempotencyStore {
  public:
   RedisIdempotencyStore(redis::RedisClient& redis, const Clock& clock, IdempotencyOptions options)
@@ -87,17 +110,7 @@ class RedisIdempotencyStore final : public IdempotencyStore {
                              {proposed_id, NewOwner(), absl::StrCat(Millis(clock_)),
                               absl::StrCat(options_.lease.count()), absl::StrCat(options_.ttl.count())});
     if (!reply.ok()) return reply.status();
-    if (reply->type != redis::Reply::Type::kArray || reply->elements.size() != 3) {
-      return absl::InternalError("idempotency reserve: unexpected reply from Redis");
-    }
-    Reservation r;
-    const std::string& state = reply->elements[0].str;
-    r.state = state == "reserved"    ? Reservation::State::kReserved
-              : state == "committed" ? Reservation::State::kCommitted
-                                     : Reservation::State::kPending;
-    r.item_id = reply->elements[1].str;
-    r.owner = reply->elements[2].str;
-    return r;
+    return ParseReserveReply(*reply);
   }
 
   absl::Status Commit(const std::string& tenant, const std::string& key,
@@ -105,15 +118,65 @@ class RedisIdempotencyStore final : public IdempotencyStore {
     auto reply = redis_.Eval(commit_, {IdempotencyRedisKey(tenant, key)},
                              {r.item_id, r.owner, absl::StrCat(options_.ttl.count())});
     if (!reply.ok()) return reply.status();
-    if (reply->integer != 1) {
-      return absl::AbortedError("idempotency key was taken over before commit");
-    }
-    return absl::OkStatus();
+    return ParseCommitReply(*reply);
   }
 
   absl::Status Release(const std::string& tenant, const std::string& key,
                        const Reservation& r) override {
     return redis_.Eval(release_, {IdempotencyRedisKey(tenant, key)}, {r.item_id, r.owner}).status();
+  }
+
+  std::vector<absl::StatusOr<Reservation>> ReserveAll(const std::vector<KeyRequest>& keys) override {
+    const std::string now = absl::StrCat(Millis(clock_));
+    const std::string lease = absl::StrCat(options_.lease.count());
+    const std::string ttl = absl::StrCat(options_.ttl.count());
+    std::vector<std::vector<std::string>> cmds;
+    cmds.reserve(keys.size());
+    for (const auto& k : keys) {
+      cmds.push_back({"EVALSHA", reserve_.sha1(), "1", IdempotencyRedisKey(*k.tenant, *k.key),
+                      k.proposed_id, NewOwner(), now, lease, ttl});
+    }
+    std::vector<absl::StatusOr<Reservation>> out;
+    out.reserve(keys.size());
+    auto replies = redis_.Pipeline(cmds);
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (!replies.ok()) {
+        out.push_back(replies.status());
+      } else if (IsNoScript((*replies)[i])) {
+        // Not in the script cache (e.g. Redis restarted): Eval loads it.
+        out.push_back(Reserve(*keys[i].tenant, *keys[i].key, keys[i].proposed_id));
+      } else if ((*replies)[i].is_error()) {
+        out.push_back(absl::InternalError(absl::StrCat("idempotency reserve: ", (*replies)[i].str)));
+      } else {
+        out.push_back(ParseReserveReply((*replies)[i]));
+      }
+    }
+    return out;
+  }
+
+  std::vector<absl::Status> CommitAll(const std::vector<KeyRequest>& keys) override {
+    const std::string ttl = absl::StrCat(options_.ttl.count());
+    std::vector<std::vector<std::string>> cmds;
+    cmds.reserve(keys.size());
+    for (const auto& k : keys) {
+      cmds.push_back({"EVALSHA", commit_.sha1(), "1", IdempotencyRedisKey(*k.tenant, *k.key),
+                      k.reservation->item_id, k.reservation->owner, ttl});
+    }
+    std::vector<absl::Status> out;
+    out.reserve(keys.size());
+    auto replies = redis_.Pipeline(cmds);
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (!replies.ok()) {
+        out.push_back(replies.status());
+      } else if (IsNoScript((*replies)[i])) {
+        out.push_back(Commit(*keys[i].tenant, *keys[i].key, *keys[i].reservation));
+      } else if ((*replies)[i].is_error()) {
+        out.push_back(absl::InternalError(absl::StrCat("idempotency commit: ", (*replies)[i].str)));
+      } else {
+        out.push_back(ParseCommitReply((*replies)[i]));
+      }
+    }
+    return out;
   }
 
  private:
@@ -188,6 +251,21 @@ class InMemoryIdempotencyStore final : public IdempotencyStore {
 };
 
 }  // namespace
+
+std::vector<absl::StatusOr<Reservation>> IdempotencyStore::ReserveAll(
+    const std::vector<KeyRequest>& keys) {
+  std::vector<absl::StatusOr<Reservation>> out;
+  out.reserve(keys.size());
+  for (const auto& k : keys) out.push_back(Reserve(*k.tenant, *k.key, k.proposed_id));
+  return out;
+}
+
+std::vector<absl::Status> IdempotencyStore::CommitAll(const std::vector<KeyRequest>& keys) {
+  std::vector<absl::Status> out;
+  out.reserve(keys.size());
+  for (const auto& k : keys) out.push_back(Commit(*k.tenant, *k.key, *k.reservation));
+  return out;
+}
 
 std::string IdempotencyRedisKey(const std::string& tenant, const std::string& key) {
   unsigned char digest[SHA256_DIGEST_LENGTH];

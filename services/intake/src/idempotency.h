@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/clock/clock.h"
@@ -47,6 +48,18 @@ class IdempotencyStore {
   // (with the same item id) without waiting for the lease to run out.
   virtual absl::Status Release(const std::string& tenant, const std::string& key,
                                const Reservation& reservation) = 0;
+
+  // Reserve / Commit for many keys of one call, one result per key in order,
+  // each with the semantics of the single-key call. The Redis store sends
+  // them in one round trip; these defaults call the single-key versions.
+  struct KeyRequest {
+    const std::string* tenant;
+    const std::string* key;
+    std::string proposed_id;  // ReserveAll only
+    const Reservation* reservation = nullptr;  // CommitAll only
+  };
+  virtual std::vector<absl::StatusOr<Reservation>> ReserveAll(const std::vector<KeyRequest>& keys);
+  virtual std::vector<absl::Status> CommitAll(const std::vector<KeyRequest>& keys);
 };
 
 struct IdempotencyOptions {
