@@ -401,6 +401,8 @@ docket::v1::KpiSnapshot Snapshot(const std::vector<const PartitionAggregates*>& 
   s.set_sla_missed(total.sla_missed);
   s.set_reworks(total.reworks);
   s.set_escalations(total.escalations);
+  s.set_holds(total.holds);
+  s.set_sla_breaches(total.breaches);
   s.set_oldest_item_age_seconds(oldest);
   const std::int64_t done = total.completed + total.auto_completed;
   const double hours =
