@@ -1,24 +1,44 @@
 #!/usr/bin/env bash
 # Docket's main job on the embedded local stack: installs and builds what is
-# needed, starts redis-server + docket-devkafka + the four services, shows that
-# every service is healthy and publishes valid Prometheus metrics, then stops
-# everything. Exits non-zero if any step failed.
-# (The simulated back-office day and its KPI report come with issue #7.)
+# needed, starts redis-server + docket-devkafka + the four services with
+# business time running 600x (a 10-hour day in a minute), checks that every
+# service is healthy and publishes valid Prometheus metrics, starts a local
+# Prometheus with Docket's rules when one is installed, runs a simulated
+# back-office day through the real stack (docket-simulate) and prints the
+# day's report checked against the simulator's ground truth. Then it stops
+# everything. Exits non-zero if any step or check failed.
 #   deploy/local/demo.sh [--kafka=dev|apache] [--no-build] [--keep-running]
+#                        [--items=N] [--duration=SECONDS]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 keep=0
+items=400
+duration=60
 up_args=()
 for arg in "$@"; do
   case $arg in
     --keep-running) keep=1 ;;
-    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --items=*) items=${arg#--items=} ;;
+    --duration=*) duration=${arg#--duration=} ;;
+    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) up_args+=("$arg") ;;
   esac
 done
+[[ $items =~ ^[0-9]+$ && $duration =~ ^[0-9]+$ && $duration -gt 0 ]] ||
+  die "--items and --duration take whole numbers"
+# A 10-hour business day in `duration` seconds.
+scale=$(( 36000 / duration ))
 
-"$root/deploy/local/up.sh" "${up_args[@]}"
+# The simulator is part of the main job: build it with the stack.
+if [[ ! " ${up_args[*]} " =~ " --no-build " ]]; then
+  build_stack
+  cmake --build "$build" -j"$(nproc)" --target docket-simulate
+  up_args+=(--no-build)
+fi
+[[ -x $build/tools/simulator/docket-simulate ]] || die "$build/tools/simulator/docket-simulate is missing"
+
+"$root/deploy/local/up.sh" "${up_args[@]}" --sim-clock="$scale"
 if (( ! keep )); then
   trap '"$root/deploy/local/down.sh"' EXIT
 fi
@@ -51,14 +71,49 @@ for s in "${services[@]}"; do
   say "  $s: $(grep -c '^[a-z]' <<<"$body") samples at $url ($lint)"
 done
 
-say ""
+# A local Prometheus with Docket's rules, scraping this stack's ports.
+prom_url=""
+if command -v prometheus >/dev/null; then
+  mkdir -p "$state/prometheus"
+  prom_port=$(free_port)
+  {
+    echo "global: {scrape_interval: 5s, evaluation_interval: 5s}"
+    echo "rule_files:"
+    echo "  - $root/deploy/prometheus/rules/*.yaml"
+    echo "  - $root/deploy/prometheus/docket-service-rules*.yaml"
+    echo "scrape_configs:"
+    for s in "${services[@]}"; do
+      var="DOCKET_${s^^}_METRICS_URL"
+      target=$(sed -E 's#^http://([^/]+)/.*#\1#' <<<"${!var}")
+      echo "  - {job_name: docket-$s, static_configs: [{targets: [\"$target\"]}]}"
+    done
+  } > "$state/prometheus/prometheus.yml"
+  start_bg prometheus prometheus --config.file="$state/prometheus/prometheus.yml" \
+    --storage.tsdb.path="$state/prometheus/data" --web.listen-address="127.0.0.1:$prom_port"
+  prom_url="http://127.0.0.1:$prom_port"
+  say ""
+  say "== Prometheus: $prom_url (Docket's rules loaded) =="
+fi
+
 if (( failed )); then
   say "demo: FAILED (logs in $state/logs/)"
   exit 1
 fi
+
+say ""
+say "== A simulated back-office day: $items items, ${duration}s =="
+report_status=0
+"$build/tools/simulator/docket-simulate" --env-file="$state/local.env" \
+  --config-dir="$root/deploy/config" --items="$items" --duration="$duration" \
+  --json-report="$state/report.json" || report_status=$?
+
+if (( report_status != 0 )); then
+  say "demo: FAILED: the day's report did not check out (logs in $state/logs/, report in $state/report.json)"
+  exit 1
+fi
 if (( keep )); then
-  say "demo: every service is healthy. The stack keeps running; endpoints in $state/local.env,"
-  say "      stop it with deploy/local/down.sh."
+  say "demo: done. The stack keeps running; endpoints in $state/local.env${prom_url:+, Prometheus at $prom_url}."
+  say "      Try: $build/tools/docketctl/docketctl kpis --tenant=acme. Stop with deploy/local/down.sh."
 else
-  say "demo: every service is healthy; stopping the stack."
+  say "demo: done; every check held. Stopping the stack."
 fi

@@ -4,6 +4,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 [[ -d $state ]] || exit 0
+stop_bg prometheus 10
 for s in metrics compliance processing intake; do stop_bg "$s" 20; done
 if [[ -d $state/kafka && -x $root/tools/kafka/apache-kafka.sh ]]; then
   "$root/tools/kafka/apache-kafka.sh" stop "$state/kafka" || true

@@ -3,18 +3,22 @@
 # (docket-devkafka, librdkafka's mock cluster, by default; the Apache Kafka
 # broker with --kafka=apache) and the four services. Prints the endpoints and
 # writes them to .docket/local.env. Stop it with deploy/local/down.sh.
-#   deploy/local/up.sh [--kafka=dev|apache] [--no-build]
+#   deploy/local/up.sh [--kafka=dev|apache] [--no-build] [--sim-clock=SCALE]
+# --sim-clock=480 runs business time 480x as fast from the next Monday 08:00
+# Europe/Berlin (07:00Z), the same for every service (demos only).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 kafka=dev
 do_build=1
+sim_scale=""
 for arg in "$@"; do
   case $arg in
     --kafka=dev|--kafka=apache) kafka=${arg#--kafka=} ;;
     --no-build) do_build=0 ;;
-    -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) die "unknown argument \"$arg\" (expected --kafka=dev|apache, --no-build)" ;;
+    --sim-clock=*) sim_scale=${arg#--sim-clock=} ;;
+    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument \"$arg\" (expected --kafka=dev|apache, --no-build, --sim-clock=SCALE)" ;;
   esac
 done
 
@@ -63,10 +67,20 @@ else
   control=""
 fi
 
+sim_clock=""
+if [[ -n $sim_scale ]]; then
+  [[ $sim_scale =~ ^[0-9]+$ ]] || die "--sim-clock: expected a whole number, got \"$sim_scale\""
+  real_ms=$(date +%s%3N)
+  # The next Monday, 07:00 UTC (08:00 in Berlin in winter).
+  sim_ms=$(( $(date -u -d "next monday 07:00" +%s) * 1000 ))
+  sim_clock="$real_ms,$sim_ms,$sim_scale"
+fi
+
 for s in "${services[@]}"; do
   start_bg "$s" env DOCKET_KAFKA_BROKERS="$brokers" DOCKET_REDIS_URL="$redis_url" \
     DOCKET_GRPC_LISTEN=127.0.0.1:0 DOCKET_METRICS_LISTEN=127.0.0.1:0 \
     DOCKET_CONFIG_DIR="$root/deploy/config" DOCKET_READY_FILE="$state/$s.ready" \
+    ${sim_clock:+DOCKET_SIM_CLOCK="$sim_clock"} \
     "$build/services/$s/docket-$s"
 done
 for s in "${services[@]}"; do wait_for_file "$state/$s.ready" "$s" 60; done
@@ -78,6 +92,9 @@ port_of() { sed -n "s/^$2=//p" "$state/$1.ready"; }
   echo "DOCKET_KAFKA_KIND=$kafka"
   [[ -n $control ]] && echo "DEVKAFKA_CONTROL=$control"
   echo "DOCKET_REDIS_URL=$redis_url"
+  [[ -n $sim_clock ]] && echo "DOCKET_SIM_CLOCK=$sim_clock"
+  echo "# Demo operator key (read-only on Work; local stack only): docketctl get, kpis, audit ..."
+  echo "DOCKET_API_KEY=dk_demo_operator_LOCAL_STACK_ONLY"
   echo "DOCKET_INTAKE_ADDR=127.0.0.1:$(port_of intake grpc_port)"
   echo "DOCKET_WORK_ADDR=127.0.0.1:$(port_of processing grpc_port)"
   echo "DOCKET_COMPLIANCE_ADDR=127.0.0.1:$(port_of compliance grpc_port)"

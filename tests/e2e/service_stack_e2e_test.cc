@@ -146,6 +146,7 @@ TEST(ServiceConfigE2eTest, UnreachableRedisFailsStartWithMessageNamingRedis) {
        "--metrics-listen=127.0.0.1:0"},
       testing::LogPath("metrics-no-redis"),
       {"DOCKET_KAFKA_BROKERS=" + (*kafka)->bootstrap(),
+       "DOCKET_CONFIG_DIR=" + testing::SourceDir() + "/deploy/config",
        "DOCKET_REDIS_URL=redis://:hunter2@127.0.0.1:" + std::to_string(dead_port) + "/0"});
   ASSERT_TRUE(process.ok()) << process.status();
   // Start-up waits up to 30 s for Redis before giving up.
