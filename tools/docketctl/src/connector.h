@@ -1,0 +1,31 @@
+#pragma once
+
+// Hands out the gRPC stubs docketctl calls, one per address, owned by the
+// connector (so a paging command reuses its channel). The real one opens
+// plaintext channels; unit tests hand out gmock stubs instead.
+
+#include <memory>
+#include <string>
+
+#include "docket/v1/compliance_service.grpc.pb.h"
+#include "docket/v1/intake_service.grpc.pb.h"
+#include "docket/v1/kpi_service.grpc.pb.h"
+#include "docket/v1/work_service.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+
+namespace docket::ctl {
+
+class Connector {
+ public:
+  virtual ~Connector() = default;
+  virtual docket::v1::Intake::StubInterface& Intake(const std::string& address) = 0;
+  virtual docket::v1::Work::StubInterface& Work(const std::string& address) = 0;
+  virtual docket::v1::Compliance::StubInterface& Compliance(const std::string& address) = 0;
+  virtual docket::v1::Kpi::StubInterface& Kpi(const std::string& address) = 0;
+  virtual grpc::health::v1::Health::StubInterface& Health(const std::string& address) = 0;
+};
+
+// Plaintext gRPC channels (the local stack and in-cluster use).
+std::unique_ptr<Connector> NewGrpcConnector();
+
+}  // namespace docket::ctl
