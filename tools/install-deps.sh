@@ -14,7 +14,10 @@ packages=(
   redis-server curl netcat-openbsd tzdata
 )
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(prometheus kcat)
+  packages+=(prometheus kcat yamllint)
+  # Deployment and client-contract tests run on Node (npm ci of pinned packages).
+  command -v node >/dev/null || packages+=(nodejs)
+  command -v npm >/dev/null || packages+=(npm)
   # The Apache Kafka broker of the integration tests runs on the JDK and is
   # resolved with Maven; keep a JDK/Maven the machine already has.
   command -v java >/dev/null || packages+=(openjdk-17-jre-headless)
