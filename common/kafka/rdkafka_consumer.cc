@@ -164,7 +164,13 @@ class RdKafkaConsumer final : public EventConsumer {
 RdKafkaConsumer::RdKafkaConsumer(ConsumerOptions options, EventPublisher& dlq,
                                  metrics::MetricsRegistry* metrics)
     : options_(std::move(options)), dlq_(dlq) {
-  if (metrics != nullptr) metrics_.emplace(metrics->registry());
+  if (metrics != nullptr) {
+    metrics_.emplace(metrics->registry());
+    // Both poison classes at 0 from the start, so DLQ rate alerts have a series.
+    for (const char* c : {"invalid_argument", "data_loss"}) {
+      metrics_->dlq_records.Add({{"client", options_.kafka.client_id}, {"reason_class", c}});
+    }
+  }
 }
 
 absl::StatusOr<std::unique_ptr<EventConsumer>> RdKafkaConsumer::Create(

@@ -86,6 +86,8 @@ RdKafkaPublisher::RdKafkaPublisher(const KafkaConfig& config, metrics::MetricsRe
     metrics_.emplace(metrics->registry());
     latency_ = &metrics_->produce_latency.Add({{"client", client_}}, metrics::LatencyBuckets());
     queue_gauge_ = &metrics_->producer_queue.Add({{"client", client_}});
+    // Known at 0 from the start: what an outage ends in (delivery timeout).
+    metrics_->produce_errors.Add({{"client", client_}, {"reason", "msg_timed_out"}});
   }
 }
 

@@ -107,6 +107,27 @@ report_status=0
   --config-dir="$root/deploy/config" --items="$items" --duration="$duration" \
   --json-report="$state/report.json" || report_status=$?
 
+# The Grafana boards are alive: every metric a panel queries is on a live
+# scrape of this stack after the day.
+say ""
+say "== Grafana boards against the live stack =="
+scraped=$(for s in "${services[@]}"; do var="DOCKET_${s^^}_METRICS_URL"; curl -fsS --max-time 5 "${!var}"; done |
+  sed -n 's/^# TYPE \([a-zA-Z_:][a-zA-Z0-9_:]*\) .*/\1/p' | sort -u)
+missing=()
+used=0
+for board in "$root"/deploy/grafana/dashboards/*.json; do
+  for m in $(grep -o 'docket_[a-z0-9_]*' "$board" | sed -E 's/_(bucket|sum|count)$//' | sort -u); do
+    used=$((used + 1))
+    grep -qx "$m" <<<"$scraped" || missing+=("$(basename "$board"): $m")
+  done
+done
+if (( ${#missing[@]} )); then
+  say "  panels query metrics that no service exports:"; printf '    %s\n' "${missing[@]}" >&2
+  report_status=1
+else
+  say "  all $used metric references of $(ls "$root"/deploy/grafana/dashboards/*.json | wc -l) boards are on the live scrape"
+fi
+
 if (( report_status != 0 )); then
   say "demo: FAILED: the day's report did not check out (logs in $state/logs/, report in $state/report.json)"
   exit 1

@@ -46,6 +46,9 @@ ComplianceMetrics::ComplianceMetrics(metrics::MetricsRegistry& registry,
                               .Register(registry.registry())) {
   // Export zeroes for the failure stages so alerts see the series from the start.
   for (const char* stage : {"store", "audit_topic", "verdict_topic"}) failures_.Add({{"stage", stage}});
+  for (const auto& rule : policies_.rules) {
+    if (rule.type == RuleType::kSegregation) release_violations_.Add({{"rule", rule.id}});
+  }
 }
 
 std::string ComplianceMetrics::KindLabel(const std::string& kind) const {

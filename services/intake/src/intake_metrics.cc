@@ -24,7 +24,10 @@ IntakeMetrics::IntakeMetrics(metrics::MetricsRegistry& registry, const catalog::
                       .Name("docket_intake_in_flight")
                       .Help("Submissions being admitted right now.")
                       .Register(registry.registry())
-                      .Add({})) {}
+                      .Add({})) {
+  // Known label sets start at 0, so rate() and alerts see them before the first event.
+  for (const char* reason : {"undecodable", "invalid"}) dlq_.Add({{"reason", reason}});
+}
 
 std::string IntakeMetrics::TenantLabel(const std::string& tenant) const {
   return catalog_.HasTenant(tenant) ? tenant : "other";

@@ -184,7 +184,13 @@ class WorkflowMetrics {
                  .Name("docket_processing_sla_events_total")
                  .Help("SLA watchdog events, by queue and event (at_risk, breached, escalated).")
                  .Register(r.registry())),
-        claim_hist_(&claim_.Add({}, metrics::LatencyBuckets())) {}
+        claim_hist_(&claim_.Add({}, metrics::LatencyBuckets())) {
+    // Bounded label sets start at 0, so rate() and alerts see them from the start.
+    for (const auto& q : catalog.queues()) {
+      for (const char* event : {"at_risk", "breached", "escalated"}) sla_.Add({{"queue", q.name}, {"event", event}});
+      leases_.Add({{"queue", q.name}});
+    }
+  }
 
   void Transition(const std::string& kind, WorkState state) {
     transitions_
