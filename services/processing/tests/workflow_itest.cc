@@ -7,6 +7,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
+#include <set>
+
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "common/kafka/fake_event_publisher.h"
@@ -296,6 +299,48 @@ TEST_F(WorkflowItest, RejectIsTerminalAndLaterActionsAreFailedPrecondition) {
   auto again = wf_->Reject(kBob, id, "again");
   EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(again.status().message(), HasSubstr("REJECTED"));
+}
+
+TEST_F(WorkflowItest, ReplayingEveryInputFromTheBeginningChangesNoStateAndEmitsNoNewEventIds) {
+  // A partition's inputs: submissions (one automated), and the verdicts on
+  // the completions that needed a check.
+  std::vector<docket::v1::Event> inputs;
+  auto submit = [&](const std::string& kind, double amount) {
+    const std::string id = Submit(kind, amount);
+    docket::v1::Event e;
+    e.set_id(id + ":submitted");
+    e.set_subject(id);
+    e.set_tenant("acme");
+    auto* s = e.mutable_submitted();
+    s->mutable_submission()->set_tenant("acme");
+    s->mutable_submission()->set_kind(kind);
+    (*s->mutable_submission()->mutable_attributes())["amount"].set_number_value(amount);
+    *s->mutable_submitted_at() = Item(id).submitted_at();
+    inputs.push_back(e);
+    return id;
+  };
+  const std::string plain = submit("invoice", 100);
+  submit("invoice", 0.5);  // automated
+  const std::string checked = submit("checked", 100);
+  ASSERT_EQ(Claim(kAlice), plain);
+  ASSERT_EQ(Claim(kAlice), checked);
+  docket::v1::CompleteRequest done;
+  done.set_item_id(checked);
+  ASSERT_TRUE(wf_->Complete(kAlice, done).ok());
+  const std::string request = Events(checked, "docket.work.v1.CompletionRequested")[0].id();
+  inputs.push_back(Verdict(checked, docket::v1::OUTCOME_PASS, request));
+  ASSERT_TRUE(wf_->Handle(inputs.back()).ok());
+
+  std::map<std::string, std::int64_t> versions;
+  for (const auto& e : inputs) versions[e.subject()] = Item(e.subject()).version();
+  std::set<std::string> ids;
+  for (const auto& e : publisher_.Events(kafka::Topics().work())) ids.insert(e.id());
+  const auto published = publisher_.Events(kafka::Topics().work()).size();
+
+  for (const auto& e : inputs) ASSERT_TRUE(wf_->Handle(e).ok());  // the replay
+  for (const auto& [id, version] : versions) EXPECT_EQ(Item(id).version(), version) << id;
+  EXPECT_EQ(publisher_.Events(kafka::Topics().work()).size(), published) << "the replay emitted events";
+  for (const auto& e : publisher_.Events(kafka::Topics().work())) EXPECT_TRUE(ids.contains(e.id()));
 }
 
 }  // namespace
