@@ -1,5 +1,6 @@
 #include "common/config/service_config.h"
 
+#include <filesystem>
 #include <fstream>
 
 #include "absl/strings/ascii.h"
@@ -164,6 +165,10 @@ absl::StatusOr<ServiceConfig> LoadServiceConfig(const ServiceDefaults& defaults,
     c.kafka_properties = std::move(*props);
   }
   return c;
+}
+
+std::string ServiceConfig::ConfigFile(const std::string& name) const {
+  return (std::filesystem::path(config_dir.empty() ? "." : config_dir) / name).string();
 }
 
 std::map<std::string, std::string> ProcessEnvironment() {

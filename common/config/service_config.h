@@ -29,6 +29,8 @@ struct ServiceConfig {
   std::string tls_key_file;       // DOCKET_TLS_KEY_FILE
   std::string tls_client_ca_file; // DOCKET_TLS_CLIENT_CA_FILE (set: mTLS)
   std::string config_dir;         // DOCKET_CONFIG_DIR: catalog.yaml, policies.yaml, ...
+  // The path of a file in config_dir, e.g. ConfigFile("catalog.yaml").
+  std::string ConfigFile(const std::string& name) const;
   std::string ready_file;         // DOCKET_READY_FILE: where to write bound addresses once serving
   std::chrono::milliseconds drain_timeout{10000};  // DOCKET_DRAIN_TIMEOUT, e.g. "10s"
   std::string log_level;          // DOCKET_LOG_LEVEL

@@ -1,6 +1,5 @@
 #include "services/compliance/src/app.h"
 
-#include <filesystem>
 
 #include "common/auth/api_keys.h"
 #include "common/catalog/catalog.h"
@@ -22,21 +21,17 @@ const log::Logger& Log() {
   return logger;
 }
 
-std::string ConfigPath(const config::ServiceConfig& config, const std::string& file) {
-  return (std::filesystem::path(config.config_dir.empty() ? "." : config.config_dir) / file).string();
-}
-
 }  // namespace
 
 int App::Run(app::ShutdownSignal& signal) {
   // Files first: a bad file must stop start-up before we connect anywhere.
-  auto catalog = catalog::Catalog::Load(ConfigPath(config_, "catalog.yaml"));
+  auto catalog = catalog::Catalog::Load(config_.ConfigFile("catalog.yaml"));
   if (!catalog.ok()) {
     Log().Error("bad configuration", {{"error", std::string(catalog.status().message())}});
     return 2;
   }
-  auto policies = LoadPolicies(ConfigPath(config_, "policies.yaml"), &*catalog);
-  auto keys = auth::ApiKeyStore::Load(ConfigPath(config_, "api-keys.yaml"));
+  auto policies = LoadPolicies(config_.ConfigFile("policies.yaml"), &*catalog);
+  auto keys = auth::ApiKeyStore::Load(config_.ConfigFile("api-keys.yaml"));
   for (const absl::Status& s : {policies.status(), keys.status()}) {
     if (!s.ok()) {
       Log().Error("bad configuration", {{"error", std::string(s.message())}});

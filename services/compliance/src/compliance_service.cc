@@ -3,14 +3,10 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc/status.h"
 
 namespace docket::compliance {
 namespace {
-
-grpc::Status ToGrpc(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
 
 absl::Status NeedAuditor(const grpcutil::Principal& caller, std::string_view what) {
   if (caller.HasRole(auth::kRoleSupervisor) || caller.HasRole(auth::kRoleOperator)) {
@@ -25,9 +21,9 @@ template <typename Response, typename Call>
 grpc::Status Serve(const grpcutil::Authenticator& authenticator, grpc::ServerContext* context,
                    Response* response, Call call) {
   auto caller = authenticator.Authenticate(*context);
-  if (!caller.ok()) return ToGrpc(caller.status());
+  if (!caller.ok()) return grpcutil::ToGrpcStatus(caller.status());
   auto result = call(*caller);
-  if (!result.ok()) return ToGrpc(result.status());
+  if (!result.ok()) return grpcutil::ToGrpcStatus(result.status());
   *response = *std::move(result);
   return grpc::Status::OK;
 }

@@ -1,6 +1,5 @@
 #include "services/intake/src/app.h"
 
-#include <filesystem>
 
 #include "common/auth/api_keys.h"
 #include "common/catalog/catalog.h"
@@ -24,17 +23,13 @@ const log::Logger& Log() {
   return logger;
 }
 
-std::string ConfigPath(const config::ServiceConfig& config, const std::string& file) {
-  return (std::filesystem::path(config.config_dir.empty() ? "." : config.config_dir) / file).string();
-}
-
 }  // namespace
 
 int App::Run(app::ShutdownSignal& signal) {
   // Files first: a bad file must stop start-up before we connect anywhere.
-  auto catalog = catalog::Catalog::Load(ConfigPath(config_, "catalog.yaml"));
-  auto keys = auth::ApiKeyStore::Load(ConfigPath(config_, "api-keys.yaml"));
-  auto settings = LoadIntakeSettings(ConfigPath(config_, "intake.yaml"));
+  auto catalog = catalog::Catalog::Load(config_.ConfigFile("catalog.yaml"));
+  auto keys = auth::ApiKeyStore::Load(config_.ConfigFile("api-keys.yaml"));
+  auto settings = LoadIntakeSettings(config_.ConfigFile("intake.yaml"));
   for (const absl::Status& s : {catalog.status(), keys.status(), settings.status()}) {
     if (!s.ok()) {
       Log().Error("bad configuration", {{"error", std::string(s.message())}});

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc/status.h"
 
 namespace docket::intake {
 namespace {
@@ -19,11 +20,6 @@ std::string Traceparent(const grpc::ServerContext& context) {
 }
 
 }  // namespace
-
-grpc::Status ToGrpc(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
 
 docket::v1::SubmitResult ToResult(const Outcome& o, const std::string& client_ref) {
   docket::v1::SubmitResult r;
@@ -45,12 +41,12 @@ grpc::Status IntakeService::Submit(grpc::ServerContext* context,
                                    const docket::v1::SubmitRequest* request,
                                    docket::v1::SubmitResponse* response) {
   auto publisher = auth_(*context);
-  if (!publisher.ok()) return ToGrpc(publisher.status());
+  if (!publisher.ok()) return grpcutil::ToGrpcStatus(publisher.status());
   Outcome o = admission_.Admit(*publisher, {request->submission()}, "grpc", Traceparent(*context))[0];
   if (o.retry_after.count() > 0) {
     context->AddTrailingMetadata("retry-after-ms", std::to_string(o.retry_after.count()));
   }
-  if (!o.status.ok()) return ToGrpc(o.status);
+  if (!o.status.ok()) return grpcutil::ToGrpcStatus(o.status);
   response->set_item_id(o.item_id);
   response->set_duplicate(o.duplicate);
   return grpc::Status::OK;
@@ -60,7 +56,7 @@ grpc::Status IntakeService::SubmitBatch(grpc::ServerContext* context,
                                         const docket::v1::SubmitBatchRequest* request,
                                         docket::v1::SubmitBatchResponse* response) {
   auto publisher = auth_(*context);
-  if (!publisher.ok()) return ToGrpc(publisher.status());
+  if (!publisher.ok()) return grpcutil::ToGrpcStatus(publisher.status());
   if (static_cast<std::size_t>(request->items_size()) > options_.max_batch) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         absl::StrCat("items: ", request->items_size(), " submissions; at most ",
@@ -80,7 +76,7 @@ grpc::Status IntakeService::SubmitStream(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<docket::v1::SubmitResult, docket::v1::SubmitRequest>* stream) {
   auto publisher = auth_(*context);
-  if (!publisher.ok()) return ToGrpc(publisher.status());
+  if (!publisher.ok()) return grpcutil::ToGrpcStatus(publisher.status());
   const std::string traceparent = Traceparent(*context);
 
   // A reader thread reads ahead up to stream_window requests (beyond that it

@@ -42,9 +42,6 @@ class IntakeService final : public docket::v1::Intake::Service {
   IntakeServiceOptions options_;
 };
 
-// absl::Status -> grpc::Status (the canonical codes are the same numbers).
-grpc::Status ToGrpc(const absl::Status& status);
-
 // One outcome as the SubmitResult of a batch or stream.
 docket::v1::SubmitResult ToResult(const Outcome& outcome, const std::string& client_ref);
 

@@ -1,7 +1,6 @@
 #include "services/metrics/src/app.h"
 
 #include <atomic>
-#include <filesystem>
 #include <thread>
 
 #include "common/auth/api_keys.h"
@@ -20,15 +19,11 @@ const log::Logger& Log() {
   return logger;
 }
 
-std::string ConfigPath(const config::ServiceConfig& config, const std::string& file) {
-  return (std::filesystem::path(config.config_dir.empty() ? "." : config.config_dir) / file).string();
-}
-
 }  // namespace
 
 int App::Run(app::ShutdownSignal& signal) {
-  auto catalog = catalog::Catalog::Load(ConfigPath(config_, "catalog.yaml"));
-  auto keys = auth::ApiKeyStore::Load(ConfigPath(config_, "api-keys.yaml"));
+  auto catalog = catalog::Catalog::Load(config_.ConfigFile("catalog.yaml"));
+  auto keys = auth::ApiKeyStore::Load(config_.ConfigFile("api-keys.yaml"));
   for (const absl::Status& s : {catalog.status(), keys.status()}) {
     if (!s.ok()) {
       Log().Error("bad configuration", {{"error", std::string(s.message())}});

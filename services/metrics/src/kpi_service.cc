@@ -1,17 +1,10 @@
 #include "services/metrics/src/kpi_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc/status.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace docket::kpi {
-namespace {
-
-grpc::Status ToGrpc(const absl::Status& s) {
-  return s.ok() ? grpc::Status::OK
-                : grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
-}
-
-}  // namespace
 
 absl::StatusOr<Query> KpiService::Authorize(const grpc::ServerContext& ctx, const std::string& tenant,
                                             const google::protobuf::Duration& window) const {
@@ -35,11 +28,11 @@ absl::StatusOr<Query> KpiService::Authorize(const grpc::ServerContext& ctx, cons
 grpc::Status KpiService::GetSnapshot(grpc::ServerContext* ctx, const docket::v1::GetSnapshotRequest* req,
                                      docket::v1::KpiSnapshot* resp) {
   auto q = Authorize(*ctx, req->filter().tenant(), req->window());
-  if (!q.ok()) return ToGrpc(q.status());
+  if (!q.ok()) return grpcutil::ToGrpcStatus(q.status());
   q->kind = req->filter().kind();
   q->queue = req->filter().queue();
   auto snap = store_.Snapshot(*q);
-  if (!snap.ok()) return ToGrpc(snap.status());
+  if (!snap.ok()) return grpcutil::ToGrpcStatus(snap.status());
   *resp = *std::move(snap);
   return grpc::Status::OK;
 }
@@ -47,10 +40,10 @@ grpc::Status KpiService::GetSnapshot(grpc::ServerContext* ctx, const docket::v1:
 grpc::Status KpiService::GetProcessMap(grpc::ServerContext* ctx, const docket::v1::GetProcessMapRequest* req,
                                        docket::v1::ProcessMap* resp) {
   auto q = Authorize(*ctx, req->tenant(), req->window());
-  if (!q.ok()) return ToGrpc(q.status());
+  if (!q.ok()) return grpcutil::ToGrpcStatus(q.status());
   q->kind = req->kind();
   auto map = store_.ProcessMap(*q);
-  if (!map.ok()) return ToGrpc(map.status());
+  if (!map.ok()) return grpcutil::ToGrpcStatus(map.status());
   *resp = *std::move(map);
   return grpc::Status::OK;
 }

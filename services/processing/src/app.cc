@@ -23,10 +23,6 @@ const log::Logger& Log() {
   return logger;
 }
 
-std::string ConfigPath(const config::ServiceConfig& config, const std::string& file) {
-  return (std::filesystem::path(config.config_dir.empty() ? "." : config.config_dir) / file).string();
-}
-
 // Runs the watchdog (leases, SLA timers), the outbox relay and the queue
 // gauges once a second until destroyed.
 class Background {
@@ -85,9 +81,9 @@ absl::StatusOr<WorkflowOptions> LoadOptions(const std::string& path) {
 }  // namespace
 
 int App::Run(app::ShutdownSignal& signal) {
-  auto catalog = catalog::Catalog::Load(ConfigPath(config_, "catalog.yaml"));
-  auto keys = auth::ApiKeyStore::Load(ConfigPath(config_, "api-keys.yaml"));
-  auto options = LoadOptions(ConfigPath(config_, "processing.yaml"));
+  auto catalog = catalog::Catalog::Load(config_.ConfigFile("catalog.yaml"));
+  auto keys = auth::ApiKeyStore::Load(config_.ConfigFile("api-keys.yaml"));
+  auto options = LoadOptions(config_.ConfigFile("processing.yaml"));
   for (const absl::Status& s : {catalog.status(), keys.status(), options.status()}) {
     if (!s.ok()) {
       Log().Error("bad configuration", {{"error", std::string(s.message())}});

@@ -1,21 +1,17 @@
 #include "services/processing/src/work_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc/status.h"
 
 namespace docket::processing {
 namespace {
 
-grpc::Status ToGrpc(const absl::Status& s) {
-  if (s.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
-}
-
 // Runs `call` for an authenticated caller and stores its item in `resp`.
 template <typename Call>
 grpc::Status ItemCall(absl::StatusOr<Worker> worker, docket::v1::WorkItemResponse* resp, Call call) {
-  if (!worker.ok()) return ToGrpc(worker.status());
+  if (!worker.ok()) return grpcutil::ToGrpcStatus(worker.status());
   absl::StatusOr<docket::v1::WorkItem> item = call(*worker);
-  if (!item.ok()) return ToGrpc(item.status());
+  if (!item.ok()) return grpcutil::ToGrpcStatus(item.status());
   *resp->mutable_item() = *std::move(item);
   return grpc::Status::OK;
 }
@@ -54,9 +50,9 @@ absl::StatusOr<Worker> WorkService::Authenticate(const grpc::ServerContext& ctx,
 grpc::Status WorkService::ClaimNext(grpc::ServerContext* ctx, const docket::v1::ClaimNextRequest* req,
                                     docket::v1::ClaimNextResponse* resp) {
   auto worker = Authenticate(*ctx, true);
-  if (!worker.ok()) return ToGrpc(worker.status());
+  if (!worker.ok()) return grpcutil::ToGrpcStatus(worker.status());
   auto item = workflow_.ClaimNext(*worker, *req);
-  if (!item.ok()) return ToGrpc(item.status());
+  if (!item.ok()) return grpcutil::ToGrpcStatus(item.status());
   if (*item) *resp->mutable_item() = **item;
   return grpc::Status::OK;
 }
@@ -100,9 +96,9 @@ grpc::Status WorkService::Get(grpc::ServerContext* ctx, const docket::v1::GetReq
 grpc::Status WorkService::ListQueue(grpc::ServerContext* ctx, const docket::v1::ListQueueRequest* req,
                                     docket::v1::ListQueueResponse* resp) {
   auto worker = Authenticate(*ctx, false);
-  if (!worker.ok()) return ToGrpc(worker.status());
+  if (!worker.ok()) return grpcutil::ToGrpcStatus(worker.status());
   auto page = workflow_.ListQueue(*worker, *req);
-  if (!page.ok()) return ToGrpc(page.status());
+  if (!page.ok()) return grpcutil::ToGrpcStatus(page.status());
   *resp = *std::move(page);
   return grpc::Status::OK;
 }

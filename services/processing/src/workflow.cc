@@ -394,6 +394,41 @@ absl::Status Workflow::Handle(const docket::v1::Event& event) {
   return absl::OkStatus();  // our own lifecycle events, and anything else
 }
 
+docket::v1::Event Workflow::CompletedEvent(const WorkItem& item, const std::string& id,
+                                           std::int64_t now, const std::string& verdict_id) const {
+  docket::v1::Event e = NewEvent(item, id);
+  auto* p = e.mutable_completed();
+  p->set_queue(item.queue());
+  *p->mutable_completer() = item.completer();
+  *p->mutable_outcome() = item.outcome();
+  *p->mutable_submitted_at() = item.submitted_at();
+  *p->mutable_claimed_at() = item.claimed_at();
+  *p->mutable_completed_at() = Ts(now);
+  *p->mutable_due_at() = item.due_at();
+  p->set_attempt(item.attempt());
+  p->set_rework_count(item.rework_count());
+  p->set_sla_met(now <= Ms(item.due_at()));
+  p->set_kind(item.kind());
+  p->set_verdict_id(verdict_id);
+  return e;
+}
+
+docket::v1::Event Workflow::AutoCompletedEvent(const WorkItem& item, const std::string& id,
+                                               const std::string& rule_id, std::int64_t now,
+                                               const std::string& verdict_id) const {
+  docket::v1::Event e = NewEvent(item, id);
+  auto* p = e.mutable_auto_completed();
+  p->set_queue(item.queue());
+  p->set_rule_id(rule_id);
+  *p->mutable_submitted_at() = item.submitted_at();
+  *p->mutable_completed_at() = Ts(now);
+  *p->mutable_due_at() = item.due_at();
+  p->set_sla_met(now <= Ms(item.due_at()));
+  p->set_kind(item.kind());
+  p->set_verdict_id(verdict_id);
+  return e;
+}
+
 absl::Status Workflow::Route(const docket::v1::Event& event) {
   const auto& sub = event.submitted().submission();
   const std::string& id = event.subject();
@@ -457,16 +492,8 @@ absl::Status Workflow::Route(const docket::v1::Event& event) {
     } else {
       DOCKET_ASSIGN_OR_RETURN(WorkState s, Apply(item.state(), Action::kAutoComplete));
       item.set_state(s);
-      docket::v1::Event done = NewEvent(item, DerivedEventId(event.id(), "AutoCompleted"));
-      auto* p = done.mutable_auto_completed();
-      p->set_queue(item.queue());
-      p->set_rule_id(rule->id);
-      *p->mutable_submitted_at() = item.submitted_at();
-      *p->mutable_completed_at() = Ts(now);
-      *p->mutable_due_at() = item.due_at();
-      p->set_sla_met(now <= Ms(item.due_at()));
-      p->set_kind(item.kind());
-      c.events.push_back(done);
+      c.events.push_back(
+          AutoCompletedEvent(item, DerivedEventId(event.id(), "AutoCompleted"), rule->id, now, ""));
     }
   } else {
     Enqueue(c, item, now);
@@ -504,33 +531,11 @@ absl::Status Workflow::OnVerdict(const docket::v1::Event& event) {
                             Apply(item.state(), automated ? Action::kAutoComplete : Action::kComplete));
     item.set_state(s);
     if (automated) {
-      docket::v1::Event e = NewEvent(item, DerivedEventId(event.id(), "AutoCompleted"));
-      auto* p = e.mutable_auto_completed();
-      p->set_queue(item.queue());
-      p->set_rule_id(item.completer().id().substr(sizeof(kAutomationActorPrefix) - 1));
-      *p->mutable_submitted_at() = item.submitted_at();
-      *p->mutable_completed_at() = Ts(now);
-      *p->mutable_due_at() = item.due_at();
-      p->set_sla_met(now <= Ms(item.due_at()));
-      p->set_kind(item.kind());
-      p->set_verdict_id(v.id());
-      c.events.push_back(e);
+      c.events.push_back(AutoCompletedEvent(item, DerivedEventId(event.id(), "AutoCompleted"),
+                                            item.completer().id().substr(sizeof(kAutomationActorPrefix) - 1),
+                                            now, v.id()));
     } else {
-      docket::v1::Event e = NewEvent(item, DerivedEventId(event.id(), "Completed"));
-      auto* p = e.mutable_completed();
-      p->set_queue(item.queue());
-      *p->mutable_completer() = item.completer();
-      *p->mutable_outcome() = item.outcome();
-      *p->mutable_submitted_at() = item.submitted_at();
-      *p->mutable_claimed_at() = item.claimed_at();
-      *p->mutable_completed_at() = Ts(now);
-      *p->mutable_due_at() = item.due_at();
-      p->set_attempt(item.attempt());
-      p->set_rework_count(item.rework_count());
-      p->set_sla_met(now <= Ms(item.due_at()));
-      p->set_kind(item.kind());
-      p->set_verdict_id(v.id());
-      c.events.push_back(e);
+      c.events.push_back(CompletedEvent(item, DerivedEventId(event.id(), "Completed"), now, v.id()));
     }
   } else {
     DOCKET_ASSIGN_OR_RETURN(WorkState s, Apply(item.state(), Action::kHold));
@@ -686,20 +691,7 @@ absl::StatusOr<WorkItem> Workflow::Complete(const Worker& worker,
   } else {
     item.set_state(s);
     DisarmSla(c, item.id());
-    docket::v1::Event e = NewEvent(item, VersionedId(item, l.version, "Completed"));
-    auto* p = e.mutable_completed();
-    p->set_queue(item.queue());
-    *p->mutable_completer() = item.completer();
-    *p->mutable_outcome() = item.outcome();
-    *p->mutable_submitted_at() = item.submitted_at();
-    *p->mutable_claimed_at() = item.claimed_at();
-    *p->mutable_completed_at() = Ts(now);
-    *p->mutable_due_at() = item.due_at();
-    p->set_attempt(item.attempt());
-    p->set_rework_count(item.rework_count());
-    p->set_sla_met(now <= Ms(item.due_at()));
-    p->set_kind(item.kind());
-    c.events.push_back(e);
+    c.events.push_back(CompletedEvent(item, VersionedId(item, l.version, "Completed"), now, ""));
   }
   DOCKET_RETURN_IF_ERROR(Commit(c));
   item.set_version(l.version + 1);
@@ -825,20 +817,7 @@ absl::StatusOr<WorkItem> Workflow::Release(const Worker& worker, const std::stri
   *r->mutable_due_at() = item.due_at();
   r->set_kind(item.kind());
   c.events.push_back(rel);
-  docket::v1::Event done = NewEvent(item, VersionedId(item, l.version, "Completed"));
-  auto* p = done.mutable_completed();
-  p->set_queue(item.queue());
-  *p->mutable_completer() = item.completer();
-  *p->mutable_outcome() = item.outcome();
-  *p->mutable_submitted_at() = item.submitted_at();
-  *p->mutable_claimed_at() = item.claimed_at();
-  *p->mutable_completed_at() = Ts(now);
-  *p->mutable_due_at() = item.due_at();
-  p->set_attempt(item.attempt());
-  p->set_rework_count(item.rework_count());
-  p->set_sla_met(now <= due);
-  p->set_kind(item.kind());
-  c.events.push_back(done);
+  c.events.push_back(CompletedEvent(item, VersionedId(item, l.version, "Completed"), now, ""));
   DOCKET_RETURN_IF_ERROR(Commit(c));
   item.set_version(l.version + 1);
   return item;

@@ -124,6 +124,12 @@ class Workflow {
   void PublishAndClear(const std::vector<docket::v1::Event>& events);
 
   docket::v1::Event NewEvent(const docket::v1::WorkItem& item, const std::string& id) const;
+  // The terminal events of a completion at `now` (verdict_id "" = no check).
+  docket::v1::Event CompletedEvent(const docket::v1::WorkItem& item, const std::string& id,
+                                   std::int64_t now, const std::string& verdict_id) const;
+  docket::v1::Event AutoCompletedEvent(const docket::v1::WorkItem& item, const std::string& id,
+                                       const std::string& rule_id, std::int64_t now,
+                                       const std::string& verdict_id) const;
   const BusinessCalendar& CalendarOf(const std::string& queue) const;
   // Index ops that put a live item into its queue with SLA timers.
   void Enqueue(Change& c, const docket::v1::WorkItem& item, std::int64_t now_ms) const;

@@ -141,7 +141,7 @@ class ProcessingItest : public ::testing::Test {
           auto item = Get(id, key);
           return item.ok() && item->state() == state;
         },
-        20s);
+        45s);
   }
 
   // The lifecycle events on docket.work.v1 of one item, by type.
@@ -161,7 +161,7 @@ class ProcessingItest : public ::testing::Test {
   }
 
   bool WaitForEvent(const std::string& id, const std::string& type, std::size_t count = 1) {
-    return testing::WaitFor([&] { return EventsOf(id).count(type) >= count; }, 20s);
+    return testing::WaitFor([&] { return EventsOf(id).count(type) >= count; }, 45s);
   }
 
   grpc::Status Claim(const std::string& key, docket::v1::ClaimNextResponse* resp,
