@@ -7,11 +7,14 @@
 // names file, line and field, and cross-references (a kind's queue, a
 // queue's calendar, an automation rule's attribute) are checked.
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <map>
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -22,6 +25,15 @@ class YamlNode;
 }
 
 namespace docket::catalog {
+
+// The categories of Work.SubmitFeedback: a fixed vocabulary, so that the
+// metrics service counts feedback with bounded labels.
+inline constexpr std::array<std::string_view, 6> kFeedbackCategories = {
+    "unclear-instructions", "missing-data", "tooling", "workload", "policy", "other"};
+inline bool IsFeedbackCategory(std::string_view category) {
+  return std::find(kFeedbackCategories.begin(), kFeedbackCategories.end(), category) !=
+         kFeedbackCategories.end();
+}
 
 enum class AttributeType { kString, kNumber, kMoney, kDate, kEnum, kBool };
 std::string_view AttributeTypeName(AttributeType type);

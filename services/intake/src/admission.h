@@ -17,7 +17,7 @@
 #include "common/kafka/event_publisher.h"
 #include "common/kafka/kafka_config.h"
 #include "docket/v1/work.pb.h"
-#include "services/intake/src/ids.h"
+#include "common/ids/uuid7.h"
 #include "services/intake/src/idempotency.h"
 #include "services/intake/src/intake_metrics.h"
 #include "services/intake/src/rate_limiter.h"

@@ -20,7 +20,7 @@
 #include "common/testing/service_process.h"
 #include "docket/v1/event.pb.h"
 #include "docket/v1/intake_service.grpc.pb.h"
-#include "services/intake/src/ids.h"
+#include "common/ids/uuid7.h"
 
 namespace docket::intake {
 namespace {

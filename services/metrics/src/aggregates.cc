@@ -23,6 +23,9 @@ std::int64_t Ms(const google::protobuf::Timestamp& t) { return TimeUtil::Timesta
 std::int64_t Hour(std::int64_t ms) { return ms >= 0 ? ms / kHourMs : 0; }
 double Seconds(std::int64_t ms) { return std::max<std::int64_t>(ms, 0) / 1000.0; }
 
+// The entry of the seen-id set that marks an item as finished.
+std::string ClosedMarker(const std::string& item_id) { return "closed\x1f" + item_id; }
+
 std::string Join(std::initializer_list<std::string> parts) {
   std::string out;
   bool first = true;
@@ -144,6 +147,9 @@ bool PartitionAggregates::Seen(const std::string& event_id) {
 
 void PartitionAggregates::Move(const docket::v1::Event& e, const std::string& to_state,
                                std::int64_t at_ms, bool terminal) {
+  // Remembered with the seen event ids (bounded, snapshotted with them), so a
+  // late Routed of a finished item does not reopen it.
+  if (terminal) Seen(ClosedMarker(e.subject()));
   auto it = live_.find(e.subject());
   if (it == live_.end()) return;
   LiveItem& item = it->second;
@@ -168,6 +174,9 @@ bool PartitionAggregates::Apply(const docket::v1::Event& e) {
       const std::string key = Label(tenant, p.kind(), p.queue());
       const std::int64_t submitted = Ms(p.submitted_at());
       ++At(key, submitted).arrivals;
+      // A Routed that arrives after the item's terminal event (an outbox
+      // re-publish) still counts the arrival but opens no backlog item.
+      if (seen_.count(ClosedMarker(e.subject()))) break;
       auto parts = Split(key);
       LiveItem item{parts[0], parts[1], parts[2], "SUBMITTED", submitted, submitted, false};
       live_[e.subject()] = item;
@@ -249,8 +258,9 @@ bool PartitionAggregates::Apply(const docket::v1::Event& e) {
       break;
     case docket::v1::Event::kFeedback: {
       const auto& p = e.feedback();
-      const auto parts = Split(Label(tenant, p.kind(), ""));
-      ++feedback_[Join({parts[0], parts[1], p.category().substr(0, 64)})];
+      const auto parts = Split(Label(tenant, p.kind(), p.queue()));
+      const std::string category = catalog::IsFeedbackCategory(p.category()) ? p.category() : "other";
+      ++feedback_[Join({parts[0], parts[1], parts[2], category})];
       break;
     }
     case docket::v1::Event::kVerdict: {
@@ -323,7 +333,13 @@ absl::StatusOr<PartitionAggregates> PartitionAggregates::Parse(const std::string
     }
     a.verdicts_ = j.at("verdicts").get<std::map<std::string, std::int64_t>>();
     a.violations_ = j.at("violations").get<std::map<std::string, std::int64_t>>();
-    a.feedback_ = j.at("feedback").get<std::map<std::string, std::int64_t>>();
+    for (const auto& [key, n] : j.at("feedback").get<std::map<std::string, std::int64_t>>()) {
+      auto parts = Split(key);
+      // Snapshots before feedback had a queue: tenant, kind, category.
+      if (parts.size() == 3) parts.insert(parts.begin() + 2, "other");
+      if (parts.size() != 4) return absl::DataLossError("a feedback key of the snapshot has no 4 parts");
+      a.feedback_[Join({parts[0], parts[1], parts[2], parts[3]})] += n;
+    }
     for (const auto& t : j.at("transitions")) {
       TransitionStats s;
       s.count = t.at("n").get<std::int64_t>();
@@ -537,7 +553,7 @@ std::vector<prometheus::MetricFamily> Families(
   prometheus::MetricFamily at_risk = gauge("docket_kpi_items_at_risk", "Open items past their at-risk point.");
   prometheus::MetricFamily verdicts = counter("docket_kpi_compliance_verdicts_total", "Compliance verdicts by checkpoint and outcome.");
   prometheus::MetricFamily violations = counter("docket_kpi_compliance_violations_total", "Compliance violations by rule.");
-  prometheus::MetricFamily feedback = counter("docket_kpi_feedback_total", "Worker feedback by category.");
+  prometheus::MetricFamily feedback = counter("docket_kpi_feedback_total", "Feedback from staff and departments (Work.SubmitFeedback) by kind, queue and category.");
   prometheus::MetricFamily bottleneck = gauge("docket_kpi_bottleneck_wait_seconds", "Mean time items spent in a state before leaving it.");
 
   for (const auto& [partition, p] : parts) {
@@ -606,7 +622,8 @@ std::vector<prometheus::MetricFamily> Families(
     }
     for (const auto& [key, n] : p->feedback()) {
       const auto l = Split(key);
-      auto m = Labeled({{"tenant", l[0]}, {"kind", l[1]}, {"category", l[2]}, {"partition", part}});
+      auto m = Labeled({{"tenant", l[0]}, {"kind", l[1]}, {"queue", l[2]}, {"category", l[3]},
+                        {"partition", part}});
       m.counter.value = static_cast<double>(n);
       feedback.metric.push_back(std::move(m));
     }

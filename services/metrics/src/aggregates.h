@@ -115,7 +115,7 @@ class PartitionAggregates {
   std::map<std::string, LiveItem> live_;
   std::map<std::string, std::int64_t> verdicts_;    // tenant,kind,checkpoint,outcome
   std::map<std::string, std::int64_t> violations_;  // tenant,kind,rule
-  std::map<std::string, std::int64_t> feedback_;    // tenant,kind,category
+  std::map<std::string, std::int64_t> feedback_;    // tenant,kind,queue,category
   std::map<std::pair<std::string, std::int64_t>, TransitionStats> transitions_;
   // Recently counted event ids (bounded), so a duplicate is never counted twice.
   std::deque<std::string> seen_order_;

@@ -5,6 +5,9 @@
 
 #include <prometheus/metric_family.h>
 
+#include <map>
+#include <vector>
+
 #include "google/protobuf/util/time_util.h"
 
 namespace docket::kpi {
@@ -20,6 +23,7 @@ queues:
   - {name: sup, skills: [sup]}
 kinds:
   - {name: invoice, queue: ap, sla: 4h}
+  - {name: payslip, queue: sup, sla: 4h}
 )";
 
 constexpr std::int64_t kT0 = 1'795'000'000'000;  // ms
@@ -184,6 +188,109 @@ TEST_F(AggregatesTest, WindowCountsOnlyRecentHours) {
   q.now_ms = kT0 + 10 * 3600 * 1000 + 1000;
   q.from_ms = q.now_ms - 3600 * 1000;
   EXPECT_EQ(Snapshot({&agg_}, q).arrivals(), 1);
+}
+
+// Items are keyed by id, so each item's events stay in one partition, but
+// partitions are consumed independently: one replica may fold in hours of
+// partition 1 before partition 0's earlier events. The totals over the
+// partitions must not depend on that interleaving.
+TEST_F(AggregatesTest, TotalsAcrossPartitionsDoNotDependOnTheOrderPartitionsAreConsumed) {
+  struct Step {
+    int partition;
+    docket::v1::Event event;
+  };
+  std::vector<Step> steps;
+  auto routed = [&](int p, const std::string& id, std::int64_t at) {
+    auto e = Base(id, "routed", at);
+    e.mutable_routed()->set_queue("ap");
+    e.mutable_routed()->set_kind("invoice");
+    *e.mutable_routed()->mutable_submitted_at() = At(at);
+    steps.push_back({p, e});
+  };
+  auto done = [&](int p, const std::string& id, std::int64_t at, bool met) {
+    auto e = Completed(id, at - 10, at, met);
+    *e.mutable_completed()->mutable_submitted_at() = At(at - 100);
+    steps.push_back({p, e});
+  };
+  // Partition 0: early in the day; partition 1: hours later.
+  routed(0, "a", 0);
+  done(0, "a", 3000, true);
+  routed(0, "b", 10);
+  routed(1, "c", 5 * 3600);
+  done(1, "c", 5 * 3600 + 200, false);
+  routed(1, "d", 6 * 3600);
+
+  auto fold = [&](const std::vector<int>& order) {
+    std::vector<PartitionAggregates> parts(2, PartitionAggregates(catalog_));
+    for (int i : order) parts[steps[i].partition].Apply(steps[i].event);
+    return parts;
+  };
+  const auto in_time_order = fold({0, 1, 2, 3, 4, 5});
+  const auto late_first = fold({3, 4, 5, 0, 1, 2});            // partition 1 drained first
+  const auto interleaved = fold({3, 0, 4, 1, 5, 2});
+  Query q;
+  q.now_ms = kT0 + 7 * 3600 * 1000;
+  const auto expected = Snapshot({&in_time_order[0], &in_time_order[1]}, q);
+  EXPECT_EQ(expected.arrivals(), 4);
+  EXPECT_EQ(expected.completed(), 2);
+  EXPECT_EQ(expected.backlog(), 2);
+  EXPECT_EQ(expected.sla_met(), 1);
+  EXPECT_EQ(expected.sla_missed(), 1);
+  for (const auto* parts : {&late_first, &interleaved}) {
+    EXPECT_EQ(Snapshot({&(*parts)[0], &(*parts)[1]}, q).DebugString(), expected.DebugString());
+  }
+}
+
+// The outbox relay may re-publish an item's Routed after its Completed.
+TEST_F(AggregatesTest, RoutedArrivingAfterTheItemFinishedCountsTheArrivalButLeavesNoBacklog) {
+  agg_.Apply(Completed("late", 0, 60));
+  Routed("late", 0);
+  const auto s = Snap(agg_);
+  EXPECT_EQ(s.arrivals(), 1);
+  EXPECT_EQ(s.completed(), 1);
+  EXPECT_EQ(s.backlog(), 0) << "a finished item was reopened by its late Routed event";
+}
+
+TEST_F(AggregatesTest, FeedbackIsCountedByKindQueueAndCategoryWithUnknownCategoriesFoldedIntoOther) {
+  auto feedback = [&](const std::string& id, const std::string& kind, const std::string& queue,
+                      const std::string& category) {
+    docket::v1::Event e = Base("", id, 0);
+    e.set_id(id);
+    auto* f = e.mutable_feedback();
+    f->set_kind(kind);
+    f->set_queue(queue);
+    f->set_category(category);
+    f->set_text("the scan of page 2 is missing: call +44 20 7946 0958");
+    agg_.Apply(e);
+  };
+  feedback("f1", "invoice", "ap", "missing-data");
+  feedback("f2", "invoice", "ap", "missing-data");
+  feedback("f3", "", "sup", "workload");
+  feedback("f4", "invoice", "ap", "a free-text category nobody configured");
+  std::map<std::string, double> counts;
+  for (const auto& f : Families({{"docket.work.v1:0", &agg_}}, kT0)) {
+    if (f.name != "docket_kpi_feedback_total") continue;
+    for (const auto& m : f.metric) {
+      std::map<std::string, std::string> l;
+      for (const auto& p : m.label) l[p.name] = p.value;
+      counts[l["kind"] + "/" + l["queue"] + "/" + l["category"]] += m.counter.value;
+      for (const auto& [name, value] : l) EXPECT_THAT(value, ::testing::Not(HasSubstr("7946"))) << name;
+    }
+  }
+  EXPECT_EQ(counts, (std::map<std::string, double>{{"invoice/ap/missing-data", 2},
+                                                    {"invoice/ap/other", 1},
+                                                    {"other/sup/workload", 1}}));
+}
+
+TEST_F(AggregatesTest, SnapshotFromBeforeFeedbackHadAQueueIsReadWithQueueOther) {
+  agg_.next_offset = 1;
+  std::string old = agg_.Serialize();
+  const std::string empty = "\"feedback\":{}";
+  ASSERT_NE(old.find(empty), std::string::npos) << old;
+  old.replace(old.find(empty), empty.size(), "\"feedback\":{\"acme\\u001finvoice\\u001ftooling\":3}");
+  auto restored = PartitionAggregates::Parse(old, catalog_);
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_EQ(restored->feedback().at("acme\x1finvoice\x1fother\x1ftooling"), 3);
 }
 
 TEST(HistogramTest, QuantileInterpolatesInsideTheBucketLikePrometheus) {

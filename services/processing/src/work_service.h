@@ -35,11 +35,18 @@ class WorkService final : public docket::v1::Work::Service {
                    docket::v1::WorkItemResponse* resp) override;
   grpc::Status ListQueue(grpc::ServerContext* ctx, const docket::v1::ListQueueRequest* req,
                          docket::v1::ListQueueResponse* resp) override;
+  grpc::Status Comment(grpc::ServerContext* ctx, const docket::v1::CommentRequest* req,
+                       docket::v1::WorkItemResponse* resp) override;
+  grpc::Status SubmitFeedback(grpc::ServerContext* ctx, const docket::v1::SubmitFeedbackRequest* req,
+                              docket::v1::SubmitFeedbackResponse* resp) override;
 
  private:
-  // The caller as a Worker; `write` = the call changes something (operators
-  // may not).
-  absl::StatusOr<Worker> Authenticate(const grpc::ServerContext& ctx, bool write) const;
+  // What a call needs of the key: read (any Work role), write (worker or
+  // supervisor), or note (Comment/SubmitFeedback: also a publisher, the
+  // requester's side).
+  enum class Access { kRead, kWrite, kNote };
+  // The caller as a Worker.
+  absl::StatusOr<Worker> Authenticate(const grpc::ServerContext& ctx, Access access) const;
 
   Workflow& workflow_;
   const auth::ApiKeyAuthenticator& authenticator_;

@@ -8,6 +8,7 @@
 #include <prometheus/histogram.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/kafka/record.h"
 #include "common/log/log.h"
 #include "common/status/macros.h"
@@ -66,6 +67,13 @@ bool MayActFor(const Worker& w, const std::string& tenant) {
                      [&](const std::string& t) { return t == "*" || t == tenant; });
 }
 
+// Publisher keys see only items of their kinds; staff see every kind.
+bool MaySeeKind(const Worker& w, const std::string& kind) {
+  if (!w.publisher || w.kinds.empty()) return true;
+  return std::any_of(w.kinds.begin(), w.kinds.end(),
+                     [&](const std::string& k) { return k == "*" || k == kind; });
+}
+
 bool HasSkillFor(const Worker& w, const catalog::Queue& q) {
   return std::any_of(q.skills.begin(), q.skills.end(), [&](const std::string& s) {
     return std::find(w.skills.begin(), w.skills.end(), s) != w.skills.end();
@@ -84,6 +92,22 @@ docket::v1::Actor System() {
   a.set_type(docket::v1::Actor::TYPE_SYSTEM);
   a.set_id("processing");
   return a;
+}
+
+// Who a caller is in events: a person, or the publisher (the requester's side).
+docket::v1::Actor ActorOf(const Worker& w) {
+  docket::v1::Actor a = Person(w.id);
+  if (w.publisher) a.set_type(docket::v1::Actor::TYPE_PUBLISHER);
+  return a;
+}
+
+absl::Status CheckNote(const std::string& field, const std::string& text, bool required) {
+  if (required && text.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": is required"));
+  if (text.size() > kMaxNoteBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": ", text.size(), " bytes, at most ",
+                                                   kMaxNoteBytes, " allowed"));
+  }
+  return absl::OkStatus();
 }
 
 bool Automated(const WorkItem& item) {
@@ -235,6 +259,7 @@ struct Workflow::Change {
   std::vector<docket::v1::Event> events;
   std::vector<std::pair<std::string, std::string>> fields;
   std::vector<std::array<std::string, 4>> ops;
+  bool transition = true;  // false: the state did not change (a comment)
   void Op(std::string verb, std::string key, std::string a, std::string b = "") {
     ops.push_back({std::move(verb), std::move(key), std::move(a), std::move(b)});
   }
@@ -244,7 +269,7 @@ Workflow::Workflow(const catalog::Catalog& catalog, redis::RedisClient& redis,
                    kafka::EventPublisher& publisher, const Clock& clock,
                    const kafka::Topics& topics, WorkflowOptions options)
     : catalog_(catalog), redis_(redis), publisher_(publisher), clock_(clock), topics_(topics),
-      options_(std::move(options)) {}
+      options_(std::move(options)), ids_(clock) {}
 
 Workflow::~Workflow() = default;
 
@@ -327,7 +352,7 @@ absl::StatusOr<Workflow::Loaded> Workflow::LoadForWorker(const Worker& worker,
   if (item_id.empty()) return absl::InvalidArgumentError("item_id is required");
   DOCKET_ASSIGN_OR_RETURN(std::optional<Loaded> l, Load(item_id));
   // Another tenant's item is "not found": its existence is not revealed.
-  if (!l || !MayActFor(worker, l->item.tenant())) {
+  if (!l || !MayActFor(worker, l->item.tenant()) || !MaySeeKind(worker, l->item.kind())) {
     return absl::NotFoundError(absl::StrCat("work item ", item_id.substr(0, 64), " not found"));
   }
   return *l;
@@ -365,7 +390,7 @@ absl::Status Workflow::Commit(const Change& c) {
     return absl::AbortedError(absl::StrCat("work item ", item.id(),
                                            " was changed concurrently; retry"));
   }
-  if (metrics_) metrics_->Transition(item.kind(), item.state());
+  if (metrics_ && c.transition) metrics_->Transition(item.kind(), item.state());
   PublishAndClear(events);
   return absl::OkStatus();
 }
@@ -864,6 +889,101 @@ absl::StatusOr<WorkItem> Workflow::Reject(const Worker& worker, const std::strin
 absl::StatusOr<WorkItem> Workflow::Get(const Worker& worker, const std::string& item_id) {
   DOCKET_ASSIGN_OR_RETURN(Loaded l, LoadForWorker(worker, item_id));
   return l.item;
+}
+
+absl::StatusOr<WorkItem> Workflow::Comment(const Worker& worker, const std::string& item_id,
+                                           const std::string& text) {
+  DOCKET_RETURN_IF_ERROR(CheckNote("text", text, true));
+  absl::Status last;
+  for (int attempt = 0; attempt < options_.claim_attempts; ++attempt) {
+    DOCKET_ASSIGN_OR_RETURN(Loaded l, LoadForWorker(worker, item_id));
+    const std::int64_t now = NowMs();
+    Change c;
+    c.expected_version = l.version;
+    c.transition = false;
+    c.item = l.item;
+    WorkItem& item = c.item;
+    docket::v1::ItemComment* note = item.add_comments();
+    *note->mutable_author() = ActorOf(worker);
+    note->set_text(text);
+    *note->mutable_at() = Ts(now);
+    if (item.comments_size() > kMaxCommentsPerItem) {
+      item.mutable_comments()->DeleteSubrange(0, item.comments_size() - kMaxCommentsPerItem);
+    }
+    docket::v1::Event e = NewEvent(item, VersionedId(item, l.version, "Commented"));
+    auto* p = e.mutable_commented();
+    *p->mutable_author() = ActorOf(worker);
+    p->set_text(text);
+    *p->mutable_commented_at() = Ts(now);
+    p->set_queue(item.queue());
+    p->set_kind(item.kind());
+    c.events.push_back(e);
+    last = Commit(c);
+    if (last.ok()) {
+      item.set_version(l.version + 1);
+      return item;
+    }
+    if (!absl::IsAborted(last)) return last;
+  }
+  return last;
+}
+
+absl::StatusOr<std::string> Workflow::SubmitFeedback(const Worker& worker,
+                                                     const docket::v1::SubmitFeedbackRequest& request) {
+  if (!catalog::IsFeedbackCategory(request.category())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "category: \"", request.category().substr(0, 64), "\" is not one of ",
+        absl::StrJoin(catalog::kFeedbackCategories, ", ",
+                      [](std::string* out, std::string_view c) { out->append(c); })));
+  }
+  DOCKET_RETURN_IF_ERROR(CheckNote("text", request.text(), false));
+  std::string tenant = request.tenant();
+  std::string kind = request.kind();
+  std::string queue = request.queue();
+  if (!request.item_id().empty()) {
+    DOCKET_ASSIGN_OR_RETURN(Loaded l, LoadForWorker(worker, request.item_id()));
+    if (!tenant.empty() && tenant != l.item.tenant()) {
+      return absl::InvalidArgumentError("tenant: does not match the item's tenant");
+    }
+    tenant = l.item.tenant();
+    if (kind.empty()) kind = l.item.kind();
+    if (queue.empty()) queue = l.item.queue();
+  }
+  if (tenant.empty()) return absl::InvalidArgumentError("tenant: is required");
+  if (!MayActFor(worker, tenant)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("may not give feedback for tenant \"", tenant.substr(0, 64), "\""));
+  }
+  if (kind.empty() && queue.empty()) {
+    return absl::InvalidArgumentError("kind, queue: give the kind or the queue the feedback is about");
+  }
+  if (!kind.empty()) {
+    const catalog::Kind* k = catalog_.FindKind(kind);
+    if (!k) return absl::InvalidArgumentError(absl::StrCat("kind: unknown kind \"", kind.substr(0, 64), "\""));
+    if (!MaySeeKind(worker, kind)) {
+      return absl::PermissionDeniedError(absl::StrCat("may not give feedback on kind \"", kind, "\""));
+    }
+    if (queue.empty()) queue = k->queue;
+  }
+  if (!catalog_.FindQueue(queue)) {
+    return absl::InvalidArgumentError(absl::StrCat("queue: unknown queue \"", queue.substr(0, 64), "\""));
+  }
+  docket::v1::Event e;
+  e.set_id(ids_.Next());
+  e.set_source(options_.source);
+  e.set_subject(request.item_id());
+  e.set_tenant(tenant);
+  *e.mutable_time() = Ts(NowMs());
+  auto* f = e.mutable_feedback();
+  f->set_category(request.category());
+  *f->mutable_actor() = ActorOf(worker);
+  f->set_kind(kind);
+  f->set_queue(queue);
+  f->set_text(request.text());
+  f->set_item_id(request.item_id());
+  e.set_type(kafka::EventType(e));
+  DOCKET_RETURN_IF_ERROR(publisher_.Publish(topics_.work(), e));
+  return e.id();
 }
 
 absl::StatusOr<docket::v1::ListQueueResponse> Workflow::ListQueue(

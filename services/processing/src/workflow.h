@@ -32,6 +32,7 @@
 #include "absl/status/statusor.h"
 #include "common/catalog/catalog.h"
 #include "common/clock/clock.h"
+#include "common/ids/uuid7.h"
 #include "common/kafka/event_publisher.h"
 #include "common/kafka/kafka_config.h"
 #include "common/metrics/metrics.h"
@@ -44,12 +45,20 @@ namespace docket::processing {
 
 // Who calls the worker API (from the API key).
 struct Worker {
-  std::string id;                    // actor id (four-eyes compares these)
-  std::vector<std::string> tenants;  // "*" = any
-  std::vector<std::string> skills;
+  std::string id{};                    // actor id (four-eyes compares these)
+  std::vector<std::string> tenants{};  // "*" = any
+  std::vector<std::string> skills{};
   bool supervisor = false;
   int wip_limit = 0;  // 0 = the default
+  // A publisher's key: may only Comment on, and give feedback about, items
+  // of its tenants and kinds (the requester's side of the conversation).
+  bool publisher = false;
+  std::vector<std::string> kinds{};  // publisher keys: empty or "*" = any kind
 };
+
+// Limits of Comment and SubmitFeedback.
+inline constexpr std::size_t kMaxNoteBytes = 4096;
+inline constexpr int kMaxCommentsPerItem = 50;  // older ones are dropped from the item
 
 struct WorkflowOptions {
   std::chrono::milliseconds lease{std::chrono::minutes(15)};
@@ -94,6 +103,16 @@ class Workflow {
   absl::StatusOr<docket::v1::WorkItem> Reject(const Worker& worker, const std::string& item_id,
                                               const std::string& reason);
   absl::StatusOr<docket::v1::WorkItem> Get(const Worker& worker, const std::string& item_id);
+  // Adds a note to the item's history in any state (a Commented event);
+  // the item keeps the newest kMaxCommentsPerItem. Retries a concurrent
+  // change itself (a comment does not depend on the state).
+  absl::StatusOr<docket::v1::WorkItem> Comment(const Worker& worker, const std::string& item_id,
+                                               const std::string& text);
+  // Publishes a Feedback event (acks=all) and returns its id. INVALID_ARGUMENT
+  // names the bad field (category outside catalog::kFeedbackCategories,
+  // unknown kind or queue, neither given, text too long).
+  absl::StatusOr<std::string> SubmitFeedback(const Worker& worker,
+                                             const docket::v1::SubmitFeedbackRequest& request);
   absl::StatusOr<docket::v1::ListQueueResponse> ListQueue(
       const Worker& worker, const docket::v1::ListQueueRequest& request);
 
@@ -145,6 +164,7 @@ class Workflow {
   WorkflowOptions options_;
   std::map<std::string, BusinessCalendar> calendars_;  // by queue
   std::unique_ptr<WorkflowMetrics> metrics_;
+  UuidV7Generator ids_;  // ids of original events (Feedback)
 };
 
 }  // namespace docket::processing

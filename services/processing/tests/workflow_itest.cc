@@ -130,9 +130,9 @@ class WorkflowItest : public ::testing::Test {
     return e;
   }
 
-  const Worker kAlice{"alice", {"acme"}, {"ap"}, false, 0};
-  const Worker kBob{"bob", {"acme"}, {"ap", "sup"}, true, 0};
-  const Worker kOps{"ops", {"*"}, {}, false, 0};
+  const Worker kAlice{.id = "alice", .tenants = {"acme"}, .skills = {"ap"}};
+  const Worker kBob{.id = "bob", .tenants = {"acme"}, .skills = {"ap", "sup"}, .supervisor = true};
+  const Worker kOps{.id = "ops", .tenants = {"*"}};
   std::unique_ptr<testing::RedisServer> server_;
   std::unique_ptr<redis::RedisClient> redis_;
   std::unique_ptr<catalog::Catalog> catalog_;
@@ -243,7 +243,7 @@ TEST_F(WorkflowItest, HighPriorityIsServedFirstButOldNormalWorkIsNotStarved) {
 TEST_F(WorkflowItest, ClaimBeyondTheWipCapIsResourceExhausted) {
   Submit("invoice");
   Submit("invoice");
-  const Worker capped{"carl", {"acme"}, {"ap"}, false, 1};
+  const Worker capped{.id = "carl", .tenants = {"acme"}, .skills = {"ap"}, .wip_limit = 1};
   ASSERT_FALSE(Claim(capped).empty());
   docket::v1::ClaimNextRequest req;
   req.set_tenant("acme");
@@ -342,6 +342,145 @@ TEST_F(WorkflowItest, ReplayingEveryInputFromTheBeginningChangesNoStateAndEmitsN
   EXPECT_EQ(publisher_.Events(kafka::Topics().work()).size(), published) << "the replay emitted events";
   for (const auto& e : publisher_.Events(kafka::Topics().work())) EXPECT_TRUE(ids.contains(e.id()));
 }
+
+TEST_F(WorkflowItest, CommentIsKeptOnTheItemEmittedAsAnEventAndChangesNoState) {
+  const std::string id = Submit("invoice");
+  ASSERT_EQ(Claim(kAlice), id);
+  const auto before = Item(id);
+  auto commented = wf_->Comment(kAlice, id, "vendor called: PO follows tomorrow");
+  ASSERT_TRUE(commented.ok()) << commented.status();
+  EXPECT_EQ(commented->state(), docket::v1::WORK_STATE_CLAIMED);
+  EXPECT_EQ(commented->worker(), "alice");
+  EXPECT_EQ(commented->version(), before.version() + 1);
+
+  const auto stored = Item(id);
+  ASSERT_EQ(stored.comments_size(), 1);
+  EXPECT_EQ(stored.comments(0).text(), "vendor called: PO follows tomorrow");
+  EXPECT_EQ(stored.comments(0).author().id(), "alice");
+  EXPECT_EQ(Ms(stored.comments(0).at()), Ms(clock_.Now()));
+  const auto events = Events(id, "docket.work.v1.Commented");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].commented().text(), "vendor called: PO follows tomorrow");
+  EXPECT_EQ(events[0].commented().queue(), "ap");
+
+  // The claim still works as before: the comment did not disturb it.
+  docket::v1::CompleteRequest done;
+  done.set_item_id(id);
+  auto completed = wf_->Complete(kAlice, done);
+  ASSERT_TRUE(completed.ok()) << completed.status();
+  EXPECT_EQ(completed->comments_size(), 1);
+  // A finished item still takes notes (its history stays open).
+  EXPECT_TRUE(wf_->Comment(kBob, id, "checked the payment run").ok());
+  EXPECT_EQ(Item(id).comments_size(), 2);
+}
+
+TEST_F(WorkflowItest, CommentIsRefusedWhenEmptyTooLongOrOnAnotherTenantsItem) {
+  const std::string id = Submit("invoice");
+  auto empty = wf_->Comment(kAlice, id, "");
+  EXPECT_EQ(empty.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(empty.status().message(), HasSubstr("text"));
+  auto too_long = wf_->Comment(kAlice, id, std::string(kMaxNoteBytes + 1, 'x'));
+  EXPECT_EQ(too_long.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(too_long.status().message(), HasSubstr("4096"));
+  const Worker globex{.id = "gina", .tenants = {"globex"}, .skills = {"ap"}};
+  EXPECT_EQ(wf_->Comment(globex, id, "hello").status().code(), absl::StatusCode::kNotFound);
+  // A publisher key sees only its kinds.
+  Worker publisher{.id = "acme-erp", .tenants = {"acme"}, .publisher = true, .kinds = {"checked"}};
+  EXPECT_EQ(wf_->Comment(publisher, id, "any news?").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Item(id).comments_size(), 0);
+  EXPECT_TRUE(Events(id, "docket.work.v1.Commented").empty());
+  publisher.kinds = {"invoice"};
+  auto requester = wf_->Comment(publisher, id, "any news?");
+  ASSERT_TRUE(requester.ok()) << requester.status();
+  EXPECT_EQ(requester->comments(0).author().type(), docket::v1::Actor::TYPE_PUBLISHER);
+}
+
+TEST_F(WorkflowItest, ItemKeepsOnlyTheNewestCommentsSoItsSizeStaysBounded) {
+  const std::string id = Submit("invoice");
+  for (int i = 0; i < kMaxCommentsPerItem + 5; ++i) {
+    ASSERT_TRUE(wf_->Comment(kAlice, id, "note " + std::to_string(i)).ok()) << i;
+  }
+  const auto item = Item(id);
+  ASSERT_EQ(item.comments_size(), kMaxCommentsPerItem);
+  EXPECT_EQ(item.comments(0).text(), "note 5");
+  EXPECT_EQ(item.comments(kMaxCommentsPerItem - 1).text(),
+            "note " + std::to_string(kMaxCommentsPerItem + 4));
+  EXPECT_EQ(Events(id, "docket.work.v1.Commented").size(), static_cast<std::size_t>(kMaxCommentsPerItem + 5));
+}
+
+TEST_F(WorkflowItest, FeedbackOnAnItemIsPublishedWithItsKindAndQueue) {
+  const std::string id = Submit("invoice");
+  docket::v1::SubmitFeedbackRequest req;
+  req.set_item_id(id);
+  req.set_category("missing-data");
+  req.set_text("no purchase order number on the scan");
+  auto event_id = wf_->SubmitFeedback(kAlice, req);
+  ASSERT_TRUE(event_id.ok()) << event_id.status();
+  const auto events = Events(id, "docket.work.v1.Feedback");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].id(), *event_id);
+  EXPECT_EQ(events[0].tenant(), "acme");
+  const auto& f = events[0].feedback();
+  EXPECT_EQ(f.kind(), "invoice");
+  EXPECT_EQ(f.queue(), "ap");
+  EXPECT_EQ(f.category(), "missing-data");
+  EXPECT_EQ(f.item_id(), id);
+  EXPECT_EQ(f.actor().id(), "alice");
+}
+
+TEST_F(WorkflowItest, FeedbackOnAKindFillsItsQueueAndBadFeedbackNamesTheField) {
+  docket::v1::SubmitFeedbackRequest req;
+  req.set_tenant("acme");
+  req.set_kind("checked");
+  req.set_category("unclear-instructions");
+  auto ok = wf_->SubmitFeedback(kAlice, req);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  bool found = false;
+  for (const auto& e : publisher_.Events(kafka::Topics().work())) {
+    if (e.id() == *ok) {
+      found = true;
+      EXPECT_EQ(e.feedback().queue(), "ap");
+      EXPECT_TRUE(e.subject().empty());
+    }
+  }
+  EXPECT_TRUE(found);
+
+  auto expect_invalid = [&](docket::v1::SubmitFeedbackRequest r, const std::string& field) {
+    auto s = wf_->SubmitFeedback(kAlice, r);
+    EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument) << field;
+    EXPECT_THAT(s.status().message(), HasSubstr(field));
+  };
+  auto bad = req;
+  bad.set_category("rant");
+  expect_invalid(bad, "category");
+  bad = req;
+  bad.set_kind("no_such_kind");
+  expect_invalid(bad, "kind");
+  bad = req;
+  bad.clear_kind();
+  expect_invalid(bad, "kind, queue");
+  bad = req;
+  bad.clear_kind();
+  bad.set_queue("nowhere");
+  expect_invalid(bad, "queue");
+  bad = req;
+  bad.set_text(std::string(kMaxNoteBytes + 1, 'x'));
+  expect_invalid(bad, "text");
+  bad = req;
+  bad.set_tenant("globex");
+  EXPECT_EQ(wf_->SubmitFeedback(kAlice, bad).status().code(), absl::StatusCode::kPermissionDenied);
+}
+
+TEST_F(WorkflowItest, FeedbackIsAnErrorNotASilentDropWhenKafkaRefusesIt) {
+  docket::v1::SubmitFeedbackRequest req;
+  req.set_tenant("acme");
+  req.set_queue("sup");
+  req.set_category("workload");
+  publisher_.FailNext(1, absl::UnavailableError("broker down"));
+  EXPECT_EQ(wf_->SubmitFeedback(kBob, req).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(wf_->SubmitFeedback(kBob, req).ok()) << "the retry succeeds";
+}
+
 
 }  // namespace
 }  // namespace docket::processing

@@ -308,7 +308,7 @@ int Complete(Ctx& c) {
   return rc;
 }
 
-// Return, Escalate, Release, Reject: an item id and one text.
+// Return, Escalate, Release, Reject, Comment: an item id and one text.
 template <typename Request>
 int ItemAction(Ctx& c, const char* text_flag, bool required,
                grpc::Status (v1::Work::StubInterface::*call)(grpc::ClientContext*, const Request&,
@@ -478,6 +478,30 @@ int AuditTrail(Ctx& c) {
   return kExitOk;
 }
 
+int Feedback(Ctx& c) {
+  v1::SubmitFeedbackRequest req;
+  req.set_tenant(c.args.GetOr("tenant", ""));
+  req.set_kind(c.args.GetOr("kind", ""));
+  req.set_queue(c.args.GetOr("queue", ""));
+  req.set_item_id(c.args.GetOr("item", ""));
+  req.set_category(c.args.GetOr("category", ""));
+  req.set_text(c.args.GetOr("text", ""));
+  if (req.category().empty()) return UsageError(c, "--category is required");
+  if (req.kind().empty() && req.queue().empty() && req.item_id().empty()) {
+    return UsageError(c, "give --kind, --queue or --item: what the feedback is about");
+  }
+  v1::SubmitFeedbackResponse resp;
+  const int rc = Unary(c, Service::kWork, &Connector::Work,
+                       [&](auto& stub, auto& ctx) { return stub.SubmitFeedback(&ctx, req, &resp); });
+  if (rc != kExitOk) return rc;
+  if (Json(c)) {
+    c.io.out << ToJson(resp) << "\n";
+  } else {
+    c.io.out << "feedback recorded: " << resp.event_id() << "\n";
+  }
+  return kExitOk;
+}
+
 // ---- objectives (local: no service involved) ----
 
 int ObjectivesRender(Ctx& c) {
@@ -609,6 +633,17 @@ std::vector<Command> MakeCommands() {
                   {{"reason"}, {"json", false}}, 1, 1,
                   std::bind(ItemAction<v1::RejectRequest>, _1, "reason", true, &v1::Work::StubInterface::Reject,
                             [](v1::RejectRequest& r, const std::string& t) { r.set_reason(t); })});
+  cmds.push_back({"comment", "ITEM", "add a note to an item's history",
+                  "  --text=TEXT             required (up to 4096 bytes)\n  --json\n", {{"text"}, {"json", false}}, 1, 1,
+                  std::bind(ItemAction<v1::CommentRequest>, _1, "text", true, &v1::Work::StubInterface::Comment,
+                            [](v1::CommentRequest& r, const std::string& t) { r.set_text(t); })});
+  cmds.push_back({"feedback", "", "feedback on a kind, a queue or an item, counted by the metrics service",
+                  "  --category=C            required: unclear-instructions|missing-data|tooling|workload|policy|other\n"
+                  "  --kind=K --queue=Q --item=ITEM   what it is about (at least one)\n"
+                  "  --tenant=T              required unless --item is given\n"
+                  "  --text=TEXT             free text (up to 4096 bytes)\n  --json\n",
+                  {{"category"}, {"kind"}, {"queue"}, {"item"}, {"tenant"}, {"text"}, {"json", false}}, 0, 0,
+                  Feedback});
   cmds.push_back({"get", "ITEM", "show an item", "  --json                  the item as JSON\n",
                   {{"json", false}}, 1, 1, Get});
   cmds.push_back({"queue ls", "", "list a queue in claim order (follows every page)",

@@ -158,6 +158,12 @@ void PrintItem(std::ostream& out, const docket::v1::WorkItem& item) {
   if (!item.completer().id().empty()) row("completer", ActorText(item.completer()));
   PrintAttributes(out, "attributes", item.attributes());
   PrintAttributes(out, "outcome", item.outcome());
+  if (item.comments_size() > 0) {
+    out << "comments\n";
+    for (const auto& c : item.comments()) {
+      out << "  " << Time(c.at()) << "  " << ActorText(c.author()) << ": " << c.text() << "\n";
+    }
+  }
 }
 
 void PrintItemTableHeader(std::ostream& out) {

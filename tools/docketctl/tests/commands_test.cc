@@ -294,5 +294,50 @@ TEST_F(CommandsTest, CompleteSendsTypedOutcome) {
   EXPECT_EQ(r.out, "item item-1 is COMPLETED in queue data-entry\n");
 }
 
+TEST_F(CommandsTest, CommentSendsTheTextAndGetShowsTheItemsComments) {
+  docket::v1::CommentRequest sent;
+  docket::v1::WorkItemResponse resp;
+  *resp.mutable_item() = Item("item-1", docket::v1::WORK_STATE_CLAIMED);
+  auto* note = resp.mutable_item()->add_comments();
+  note->mutable_author()->set_type(docket::v1::Actor::TYPE_PERSON);
+  note->mutable_author()->set_id("alice");
+  note->set_text("PO follows tomorrow");
+  EXPECT_CALL(connector_.work, Comment(_, _, _))
+      .WillOnce(DoAll(::testing::SaveArg<1>(&sent), SetArgPointee<2>(resp), Return(grpc::Status::OK)));
+  EXPECT_CALL(connector_.work, Get(_, _, _)).WillOnce(DoAll(SetArgPointee<2>(resp), Return(grpc::Status::OK)));
+  Result r = Ctl({"comment", "item-1", "--text=PO follows tomorrow"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(sent.item_id(), "item-1");
+  EXPECT_EQ(sent.text(), "PO follows tomorrow");
+  Result shown = Ctl({"get", "item-1"});
+  ASSERT_EQ(shown.code, 0) << shown.err;
+  EXPECT_THAT(shown.out, HasSubstr("alice (person): PO follows tomorrow"));
+  Result missing = Ctl({"comment", "item-1"});
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_THAT(missing.err, HasSubstr("--text is required"));
+}
+
+TEST_F(CommandsTest, FeedbackSendsWhatItIsAboutAndPrintsTheEventId) {
+  docket::v1::SubmitFeedbackRequest sent;
+  docket::v1::SubmitFeedbackResponse resp;
+  resp.set_event_id("0193-feedback");
+  EXPECT_CALL(connector_.work, SubmitFeedback(_, _, _))
+      .WillOnce(DoAll(::testing::SaveArg<1>(&sent), SetArgPointee<2>(resp), Return(grpc::Status::OK)));
+  Result r = Ctl({"feedback", "--tenant=acme", "--kind=invoice_approval", "--category=missing-data",
+                  "--text=no PO number"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(sent.tenant(), "acme");
+  EXPECT_EQ(sent.kind(), "invoice_approval");
+  EXPECT_EQ(sent.category(), "missing-data");
+  EXPECT_EQ(sent.text(), "no PO number");
+  EXPECT_EQ(r.out, "feedback recorded: 0193-feedback\n");
+  Result no_category = Ctl({"feedback", "--tenant=acme", "--kind=invoice_approval"});
+  EXPECT_EQ(no_category.code, 2);
+  EXPECT_THAT(no_category.err, HasSubstr("--category is required"));
+  Result about_nothing = Ctl({"feedback", "--tenant=acme", "--category=tooling"});
+  EXPECT_EQ(about_nothing.code, 2);
+  EXPECT_THAT(about_nothing.err, HasSubstr("--kind, --queue or --item"));
+}
+
 }  // namespace
 }  // namespace docket::ctl

@@ -1,6 +1,6 @@
 #pragma once
 
-// UUIDv7 work item ids (RFC 9562): 48 bits of Unix milliseconds, then a
+// UUIDv7 ids (work items, original events) (RFC 9562): 48 bits of Unix milliseconds, then a
 // counter that keeps ids from one generator strictly increasing within a
 // millisecond, then random bits. Sortable by admission time, unguessable
 // enough to be ids, never a secret.
@@ -12,7 +12,7 @@
 
 #include "common/clock/clock.h"
 
-namespace docket::intake {
+namespace docket {
 
 class UuidV7Generator {
  public:
@@ -31,4 +31,4 @@ class UuidV7Generator {
 // True for a canonical UUIDv7 text (version 7, RFC 4122 variant).
 bool IsUuidV7(std::string_view text);
 
-}  // namespace docket::intake
+}  // namespace docket

@@ -1,8 +1,8 @@
-#include "services/intake/src/ids.h"
+#include "common/ids/uuid7.h"
 
 #include <chrono>
 
-namespace docket::intake {
+namespace docket {
 
 UuidV7Generator::UuidV7Generator(const Clock& clock) : clock_(clock), rng_(std::random_device{}()) {}
 
@@ -54,4 +54,4 @@ bool IsUuidV7(std::string_view t) {
   return t[14] == '7' && (t[19] == '8' || t[19] == '9' || t[19] == 'a' || t[19] == 'b');
 }
 
-}  // namespace docket::intake
+}  // namespace docket
