@@ -10,7 +10,7 @@
 #include "services/compliance/src/compliance_service.h"
 #include "services/compliance/src/evaluator.h"
 #include "services/compliance/src/handler.h"
-#include "services/compliance/src/policy.h"
+#include "common/policy/policy.h"
 #include "services/compliance/src/store.h"
 
 namespace docket::compliance {

@@ -3,7 +3,7 @@
 #include <string>
 
 #include "common/metrics/metrics.h"
-#include "services/compliance/src/policy.h"
+#include "common/policy/policy.h"
 
 namespace docket::catalog {
 class Catalog;

@@ -146,6 +146,14 @@ void Evaluator::Apply(const Rule& rule, const EvaluationInput& in, std::vector<V
       }
       return;
     case RuleType::kPii: {
+      if (in.redactions && in.checkpoint == docket::v1::CHECKPOINT_SUBMIT) {
+        for (const auto& r : *in.redactions) {
+          if (r.rule_id() != rule.id) continue;
+          out->push_back(Make(rule, FieldPath(r.field()),
+                              absl::StrCat(FieldPath(r.field()), " contained a ", r.pii(), " value (",
+                                           r.masked(), "); intake redacted it before admission")));
+        }
+      }
       const std::vector<std::string> fields = rule.fields.empty() ? AllTextFields(in) : rule.fields;
       for (const auto& f : fields) {
         const AttributeValue* v = Lookup(in, f);

@@ -11,7 +11,7 @@
 
 #include "docket/v1/compliance.pb.h"
 #include "docket/v1/work.pb.h"
-#include "services/compliance/src/policy.h"
+#include "common/policy/policy.h"
 
 namespace docket::compliance {
 
@@ -24,6 +24,9 @@ struct EvaluationInput {
   docket::v1::Checkpoint checkpoint = docket::v1::CHECKPOINT_SUBMIT;
   const AttributeMap* attributes = nullptr;  // the submission's; may be null
   const AttributeMap* outcome = nullptr;     // what the worker entered; may be null
+  // What intake masked before admission (Submitted.redactions); may be null.
+  // Each one is a violation of its rule, reported with the masked form.
+  const google::protobuf::RepeatedPtrField<docket::v1::Redaction>* redactions = nullptr;
   // Actor ids for segregation of duties ("" = unknown: not compared).
   std::string submitter;
   std::string completer;

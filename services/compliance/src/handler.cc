@@ -114,6 +114,7 @@ absl::Status ComplianceHandler::OnSubmitted(const Event& e, const kafka::Record&
   in.kind = item.kind();
   in.checkpoint = docket::v1::CHECKPOINT_SUBMIT;
   in.attributes = &item.attributes();
+  in.redactions = &e.submitted().redactions();
   in.submitter = sub.requester().id();
   in.source_event_id = e.id();
   in.evaluated_at = Now();

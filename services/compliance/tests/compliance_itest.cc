@@ -1,7 +1,10 @@
-// docket-compliance as its own process against a real redis-server and the
-// docket-devkafka broker: work events in on docket.work.v1, verdicts out on
+// docket-compliance as its own process against a real redis-server and a
+// Kafka broker: work events in on docket.work.v1, verdicts out on
 // docket.compliance.v1, the hash chain on docket.audit.v1, and the gRPC API
-// with the demo keys of deploy/config/api-keys.yaml.
+// with the demo keys of deploy/config/api-keys.yaml. Built twice:
+// compliance_itest runs against docket-devkafka, compliance_apache_itest
+// against the Apache Kafka broker of the ctest fixture
+// (DOCKET_ITEST_APACHE_KAFKA), on topics and a consumer group of its own.
 
 #include <grpcpp/grpcpp.h>
 #include <gmock/gmock.h>
@@ -31,6 +34,12 @@ constexpr char kCardDigits[] = "4111111111111111";
 constexpr char kAcmePublisherKey[] = "dk_demo_acme_publisher_LOCAL_STACK_ONLY";
 constexpr char kBobSupervisorKey[] = "dk_demo_bob_supervisor_LOCAL_STACK_ONLY";
 constexpr char kOperatorKey[] = "dk_demo_operator_LOCAL_STACK_ONLY";
+#ifdef DOCKET_ITEST_APACHE_KAFKA
+constexpr bool kApacheKafka = true;
+#define ComplianceItest ComplianceApacheKafkaItest
+#else
+constexpr bool kApacheKafka = false;
+#endif
 
 class ComplianceItest : public ::testing::Test {
  protected:
@@ -38,10 +47,29 @@ class ComplianceItest : public ::testing::Test {
     auto redis = testing::RedisServer::Start();
     ASSERT_TRUE(redis.ok()) << redis.status();
     redis_ = redis->release();
-    auto kafka = testing::DevKafka::Start(3, 4);
-    ASSERT_TRUE(kafka.ok()) << kafka.status();
-    kafka_ = kafka->release();
-    auto svc = testing::StartService("compliance", kafka_->bootstrap(), redis_->url());
+    std::vector<std::string> env;
+    if (kApacheKafka) {
+      // The broker is shared by the whole ctest run: topics and a group of our own.
+      auto bootstrap = testing::ApacheKafkaBootstrap();
+      ASSERT_TRUE(bootstrap.ok()) << bootstrap.status();
+      bootstrap_ = *bootstrap;
+      const std::string name = testing::UniqueName("compliance-itest");
+      prefix_ = name + ".";
+      absl::Status created = testing::CreateTopics(
+          bootstrap_,
+          {prefix_ + "work.v1", prefix_ + "compliance.v1", prefix_ + "audit.v1", prefix_ + "dlq.v1"},
+          4);
+      ASSERT_TRUE(created.ok()) << created;
+      env.push_back("DOCKET_TOPIC_PREFIX=" + prefix_);
+      env.push_back("DOCKET_CONSUMER_GROUP=" + name);
+    } else {
+      auto kafka = testing::DevKafka::Start(3, 4);
+      ASSERT_TRUE(kafka.ok()) << kafka.status();
+      kafka_ = kafka->release();
+      bootstrap_ = kafka_->bootstrap();
+      prefix_ = "docket.";
+    }
+    auto svc = testing::StartService("compliance", bootstrap_, redis_->url(), env);
     ASSERT_TRUE(svc.ok()) << svc.status();
     service_ = new testing::ServiceProcess(std::move(*svc));
   }
@@ -68,7 +96,7 @@ class ComplianceItest : public ::testing::Test {
   }
 
   void Produce(const docket::v1::Event& e) {
-    auto produced = testing::ProduceOne(kafka_->bootstrap(), "docket.work.v1", e.subject(),
+    auto produced = testing::ProduceOne(bootstrap_, prefix_ + "work.v1", e.subject(),
                                         e.SerializeAsString());
     ASSERT_TRUE(produced.ok()) << produced.status();
   }
@@ -78,14 +106,14 @@ class ComplianceItest : public ::testing::Test {
     std::vector<docket::v1::Event> out;
     const bool there = testing::WaitFor(
         [&] {
-          auto n = testing::TopicRecordCount(kafka_->bootstrap(), topic);
+          auto n = testing::TopicRecordCount(bootstrap_, topic);
           return n.ok() && *n >= count;
         },
         30s);
     EXPECT_TRUE(there) << topic << " never held " << count << " records; log: "
                        << service_->process->log_path();
     if (!there) return out;
-    auto records = testing::ConsumeFromBeginning(kafka_->bootstrap(), topic, count, 30s);
+    auto records = testing::ConsumeFromBeginning(bootstrap_, topic, count, 30s);
     EXPECT_TRUE(records.ok()) << records.status();
     if (!records.ok()) return out;
     for (const auto& r : *records) {
@@ -115,12 +143,16 @@ class ComplianceItest : public ::testing::Test {
   static testing::RedisServer* redis_;
   static testing::DevKafka* kafka_;
   static testing::ServiceProcess* service_;
+  static std::string bootstrap_;
+  static std::string prefix_;  // topic prefix, e.g. "docket."
   std::unique_ptr<docket::v1::Compliance::Stub> stub_;
 };
 
 testing::RedisServer* ComplianceItest::redis_ = nullptr;
 testing::DevKafka* ComplianceItest::kafka_ = nullptr;
 testing::ServiceProcess* ComplianceItest::service_ = nullptr;
+std::string ComplianceItest::bootstrap_;
+std::string ComplianceItest::prefix_;
 
 // One test walks the whole path, because each step reads what the previous
 // one left on the topics.
@@ -129,7 +161,7 @@ TEST_F(ComplianceItest, CardInFreeTextIsFlaggedAuditedOnceAndTheLedgerVerifiesFr
   const docket::v1::Event submitted = SubmittedWithCard(item);
   Produce(submitted);
 
-  auto verdicts = WaitForEvents("docket.compliance.v1", 1);
+  auto verdicts = WaitForEvents(prefix_ + "compliance.v1", 1);
   ASSERT_EQ(verdicts.size(), 1u);
   const docket::v1::Verdict& v = verdicts[0].verdict();
   EXPECT_EQ(v.item_id(), item);
@@ -139,7 +171,7 @@ TEST_F(ComplianceItest, CardInFreeTextIsFlaggedAuditedOnceAndTheLedgerVerifiesFr
   for (const auto& x : v.violations()) card_rule |= x.rule_id() == "pii-payment-card";
   EXPECT_TRUE(card_rule) << v.DebugString();
 
-  auto audits = WaitForEvents("docket.audit.v1", 1);
+  auto audits = WaitForEvents(prefix_ + "audit.v1", 1);
   ASSERT_EQ(audits.size(), 1u);
   EXPECT_EQ(audits[0].audit_record().subject_event_id(), v.id());
 
@@ -154,14 +186,14 @@ TEST_F(ComplianceItest, CardInFreeTextIsFlaggedAuditedOnceAndTheLedgerVerifiesFr
   rejected.mutable_rejected()->set_queue("accounts-payable");
   rejected.mutable_rejected()->mutable_actor()->set_id("bob");
   Produce(rejected);
-  audits = WaitForEvents("docket.audit.v1", 2);
+  audits = WaitForEvents(prefix_ + "audit.v1", 2);
   ASSERT_EQ(audits.size(), 2u);
   EXPECT_EQ(audits[1].audit_record().type(), docket::v1::AuditRecord::TYPE_REJECT);
-  auto total = testing::TopicRecordCount(kafka_->bootstrap(), "docket.audit.v1");
+  auto total = testing::TopicRecordCount(bootstrap_, prefix_ + "audit.v1");
   ASSERT_TRUE(total.ok());
   EXPECT_EQ(*total, 2) << "the redelivered event appended nothing";
   // The redelivery re-sent the recorded verdict under the same id.
-  verdicts = WaitForEvents("docket.compliance.v1", 2);
+  verdicts = WaitForEvents(prefix_ + "compliance.v1", 2);
   ASSERT_EQ(verdicts.size(), 2u);
   EXPECT_EQ(verdicts[1].id(), verdicts[0].id());
 
@@ -206,14 +238,14 @@ TEST_F(ComplianceItest, EvaluateIsADryRunWithTheDemoPublisherKey) {
   *req.mutable_submission() = testutil::Invoice();
   (*req.mutable_submission()->mutable_attributes())["notes"] = testutil::Str(std::string("card ") + kCard);
   req.set_checkpoint(docket::v1::CHECKPOINT_SUBMIT);
-  const auto before = testing::TopicRecordCount(kafka_->bootstrap(), "docket.compliance.v1");
+  const auto before = testing::TopicRecordCount(bootstrap_, prefix_ + "compliance.v1");
   docket::v1::EvaluateResponse resp;
   auto ctx = Context(kAcmePublisherKey);
   grpc::Status s = stub_->Evaluate(ctx.get(), req, &resp);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(resp.verdict().outcome(), docket::v1::OUTCOME_FLAG);
   EXPECT_THAT(resp.SerializeAsString(), Not(HasSubstr(kCard)));
-  EXPECT_EQ(testing::TopicRecordCount(kafka_->bootstrap(), "docket.compliance.v1").value_or(-1),
+  EXPECT_EQ(testing::TopicRecordCount(bootstrap_, prefix_ + "compliance.v1").value_or(-1),
             before.value_or(-2))
       << "a dry run publishes nothing";
 

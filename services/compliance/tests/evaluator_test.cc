@@ -239,5 +239,33 @@ TEST(EvaluatorTest, ShippedPolicyFlagsAnOverThresholdInvoiceWithACardInItsNotes)
   EXPECT_THAT(v.DebugString(), Not(HasSubstr("5555 5555 5555 4444")));
 }
 
+TEST(EvaluatorTest, RedactionByIntakeIsTheRuleViolationWithTheMaskedFormOnly) {
+  PolicySet p = Policies(
+      "  - {id: pii-card, type: pii, kinds: [\"*\"], checkpoint: [submit, complete], detect: [card], redact: true}\n");
+  Evaluator ev(p);
+  Item item;
+  item.attributes["notes"] = Str("Pay with card **** **** **** 1111 please");  // as intake admitted it
+  google::protobuf::RepeatedPtrField<docket::v1::Redaction> redactions;
+  auto* r = redactions.Add();
+  r->set_field("notes");
+  r->set_rule_id("pii-card");
+  r->set_pii("card");
+  r->set_masked("**** **** **** 1111");
+  EvaluationInput in = item.In();
+  in.redactions = &redactions;
+  auto v = ev.Evaluate(in);
+  EXPECT_EQ(v.outcome(), docket::v1::OUTCOME_FLAG);
+  ASSERT_EQ(v.violations_size(), 1);
+  EXPECT_EQ(v.violations(0).rule_id(), "pii-card");
+  EXPECT_EQ(v.violations(0).field(), "attributes.notes");
+  EXPECT_THAT(v.violations(0).message(), HasSubstr("(**** **** **** 1111); intake redacted it"));
+  // A redaction record of another rule is not this rule's violation, and at
+  // the complete checkpoint the (already masked) text is clean.
+  r->set_rule_id("other-rule");
+  EXPECT_EQ(ev.Evaluate(in).outcome(), docket::v1::OUTCOME_PASS);
+  r->set_rule_id("pii-card");
+  EXPECT_EQ(ev.Evaluate(item.In(docket::v1::CHECKPOINT_COMPLETE)).outcome(), docket::v1::OUTCOME_PASS);
+}
+
 }  // namespace
 }  // namespace docket::compliance

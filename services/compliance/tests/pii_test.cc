@@ -1,4 +1,4 @@
-#include "services/compliance/src/pii.h"
+#include "common/policy/pii.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -121,6 +121,20 @@ TEST(PiiDetectorTest, PathologicalInputStaysLinear) {
   ASSERT_NE(d, nullptr) << error;
   EXPECT_FALSE(d->Find(std::string(100000, 'a'), nullptr));
   EXPECT_FALSE(Finds(PiiKind::kCard, std::string(100000, '1')));
+}
+
+TEST(RedactTest, EveryValidCardIsReplacedByItsMaskAndLookalikesAreKept) {
+  auto card = PiiDetector::BuiltIn(PiiKind::kCard);
+  std::string text = "cards 4111 1111 1111 1111 and 5500-0000-0000-0004; order 4111 1111 1111 1112 stays";
+  std::vector<PiiFinding> found;
+  EXPECT_EQ(card->Redact(&text, &found), 2);
+  EXPECT_EQ(text, "cards **** **** **** 1111 and ****-****-****-0004; order 4111 1111 1111 1112 stays");
+  ASSERT_EQ(found.size(), 2u);
+  EXPECT_EQ(found[0].masked, "**** **** **** 1111");
+  EXPECT_EQ(found[1].kind, PiiKind::kCard);
+  // Idempotent: the masked text holds nothing to redact.
+  EXPECT_EQ(card->Redact(&text, &found), 0);
+  EXPECT_FALSE(card->Find(text, nullptr));
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-#include "services/compliance/src/policy.h"
+#include "common/policy/policy.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -119,6 +119,27 @@ TEST(PolicyLoadTest, DuplicateIdsMissingCheckpointAndOneSegregationPartyAreError
   auto sod = Parse("  - {id: s, type: segregation, kinds: [k], checkpoint: complete, parties: [completer]}\n");
   ASSERT_FALSE(sod.ok());
   EXPECT_THAT(sod.status().message(), HasSubstr("at least two parties"));
+}
+
+TEST(PolicyLoadTest, RedactIsForPiiRulesCheckedAtSubmitOnly) {
+  auto ok = Parse("  - {id: card, type: pii, kinds: [k], checkpoint: [submit, complete], detect: [card], redact: true}\n");
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_TRUE(ok->rules[0].redact);
+  auto late = Parse("  - {id: card, type: pii, kinds: [k], checkpoint: complete, detect: [card], redact: true}\n");
+  ASSERT_FALSE(late.ok());
+  EXPECT_THAT(late.status().message(), HasSubstr("rules[0].redact: redact needs checkpoint submit"));
+  EXPECT_THAT(late.status().message(), HasSubstr("[rule card]"));
+  auto wrong_type = Parse("  - {id: r, type: required, kinds: [k], checkpoint: submit, fields: [a], redact: true}\n");
+  ASSERT_FALSE(wrong_type.ok());
+  EXPECT_THAT(wrong_type.status().message(), HasSubstr("redact"));
+}
+
+TEST(PolicyLoadTest, ShippedPolicyRedactsCardNumbersAtIntake) {
+  auto set = LoadPolicies(testutil::SourceDir() + "/deploy/config/policies.yaml", &testutil::ShippedCatalog());
+  ASSERT_TRUE(set.ok()) << set.status();
+  const Rule* card = set->Find("pii-payment-card");
+  ASSERT_NE(card, nullptr);
+  EXPECT_TRUE(card->redact);
 }
 
 }  // namespace

@@ -103,6 +103,12 @@ docket::v1::Event Admission::SubmittedEvent(const docket::v1::WorkSubmission& s,
   *e.mutable_time() = now;
   auto* sub = e.mutable_submitted();
   *sub->mutable_submission() = s;
+  if (options_.redactor) {
+    for (auto& r : options_.redactor->Apply(*sub->mutable_submission())) {
+      if (metrics_) metrics_->Redaction(s.kind(), r.rule_id());
+      *sub->add_redactions() = std::move(r);
+    }
+  }
   *sub->mutable_submitted_at() = now;
   sub->set_channel(channel);
   e.set_type(kafka::EventType(e));

@@ -21,6 +21,7 @@
 #include "services/intake/src/idempotency.h"
 #include "services/intake/src/intake_metrics.h"
 #include "services/intake/src/rate_limiter.h"
+#include "services/intake/src/redactor.h"
 #include "services/intake/src/validator.h"
 
 namespace docket::intake {
@@ -47,6 +48,9 @@ struct AdmissionOptions {
   // UNAVAILABLE (the producer itself keeps trying for its delivery timeout).
   std::chrono::milliseconds publish_wait{5000};
   std::string source = "//docket/intake";
+  // Masks PII before admission (policies.yaml rules with redact: true);
+  // null = no redaction. Must outlive the Admission.
+  const Redactor* redactor = nullptr;
 };
 
 class Admission {
@@ -63,7 +67,8 @@ class Admission {
                              const std::vector<docket::v1::WorkSubmission>& submissions,
                              const std::string& channel, const std::string& traceparent = "");
 
-  // The Submitted event an admission publishes (exposed for tests).
+  // The Submitted event an admission publishes (exposed for tests), with
+  // its PII redacted.
   docket::v1::Event SubmittedEvent(const docket::v1::WorkSubmission& submission,
                                    const std::string& item_id, const std::string& channel,
                                    const std::string& traceparent) const;

@@ -1,10 +1,13 @@
 #include "services/intake/src/app.h"
 
+#include <filesystem>
+#include <optional>
 
 #include "common/auth/api_keys.h"
 #include "common/catalog/catalog.h"
 #include "common/clock/clock.h"
 #include "common/log/log.h"
+#include "common/policy/policy.h"
 #include "common/runtime/service_runtime.h"
 #include "services/intake/src/admission.h"
 #include "services/intake/src/idempotency.h"
@@ -36,6 +39,21 @@ int App::Run(app::ShutdownSignal& signal) {
       return 2;
     }
   }
+  // The compliance policy's redact rules; without a policies.yaml nothing is
+  // redacted (compliance still flags what it finds).
+  std::optional<compliance::PolicySet> policies;
+  const std::string policies_file = config_.ConfigFile("policies.yaml");
+  if (std::filesystem::exists(policies_file)) {
+    auto loaded = compliance::LoadPolicies(policies_file, &*catalog);
+    if (!loaded.ok()) {
+      Log().Error("bad configuration", {{"error", std::string(loaded.status().message())}});
+      return 2;
+    }
+    policies = *std::move(loaded);
+  }
+  std::optional<Redactor> redactor;
+  if (policies) redactor.emplace(*policies);
+  settings->admission.redactor = redactor && !redactor->empty() ? &*redactor : nullptr;
 
   auto runtime = runtime::ServiceRuntime::Create(config_);
   if (!runtime.ok()) {
@@ -80,7 +98,8 @@ int App::Run(app::ShutdownSignal& signal) {
   Log().Info("intake configured", {{"kinds", static_cast<std::int64_t>(catalog->kinds().size())},
                                    {"tenants", static_cast<std::int64_t>(catalog->tenants().size())},
                                    {"api_keys", static_cast<std::int64_t>(keys->keys().size())},
-                                   {"rate_limited_tenants", static_cast<std::int64_t>(settings->rate_limits.size())}});
+                                   {"rate_limited_tenants", static_cast<std::int64_t>(settings->rate_limits.size())},
+                                   {"redacting", settings->admission.redactor != nullptr}});
   return rt.Serve(signal);
 }
 

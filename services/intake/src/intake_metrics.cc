@@ -16,6 +16,10 @@ IntakeMetrics::IntakeMetrics(metrics::MetricsRegistry& registry, const catalog::
                .Name("docket_intake_dlq_records_total")
                .Help("Records from docket.intake.v1 sent to the DLQ, by reason.")
                .Register(registry.registry())),
+      redactions_(prometheus::BuildCounter()
+                      .Name("docket_intake_redactions_total")
+                      .Help("Values masked before admission, by kind and policy rule (redact: true).")
+                      .Register(registry.registry())),
       latency_(prometheus::BuildHistogram()
                    .Name("docket_intake_submit_duration_seconds")
                    .Help("Time from receiving a submission to answering it, by channel.")
@@ -27,6 +31,10 @@ IntakeMetrics::IntakeMetrics(metrics::MetricsRegistry& registry, const catalog::
                       .Add({})) {
   // Known label sets start at 0, so rate() and alerts see them before the first event.
   for (const char* reason : {"undecodable", "invalid"}) dlq_.Add({{"reason", reason}});
+}
+
+void IntakeMetrics::Redaction(const std::string& kind, const std::string& rule_id) {
+  redactions_.Add({{"kind", KindLabel(kind)}, {"rule", rule_id}}).Increment();
 }
 
 std::string IntakeMetrics::TenantLabel(const std::string& tenant) const {

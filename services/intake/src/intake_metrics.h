@@ -19,6 +19,8 @@ class IntakeMetrics {
   void Submission(const std::string& tenant, const std::string& kind, const std::string& result);
   void Latency(const std::string& channel, double seconds);
   void Dlq(const std::string& reason);
+  // A value masked before admission by policy rule `rule_id`.
+  void Redaction(const std::string& kind, const std::string& rule_id);
   prometheus::Gauge& in_flight() { return *in_flight_; }
 
  private:
@@ -29,6 +31,7 @@ class IntakeMetrics {
   prometheus::Family<prometheus::Counter>& submissions_;
   prometheus::Family<prometheus::Counter>& duplicates_;
   prometheus::Family<prometheus::Counter>& dlq_;
+  prometheus::Family<prometheus::Counter>& redactions_;
   prometheus::Family<prometheus::Histogram>& latency_;
   prometheus::Gauge* in_flight_;
 };

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "common/kafka/fake_event_publisher.h"
+#include "common/policy/policy.h"
 
 namespace docket::intake {
 namespace {
@@ -208,6 +209,35 @@ TEST_F(AdmissionTest, UnconfirmedPublishAnswersUnavailableAfterPublishWaitAndFre
   ASSERT_TRUE(retry.status.ok()) << retry.status;
   EXPECT_FALSE(retry.duplicate);
   EXPECT_EQ(publisher_.Events(kafka::Topics().work()).size(), 1u);
+}
+
+TEST_F(AdmissionTest, CardNumberInFreeTextIsMaskedBeforePublishAndTheRedactionRecorded) {
+  auto policies = compliance::ParsePolicies(R"(version: "1"
+rules:
+  - {id: card, type: pii, kinds: ["*"], checkpoint: submit, detect: [card], redact: true}
+  - {id: mail, type: pii, kinds: ["*"], checkpoint: submit, detect: [email]}
+)", "policies.yaml", ".", nullptr);
+  ASSERT_TRUE(policies.ok()) << policies.status();
+  Redactor redactor(*policies);
+  AdmissionOptions options;
+  options.redactor = &redactor;
+  Admission admission(catalog_, *idem_, publisher_, limiter_, clock_, kafka::Topics(), nullptr, options);
+  docket::v1::WorkSubmission s = Invoice("pii-1");
+  (*s.mutable_attributes())["vendor"].set_string_value("pay 4111-1111-1111-1111 or mail ap@example.com");
+  const Outcome o = admission.Admit(Publisher{"erp", {"acme"}, {}}, {s}, "grpc")[0];
+  ASSERT_TRUE(o.status.ok()) << o.status;
+  const auto events = publisher_.Events(kafka::Topics().work());
+  ASSERT_EQ(events.size(), 1u);
+  const auto& sub = events[0].submitted();
+  // Only the redact rule masks; the flag-only e-mail rule leaves it to compliance.
+  EXPECT_EQ(sub.submission().attributes().at("vendor").string_value(),
+            "pay ****-****-****-1111 or mail ap@example.com");
+  ASSERT_EQ(sub.redactions_size(), 1);
+  EXPECT_EQ(sub.redactions(0).field(), "vendor");
+  EXPECT_EQ(sub.redactions(0).rule_id(), "card");
+  EXPECT_EQ(sub.redactions(0).pii(), "card");
+  EXPECT_EQ(sub.redactions(0).masked(), "****-****-****-1111");
+  EXPECT_EQ(events[0].SerializeAsString().find("4111-1111-1111-1111"), std::string::npos);
 }
 
 }  // namespace

@@ -1,6 +1,9 @@
-// docket-metrics as its own process against a real redis-server and
-// docket-devkafka: lifecycle events in, exact KPIs out on /metrics and the
-// Kpi API, across a kill -9 and restart.
+// docket-metrics as its own process against a real redis-server and a Kafka
+// broker: lifecycle events in, exact KPIs out on /metrics and the Kpi API,
+// across a kill -9 and restart. Built twice: metrics_itest runs against
+// docket-devkafka, metrics_apache_itest against the Apache Kafka broker of
+// the ctest fixture (DOCKET_ITEST_APACHE_KAFKA), on topics and a consumer
+// group of its own.
 
 #include <grpcpp/grpcpp.h>
 #include <gmock/gmock.h>
@@ -26,6 +29,12 @@ using google::protobuf::util::TimeUtil;
 
 constexpr char kOperator[] = "dk_demo_operator_LOCAL_STACK_ONLY";
 constexpr char kAcme[] = "dk_demo_alice_worker_LOCAL_STACK_ONLY";
+#ifdef DOCKET_ITEST_APACHE_KAFKA
+constexpr bool kApacheKafka = true;
+#define MetricsItest MetricsApacheKafkaItest
+#else
+constexpr bool kApacheKafka = false;
+#endif
 
 // Sum of every sample of `metric` whose labels contain `match`.
 double Sum(const std::string& text, const std::string& metric, const std::string& match = "") {
@@ -46,25 +55,44 @@ class MetricsItest : public ::testing::Test {
     auto redis = testing::RedisServer::Start();
     ASSERT_TRUE(redis.ok()) << redis.status();
     redis_ = std::move(*redis);
-    auto kafka = testing::DevKafka::Start(1, 4);
-    ASSERT_TRUE(kafka.ok()) << kafka.status();
-    kafka_ = std::move(*kafka);
+    if (kApacheKafka) {
+      // The broker is shared by the whole ctest run: topics and a group of
+      // our own, kept across the restart of a test.
+      auto bootstrap = testing::ApacheKafkaBootstrap();
+      ASSERT_TRUE(bootstrap.ok()) << bootstrap.status();
+      bootstrap_ = *bootstrap;
+      const std::string name = testing::UniqueName("metrics-itest");
+      prefix_ = name + ".";
+      absl::Status created = testing::CreateTopics(
+          bootstrap_, {prefix_ + "work.v1", prefix_ + "compliance.v1", prefix_ + "dlq.v1"}, 4);
+      ASSERT_TRUE(created.ok()) << created;
+      env_.push_back("DOCKET_TOPIC_PREFIX=" + prefix_);
+      env_.push_back("DOCKET_CONSUMER_GROUP=" + name);
+    } else {
+      auto kafka = testing::DevKafka::Start(1, 4);
+      ASSERT_TRUE(kafka.ok()) << kafka.status();
+      kafka_ = std::move(*kafka);
+      bootstrap_ = kafka_->bootstrap();
+      prefix_ = "docket.";
+    }
     Start();
   }
 
   void Start() {
     // A killed member holds its partitions until its session times out
     // (45 s by default): shorten it so the restarted one takes over soon.
+    // 6 s is the Apache broker's group.min.session.timeout.ms (its default).
     const std::string props = testing::LogPath("kafka-properties");
     std::ofstream(props) << "session.timeout.ms=6000\nheartbeat.interval.ms=1000\n";
-    auto svc = testing::StartService("metrics", kafka_->bootstrap(), redis_->url(),
-                                     {"DOCKET_KAFKA_PROPERTIES_FILE=" + props});
+    std::vector<std::string> env = env_;
+    env.push_back("DOCKET_KAFKA_PROPERTIES_FILE=" + props);
+    auto svc = testing::StartService("metrics", bootstrap_, redis_->url(), env);
     ASSERT_TRUE(svc.ok()) << svc.status();
     svc_ = std::make_unique<testing::ServiceProcess>(std::move(*svc));
   }
 
   void Produce(const docket::v1::Event& e) {
-    auto r = testing::ProduceOne(kafka_->bootstrap(), "docket.work.v1", e.subject(), e.SerializeAsString(),
+    auto r = testing::ProduceOne(bootstrap_, prefix_ + "work.v1", e.subject(), e.SerializeAsString(),
                                  -1, {}, {{"content-type", "application/protobuf"}});
     ASSERT_TRUE(r.ok()) << r.status();
   }
@@ -115,7 +143,10 @@ class MetricsItest : public ::testing::Test {
   }
 
   std::unique_ptr<testing::RedisServer> redis_;
-  std::unique_ptr<testing::DevKafka> kafka_;
+  std::unique_ptr<testing::DevKafka> kafka_;  // null on the Apache broker
+  std::string bootstrap_;
+  std::string prefix_;            // topic prefix, e.g. "docket."
+  std::vector<std::string> env_;  // of every docket-metrics this test starts
   std::unique_ptr<testing::ServiceProcess> svc_;
 };
 

@@ -1,6 +1,9 @@
-// docket-processing as its own process against a real redis-server and
-// docket-devkafka: Submitted events in on docket.work.v1, verdicts on
+// docket-processing as its own process against a real redis-server and a
+// Kafka broker: Submitted events in on docket.work.v1, verdicts on
 // docket.compliance.v1, the Work API over real gRPC, lifecycle events out.
+// Built twice: processing_itest runs against docket-devkafka,
+// processing_apache_itest against the Apache Kafka broker of the ctest
+// fixture (DOCKET_ITEST_APACHE_KAFKA), on topics and a consumer group of its own.
 
 #include <grpcpp/grpcpp.h>
 #include <gmock/gmock.h>
@@ -30,6 +33,12 @@ constexpr char kDana[] = "dk_demo_dana_worker_LOCAL_STACK_ONLY";     // data-ent
 constexpr char kAlice[] = "dk_demo_alice_worker_LOCAL_STACK_ONLY";   // ap-clerk, acme
 constexpr char kBob[] = "dk_demo_bob_supervisor_LOCAL_STACK_ONLY";   // supervisor, acme
 constexpr char kPublisher[] = "dk_demo_acme_publisher_LOCAL_STACK_ONLY";
+#ifdef DOCKET_ITEST_APACHE_KAFKA
+constexpr bool kApacheKafka = true;
+#define ProcessingItest ProcessingApacheKafkaItest
+#else
+constexpr bool kApacheKafka = false;
+#endif
 
 class ProcessingItest : public ::testing::Test {
  protected:
@@ -37,17 +46,33 @@ class ProcessingItest : public ::testing::Test {
     auto redis = testing::RedisServer::Start();
     ASSERT_TRUE(redis.ok()) << redis.status();
     redis_ = redis->release();
-    auto kafka = testing::DevKafka::Start(1, 4);
-    ASSERT_TRUE(kafka.ok()) << kafka.status();
-    kafka_ = kafka->release();
+    if (kApacheKafka) {
+      // The broker is shared by the whole ctest run: topics and a group of our own.
+      auto bootstrap = testing::ApacheKafkaBootstrap();
+      ASSERT_TRUE(bootstrap.ok()) << bootstrap.status();
+      bootstrap_ = *bootstrap;
+      const std::string name = testing::UniqueName("processing-itest");
+      prefix_ = name + ".";
+      absl::Status created = testing::CreateTopics(
+          bootstrap_, {prefix_ + "work.v1", prefix_ + "compliance.v1", prefix_ + "dlq.v1"}, 4);
+      ASSERT_TRUE(created.ok()) << created;
+      env_.push_back("DOCKET_TOPIC_PREFIX=" + prefix_);
+      env_.push_back("DOCKET_CONSUMER_GROUP=" + name);
+    } else {
+      auto kafka = testing::DevKafka::Start(1, 4);
+      ASSERT_TRUE(kafka.ok()) << kafka.status();
+      kafka_ = kafka->release();
+      bootstrap_ = kafka_->bootstrap();
+      prefix_ = "docket.";
+    }
     config_dir_ = testing::LogPath("processing-config");
     std::filesystem::create_directories(config_dir_);
     for (const char* f : {"catalog.yaml", "api-keys.yaml"}) {
       std::filesystem::copy_file(testing::SourceDir() + "/deploy/config/" + f, config_dir_ + "/" + f);
     }
     std::ofstream(config_dir_ + "/processing.yaml") << "lease: 2s\n";
-    auto svc = testing::StartService("processing", kafka_->bootstrap(), redis_->url(),
-                                     {"DOCKET_CONFIG_DIR=" + config_dir_});
+    env_.push_back("DOCKET_CONFIG_DIR=" + config_dir_);
+    auto svc = testing::StartService("processing", bootstrap_, redis_->url(), env_);
     ASSERT_TRUE(svc.ok()) << svc.status();
     processing_ = new testing::ServiceProcess(std::move(*svc));
   }
@@ -90,12 +115,12 @@ class ProcessingItest : public ::testing::Test {
     for (const auto& [k, v] : attrs) (*s->mutable_submission()->mutable_attributes())[k] = v;
     *s->mutable_submitted_at() = TimeUtil::GetCurrentTime();
     s->set_channel("grpc");
-    Produce("docket.work.v1", id, e);
+    Produce(prefix_ + "work.v1", id, e);
     return id;
   }
 
   void Produce(const std::string& topic, const std::string& key, const docket::v1::Event& e) {
-    auto r = testing::ProduceOne(kafka_->bootstrap(), topic, key, e.SerializeAsString(), -1, {},
+    auto r = testing::ProduceOne(bootstrap_, topic, key, e.SerializeAsString(), -1, {},
                                  {{"content-type", "application/protobuf"}});
     ASSERT_TRUE(r.ok()) << r.status();
   }
@@ -147,10 +172,10 @@ class ProcessingItest : public ::testing::Test {
   // The lifecycle events on docket.work.v1 of one item, by type.
   std::multimap<std::string, docket::v1::Event> EventsOf(const std::string& id) {
     std::multimap<std::string, docket::v1::Event> out;
-    auto n = testing::TopicRecordCount(kafka_->bootstrap(), "docket.work.v1");
+    auto n = testing::TopicRecordCount(bootstrap_, prefix_ + "work.v1");
     EXPECT_TRUE(n.ok()) << n.status();
     if (!n.ok() || *n == 0) return out;
-    auto records = testing::ConsumeFromBeginning(kafka_->bootstrap(), "docket.work.v1", *n, 30s);
+    auto records = testing::ConsumeFromBeginning(bootstrap_, prefix_ + "work.v1", *n, 30s);
     EXPECT_TRUE(records.ok()) << records.status();
     if (!records.ok()) return out;
     for (const auto& r : *records) {
@@ -176,6 +201,9 @@ class ProcessingItest : public ::testing::Test {
   static testing::DevKafka* kafka_;
   static testing::ServiceProcess* processing_;
   static std::string config_dir_;
+  static std::string bootstrap_;
+  static std::string prefix_;            // topic prefix, e.g. "docket."
+  static std::vector<std::string> env_;  // of every docket-processing this suite starts
   std::unique_ptr<docket::v1::Work::Stub> stub_;
 };
 
@@ -183,6 +211,9 @@ testing::RedisServer* ProcessingItest::redis_ = nullptr;
 testing::DevKafka* ProcessingItest::kafka_ = nullptr;
 testing::ServiceProcess* ProcessingItest::processing_ = nullptr;
 std::string ProcessingItest::config_dir_;
+std::string ProcessingItest::bootstrap_;
+std::string ProcessingItest::prefix_;
+std::vector<std::string> ProcessingItest::env_;
 
 TEST_F(ProcessingItest, SubmittedItemIsRoutedToItsKindsQueueWithADueTime) {
   const std::string id = Submit("data_entry", DataEntryAttrs());
@@ -295,6 +326,56 @@ TEST_F(ProcessingItest, AnotherTenantsItemIsNotFoundAndPublishersMayNotUseTheWor
   EXPECT_EQ(Claim(kDana, &r, "globex").error_code(), grpc::StatusCode::PERMISSION_DENIED);
 }
 
+TEST_F(ProcessingItest, WorkersAndTheRequestersPublisherCommentAndGiveFeedbackOverGrpc) {
+  const std::string id = Submit("data_entry", DataEntryAttrs());
+  ASSERT_TRUE(WaitForState(id, docket::v1::WORK_STATE_QUEUED, kDana));
+  const auto comment = [&](const std::string& key, const std::string& text) {
+    docket::v1::CommentRequest req;
+    req.set_item_id(id);
+    req.set_text(text);
+    docket::v1::WorkItemResponse resp;
+    auto ctx = Ctx(key);
+    return stub_->Comment(ctx.get(), req, &resp);
+  };
+  ASSERT_TRUE(comment(kDana, "page 2 is unreadable, asked for a rescan").ok());
+  // The requester's side: the publisher key of the item's tenant and kind.
+  ASSERT_TRUE(comment(kPublisher, "rescan uploaded").ok());
+  // A publisher key for other kinds does not see the item; an operator only reads.
+  EXPECT_EQ(comment("dk_demo_acme_invoices_LOCAL_STACK_ONLY", "hello").error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(comment("dk_demo_operator_LOCAL_STACK_ONLY", "hello").error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(comment(kDana, "").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  auto item = Get(id, kDana);
+  ASSERT_TRUE(item.ok()) << item.status();
+  ASSERT_EQ(item->comments_size(), 2);
+  EXPECT_EQ(item->comments(0).author().id(), "dana");
+  EXPECT_EQ(item->comments(1).author().type(), docket::v1::Actor::TYPE_PUBLISHER);
+  EXPECT_EQ(item->state(), docket::v1::WORK_STATE_QUEUED) << "a comment is not a transition";
+  ASSERT_TRUE(WaitForEvent(id, "docket.work.v1.Commented", 2));
+
+  docket::v1::SubmitFeedbackRequest fb;
+  fb.set_item_id(id);
+  fb.set_category("missing-data");
+  fb.set_text("scans arrive without their second page");
+  docket::v1::SubmitFeedbackResponse fb_resp;
+  auto ctx = Ctx(kDana);
+  grpc::Status s = stub_->SubmitFeedback(ctx.get(), fb, &fb_resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_FALSE(fb_resp.event_id().empty());
+  ASSERT_TRUE(WaitForEvent(id, "docket.work.v1.Feedback"));
+  const auto feedback = EventsOf(id).find("docket.work.v1.Feedback")->second;
+  EXPECT_EQ(feedback.id(), fb_resp.event_id());
+  EXPECT_EQ(feedback.feedback().kind(), "data_entry");
+  EXPECT_EQ(feedback.feedback().category(), "missing-data");
+  fb.set_category("complaint");
+  auto ctx2 = Ctx(kDana);
+  s = stub_->SubmitFeedback(ctx2.get(), fb, &fb_resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("category"));
+}
+
 TEST_F(ProcessingItest, RoutineItemIsCompletedByAutomationWithoutAPerson) {
   auto attrs = DataEntryAttrs(1);
   attrs["document_type"].set_enum_value("receipt");
@@ -341,7 +422,7 @@ TEST_F(ProcessingItest, FlaggedCompletionIsHeldUntilASecondPersonReleasesIt) {
   v->set_checkpoint(docket::v1::CHECKPOINT_COMPLETE);
   v->set_outcome(docket::v1::OUTCOME_FLAG);
   v->set_source_event_id(request_id);
-  Produce("docket.compliance.v1", id, verdict);
+  Produce(prefix_ + "compliance.v1", id, verdict);
   ASSERT_TRUE(WaitForState(id, docket::v1::WORK_STATE_HELD, kAlice));
 
   docket::v1::ReleaseRequest rel;
@@ -373,8 +454,7 @@ TEST_F(ProcessingItest, ClaimWhoseWorkerVanishedReturnsToTheQueueWhenTheLeaseRun
 }
 
 TEST_F(ProcessingItest, TwoReplicasShareTheWorkAndEitherServesTheWorkerApi) {
-  auto second = testing::StartService("processing", kafka_->bootstrap(), redis_->url(),
-                                      {"DOCKET_CONFIG_DIR=" + config_dir_});
+  auto second = testing::StartService("processing", bootstrap_, redis_->url(), env_);
   ASSERT_TRUE(second.ok()) << second.status();
   DrainQueue();
   std::set<std::string> ids;

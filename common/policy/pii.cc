@@ -1,4 +1,4 @@
-#include "services/compliance/src/pii.h"
+#include "common/policy/pii.h"
 
 #include <re2/re2.h>
 
@@ -339,23 +339,51 @@ bool PiiDetector::Validate(std::string_view candidate, std::string* normalized) 
 }
 
 bool PiiDetector::Find(std::string_view text, PiiFinding* finding) const {
+  std::size_t begin = 0, end = 0;
+  if (!Next(text, 0, &begin, &end)) return false;
+  if (finding) {
+    finding->kind = kind_;
+    finding->masked = MaskFinding(kind_, text.substr(begin, end - begin));
+  }
+  return true;
+}
+
+int PiiDetector::Redact(std::string* text, std::vector<PiiFinding>* findings) const {
+  std::string out;
+  std::size_t copied = 0, begin = 0, end = 0;
+  int n = 0;
+  while (Next(*text, copied, &begin, &end)) {
+    const std::string masked = MaskFinding(kind_, std::string_view(*text).substr(begin, end - begin));
+    out.append(*text, copied, begin - copied);
+    out += masked;
+    if (findings) findings->push_back(PiiFinding{kind_, masked});
+    copied = end;
+    ++n;
+  }
+  if (n > 0) {
+    out.append(*text, copied, std::string::npos);
+    *text = std::move(out);
+  }
+  return n;
+}
+
+bool PiiDetector::Next(std::string_view text, std::size_t from, std::size_t* begin,
+                       std::size_t* end) const {
   re2::StringPiece input(text.data(), text.size());
   re2::StringPiece match;
-  std::size_t pos = 0;
+  std::size_t pos = from;
   while (pos <= text.size() &&
          re_->Match(input, pos, text.size(), re2::RE2::UNANCHORED, &match, 1)) {
     std::string normalized;
     const std::string_view candidate(match.data(), match.size());
-    if (Validate(candidate, &normalized)) {
-      if (finding) {
-        finding->kind = kind_;
-        finding->masked = MaskFinding(kind_, candidate);
-      }
+    const std::size_t start = static_cast<std::size_t>(match.data() - text.data());
+    if (!candidate.empty() && Validate(candidate, &normalized)) {
+      *begin = start;
+      *end = start + candidate.size();
       return true;
     }
     // Go on after the start of this candidate (not after its end: a shorter
     // valid match may start inside it).
-    const std::size_t start = static_cast<std::size_t>(match.data() - text.data());
     std::size_t next = start + 1;
     // Skip to the next word start so the scan stays linear in practice.
     while (next < text.size() && IsAlnum(text[next]) && IsAlnum(text[next - 1])) ++next;

@@ -67,10 +67,16 @@ class PiiDetector {
   PiiKind kind() const { return kind_; }
   // The first validated finding in `text`, if any.
   bool Find(std::string_view text, PiiFinding* finding) const;
+  // Replaces every validated finding in `text` with its masked form
+  // (MaskFinding) and appends one PiiFinding per replacement.
+  // Returns how many it replaced.
+  int Redact(std::string* text, std::vector<PiiFinding>* findings) const;
 
  private:
   PiiDetector(PiiKind kind, std::unique_ptr<re2::RE2> re);
   bool Validate(std::string_view candidate, std::string* normalized) const;
+  // The next validated finding at or after `from`: [*begin, *end).
+  bool Next(std::string_view text, std::size_t from, std::size_t* begin, std::size_t* end) const;
 
   PiiKind kind_;
   std::unique_ptr<re2::RE2> re_;

@@ -1,4 +1,4 @@
-#include "services/compliance/src/policy.h"
+#include "common/policy/policy.h"
 
 #include <algorithm>
 #include <cctype>
@@ -186,7 +186,7 @@ absl::StatusOr<Rule> ParseRule(const YamlNode& n, const std::string& base_dir,
                                 "checkpoint"};
   switch (r.type) {
     case RuleType::kRequired: keys.insert({"fields", "field"}); break;
-    case RuleType::kPii: keys.insert({"fields", "field", "detect", "pattern"}); break;
+    case RuleType::kPii: keys.insert({"fields", "field", "detect", "pattern", "redact"}); break;
     case RuleType::kThreshold: keys.insert({"field", "above"}); break;
     case RuleType::kSegregation: keys.insert("parties"); break;
     case RuleType::kDenyList: keys.insert({"fields", "field", "file"}); break;
@@ -236,6 +236,11 @@ absl::StatusOr<Rule> ParseRule(const YamlNode& n, const std::string& base_dir,
         r.detectors.push_back(std::move(custom));
       }
       if (r.detectors.empty()) return n.Error("a pii rule needs detect: [...] or pattern:");
+      DOCKET_ASSIGN_OR_RETURN(r.redact, n.Bool("redact", false));
+      if (r.redact && !r.checkpoints.count(docket::v1::CHECKPOINT_SUBMIT)) {
+        return n.Child("redact").Error(
+            "redact needs checkpoint submit (intake redacts before admission)");
+      }
       break;
     }
     case RuleType::kThreshold: {

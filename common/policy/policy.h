@@ -16,7 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "docket/v1/compliance.pb.h"
-#include "services/compliance/src/pii.h"
+#include "common/policy/pii.h"
 
 namespace docket::catalog {
 class Catalog;
@@ -51,6 +51,11 @@ struct Rule {
 
   // kPii
   std::vector<std::shared_ptr<const PiiDetector>> detectors;
+  // kPii with `redact: true` (checkpoint submit): intake replaces every
+  // finding with its masked form before admission, so the value never
+  // reaches docket.work.v1, and records the redaction on the Submitted
+  // event; compliance turns that record into this rule's violation.
+  bool redact = false;
 
   // kThreshold: a money attribute in minor units, or a number; violated when
   // the value is above the limit. `limits` maps currency -> minor units
