@@ -629,4 +629,28 @@ absl::Status CreateTopics(const std::string& bootstrap, const std::vector<std::s
   return ok ? absl::OkStatus() : usable;
 }
 
+absl::StatusOr<ItestKafka> StartItestKafka(bool apache, const std::string& name,
+                                           const std::vector<std::string>& families, int dev_brokers,
+                                           int partitions) {
+  ItestKafka k;
+  if (!apache) {
+    auto dev = DevKafka::Start(dev_brokers, partitions);
+    if (!dev.ok()) return dev.status();
+    k.dev = std::move(*dev);
+    k.bootstrap = k.dev->bootstrap();
+    k.prefix = "docket.";
+    return k;
+  }
+  auto bootstrap = ApacheKafkaBootstrap();
+  if (!bootstrap.ok()) return bootstrap.status();
+  k.bootstrap = *bootstrap;
+  const std::string unique = UniqueName(name);
+  k.prefix = unique + ".";
+  std::vector<std::string> topics;
+  for (const auto& f : families) topics.push_back(k.prefix + f);
+  if (absl::Status s = CreateTopics(k.bootstrap, topics, partitions); !s.ok()) return s;
+  k.env = {"DOCKET_TOPIC_PREFIX=" + k.prefix, "DOCKET_CONSUMER_GROUP=" + unique};
+  return k;
+}
+
 }  // namespace docket::testing

@@ -120,6 +120,23 @@ absl::StatusOr<std::string> ApacheKafkaBootstrap();
 absl::Status CreateTopics(const std::string& bootstrap, const std::vector<std::string>& topics,
                           int partitions);
 
+// The Kafka of a service integration test: a docket-devkafka of its own, or
+// (apache) the Apache broker of the ctest run, shared with other tests, on
+// which the test gets topics and a consumer group of its own under a unique
+// prefix. `env` holds what the service needs to use them.
+struct ItestKafka {
+  std::string bootstrap;
+  std::string prefix;             // "docket." (devkafka) or "<name>-<unique>."
+  std::vector<std::string> env;   // DOCKET_TOPIC_PREFIX, DOCKET_CONSUMER_GROUP (apache only)
+  std::unique_ptr<DevKafka> dev;  // devkafka only
+};
+// `families` are topic names without the prefix, e.g. "work.v1", created
+// with `partitions` on Apache (devkafka creates topics on first use, with
+// its default partitions = `partitions`, on `dev_brokers` brokers).
+absl::StatusOr<ItestKafka> StartItestKafka(bool apache, const std::string& name,
+                                           const std::vector<std::string>& families,
+                                           int dev_brokers = 1, int partitions = 4);
+
 // The build directory: $DOCKET_BUILD_DIR, else the nearest parent of the
 // running executable that holds a CMakeCache.txt.
 std::string BuildDir();

@@ -47,28 +47,13 @@ class ComplianceItest : public ::testing::Test {
     auto redis = testing::RedisServer::Start();
     ASSERT_TRUE(redis.ok()) << redis.status();
     redis_ = redis->release();
-    std::vector<std::string> env;
-    if (kApacheKafka) {
-      // The broker is shared by the whole ctest run: topics and a group of our own.
-      auto bootstrap = testing::ApacheKafkaBootstrap();
-      ASSERT_TRUE(bootstrap.ok()) << bootstrap.status();
-      bootstrap_ = *bootstrap;
-      const std::string name = testing::UniqueName("compliance-itest");
-      prefix_ = name + ".";
-      absl::Status created = testing::CreateTopics(
-          bootstrap_,
-          {prefix_ + "work.v1", prefix_ + "compliance.v1", prefix_ + "audit.v1", prefix_ + "dlq.v1"},
-          4);
-      ASSERT_TRUE(created.ok()) << created;
-      env.push_back("DOCKET_TOPIC_PREFIX=" + prefix_);
-      env.push_back("DOCKET_CONSUMER_GROUP=" + name);
-    } else {
-      auto kafka = testing::DevKafka::Start(3, 4);
-      ASSERT_TRUE(kafka.ok()) << kafka.status();
-      kafka_ = kafka->release();
-      bootstrap_ = kafka_->bootstrap();
-      prefix_ = "docket.";
-    }
+    auto kafka = testing::StartItestKafka(kApacheKafka, "compliance-itest",
+                                          {"work.v1", "compliance.v1", "audit.v1", "dlq.v1"}, 3);
+    ASSERT_TRUE(kafka.ok()) << kafka.status();
+    bootstrap_ = kafka->bootstrap;
+    prefix_ = kafka->prefix;
+    std::vector<std::string> env = kafka->env;
+    kafka_ = kafka->dev.release();
     auto svc = testing::StartService("compliance", bootstrap_, redis_->url(), env);
     ASSERT_TRUE(svc.ok()) << svc.status();
     service_ = new testing::ServiceProcess(std::move(*svc));

@@ -72,24 +72,13 @@ class IntakeItest : public ::testing::Test {
     auto redis = testing::RedisServer::Start();
     ASSERT_TRUE(redis.ok()) << redis.status();
     redis_ = redis->release();
-    std::vector<std::string> env;
-    if (kApacheKafka) {
-      // The broker is shared by the whole ctest run: topics of our own.
-      auto bootstrap = testing::ApacheKafkaBootstrap();
-      ASSERT_TRUE(bootstrap.ok()) << bootstrap.status();
-      bootstrap_ = *bootstrap;
-      prefix_ = testing::UniqueName("intake-itest") + ".";
-      absl::Status created = testing::CreateTopics(
-          bootstrap_, {prefix_ + "intake.v1", prefix_ + "work.v1", prefix_ + "dlq.v1"}, 4);
-      ASSERT_TRUE(created.ok()) << created;
-      env.push_back("DOCKET_TOPIC_PREFIX=" + prefix_);
-    } else {
-      auto kafka = testing::DevKafka::Start(3, 4);
-      ASSERT_TRUE(kafka.ok()) << kafka.status();
-      kafka_ = kafka->release();
-      bootstrap_ = kafka_->bootstrap();
-      prefix_ = "docket.";
-    }
+    auto kafka = testing::StartItestKafka(kApacheKafka, "intake-itest",
+                                          {"intake.v1", "work.v1", "dlq.v1"}, 3);
+    ASSERT_TRUE(kafka.ok()) << kafka.status();
+    bootstrap_ = kafka->bootstrap;
+    prefix_ = kafka->prefix;
+    std::vector<std::string> env = kafka->env;
+    kafka_ = kafka->dev.release();
     // The shipped config, with a short publish wait so an outage test is quick.
     config_dir_ = testing::LogPath("intake-config");
     std::filesystem::create_directories(config_dir_);

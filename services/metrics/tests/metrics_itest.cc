@@ -55,26 +55,14 @@ class MetricsItest : public ::testing::Test {
     auto redis = testing::RedisServer::Start();
     ASSERT_TRUE(redis.ok()) << redis.status();
     redis_ = std::move(*redis);
-    if (kApacheKafka) {
-      // The broker is shared by the whole ctest run: topics and a group of
-      // our own, kept across the restart of a test.
-      auto bootstrap = testing::ApacheKafkaBootstrap();
-      ASSERT_TRUE(bootstrap.ok()) << bootstrap.status();
-      bootstrap_ = *bootstrap;
-      const std::string name = testing::UniqueName("metrics-itest");
-      prefix_ = name + ".";
-      absl::Status created = testing::CreateTopics(
-          bootstrap_, {prefix_ + "work.v1", prefix_ + "compliance.v1", prefix_ + "dlq.v1"}, 4);
-      ASSERT_TRUE(created.ok()) << created;
-      env_.push_back("DOCKET_TOPIC_PREFIX=" + prefix_);
-      env_.push_back("DOCKET_CONSUMER_GROUP=" + name);
-    } else {
-      auto kafka = testing::DevKafka::Start(1, 4);
-      ASSERT_TRUE(kafka.ok()) << kafka.status();
-      kafka_ = std::move(*kafka);
-      bootstrap_ = kafka_->bootstrap();
-      prefix_ = "docket.";
-    }
+    // Topics and group (on Apache) are kept across the restart of a test.
+    auto kafka = testing::StartItestKafka(kApacheKafka, "metrics-itest",
+                                          {"work.v1", "compliance.v1", "dlq.v1"});
+    ASSERT_TRUE(kafka.ok()) << kafka.status();
+    bootstrap_ = kafka->bootstrap;
+    prefix_ = kafka->prefix;
+    env_ = kafka->env;
+    kafka_ = std::move(kafka->dev);
     Start();
   }
 

@@ -46,25 +46,13 @@ class ProcessingItest : public ::testing::Test {
     auto redis = testing::RedisServer::Start();
     ASSERT_TRUE(redis.ok()) << redis.status();
     redis_ = redis->release();
-    if (kApacheKafka) {
-      // The broker is shared by the whole ctest run: topics and a group of our own.
-      auto bootstrap = testing::ApacheKafkaBootstrap();
-      ASSERT_TRUE(bootstrap.ok()) << bootstrap.status();
-      bootstrap_ = *bootstrap;
-      const std::string name = testing::UniqueName("processing-itest");
-      prefix_ = name + ".";
-      absl::Status created = testing::CreateTopics(
-          bootstrap_, {prefix_ + "work.v1", prefix_ + "compliance.v1", prefix_ + "dlq.v1"}, 4);
-      ASSERT_TRUE(created.ok()) << created;
-      env_.push_back("DOCKET_TOPIC_PREFIX=" + prefix_);
-      env_.push_back("DOCKET_CONSUMER_GROUP=" + name);
-    } else {
-      auto kafka = testing::DevKafka::Start(1, 4);
-      ASSERT_TRUE(kafka.ok()) << kafka.status();
-      kafka_ = kafka->release();
-      bootstrap_ = kafka_->bootstrap();
-      prefix_ = "docket.";
-    }
+    auto kafka = testing::StartItestKafka(kApacheKafka, "processing-itest",
+                                          {"work.v1", "compliance.v1", "dlq.v1"});
+    ASSERT_TRUE(kafka.ok()) << kafka.status();
+    bootstrap_ = kafka->bootstrap;
+    prefix_ = kafka->prefix;
+    env_ = kafka->env;
+    kafka_ = kafka->dev.release();
     config_dir_ = testing::LogPath("processing-config");
     std::filesystem::create_directories(config_dir_);
     for (const char* f : {"catalog.yaml", "api-keys.yaml"}) {
