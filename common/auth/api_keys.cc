@@ -143,30 +143,6 @@ bool ApiKey::HasRole(std::string_view role) const {
 
 grpcutil::Principal ApiKey::ToPrincipal() const { return grpcutil::Principal{id, tenants, roles}; }
 
-Sha256Digest Sha256(std::string_view data) {
-  Sha256Digest d{};
-  unsigned int len = 0;
-  // EVP_Digest fails only when it cannot allocate; an all-zero digest then
-  // matches no key (a keys file cannot hold the same digest for a real key
-  // by accident: it would need a SHA-256 preimage of zero).
-  if (EVP_Digest(data.data(), data.size(), d.data(), &len, EVP_sha256(), nullptr) != 1 ||
-      len != d.size()) {
-    d.fill(0);
-  }
-  return d;
-}
-
-std::string ToHex(const Sha256Digest& digest) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * digest.size());
-  for (unsigned char b : digest) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 0x0f]);
-  }
-  return out;
-}
-
 absl::StatusOr<ApiKeyStore> ApiKeyStore::Load(const std::string& path) {
   DOCKET_ASSIGN_OR_RETURN(YamlNode root, config::LoadYamlFile(path));
   return FromYaml(root);
@@ -204,7 +180,7 @@ absl::StatusOr<ApiKeyStore> ApiKeyStore::FromYaml(const YamlNode& root) {
 }
 
 const ApiKey* ApiKeyStore::Lookup(std::string_view token) const {
-  const Sha256Digest d = Sha256(token);
+  const Sha256Digest d = hash::Sha256(token);
   const auto [begin, end] = by_prefix_.equal_range(Prefix(d));
   const ApiKey* found = nullptr;
   for (auto it = begin; it != end; ++it) {
@@ -293,7 +269,7 @@ absl::StatusOr<GeneratedKey> MakeKeyEntry(const KeySpec& spec, const std::string
   if (key.empty()) return absl::InvalidArgumentError("the key must not be empty");
   GeneratedKey out;
   out.key = key;
-  out.sha256_hex = ToHex(Sha256(key));
+  out.sha256_hex = hash::Sha256Hex(key);
   std::string& y = out.yaml_entry;
   absl::StrAppend(&y, "  - id: ", YamlScalar(spec.id), "\n");
   absl::StrAppend(&y, "    sha256: ", out.sha256_hex, "\n");

@@ -27,6 +27,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/grpc/server_runner.h"
+#include "common/hash/sha256.h"
 
 namespace docket::config {
 class YamlNode;
@@ -39,7 +40,7 @@ inline constexpr std::string_view kRoleWorker = "worker";
 inline constexpr std::string_view kRoleSupervisor = "supervisor";
 inline constexpr std::string_view kRoleOperator = "operator";
 
-using Sha256Digest = std::array<unsigned char, 32>;
+using hash::Sha256Digest;
 
 struct ApiKey {
   std::string id;                    // safe to log: [A-Za-z0-9._-], at most 64 bytes
@@ -57,10 +58,6 @@ struct ApiKey {
   grpcutil::Principal ToPrincipal() const;
 };
 
-// SHA-256 of `data`.
-Sha256Digest Sha256(std::string_view data);
-// Lowercase hex of a digest (64 characters).
-std::string ToHex(const Sha256Digest& digest);
 
 // The parsed keys file. Immutable after Load/Parse, so it is safe to share
 // between threads without locking.

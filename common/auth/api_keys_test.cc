@@ -24,7 +24,7 @@ using ::testing::StartsWith;
 constexpr char kPublisherKey[] = "dk_test_publisher_secret";
 constexpr char kWorkerKey[] = "dk_test_worker_secret";
 
-std::string Hash(const std::string& key) { return ToHex(Sha256(key)); }
+std::string Hash(const std::string& key) { return hash::Sha256Hex(key); }
 
 std::string GoodFile() {
   return absl::StrCat(
@@ -59,7 +59,7 @@ absl::StatusOr<grpcutil::Principal> AuthenticateWith(
 }
 
 TEST(Sha256, MatchesTheFips180Vector) {
-  EXPECT_EQ(ToHex(Sha256("abc")),
+  EXPECT_EQ(hash::Sha256Hex("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
@@ -289,7 +289,7 @@ TEST(MakeKeyEntry, EntryRoundTripsThroughTheStore) {
   auto entry = MakeKeyEntry(spec, *key);
   ASSERT_TRUE(entry.ok()) << entry.status();
   EXPECT_EQ(entry->key, *key);
-  EXPECT_EQ(entry->sha256_hex, ToHex(Sha256(*key)));
+  EXPECT_EQ(entry->sha256_hex, hash::Sha256Hex(*key));
   EXPECT_THAT(entry->yaml_entry, Not(HasSubstr(*key)));  // only the hash goes to the file
 
   // Pasted under `keys:` of an existing file, next to other keys.

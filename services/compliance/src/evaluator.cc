@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "common/auth/api_keys.h"
+#include "common/hash/sha256.h"
 
 namespace docket::compliance {
 namespace {
@@ -112,9 +112,9 @@ void CheckSegregation(const Rule& rule, const EvaluationInput& in, std::vector<V
 }  // namespace
 
 std::string VerdictId(const std::string& source_event_id, docket::v1::Checkpoint checkpoint) {
-  const std::string hex = auth::ToHex(auth::Sha256(
-      absl::StrCat(source_event_id, "\x1f", "verdict:", std::string(CheckpointName(checkpoint)))));
-  return hex.substr(0, 32);
+  return hash::Sha256Hex(
+             absl::StrCat(source_event_id, "\x1f", "verdict:", std::string(CheckpointName(checkpoint))))
+      .substr(0, 32);
 }
 
 std::string_view CheckpointName(docket::v1::Checkpoint checkpoint) {

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/auth/api_keys.h"
+#include "common/hash/sha256.h"
 #include "common/catalog/catalog.h"
 #include "common/log/log.h"
 
@@ -58,7 +59,7 @@ std::string ComplianceHandler::ChainOf(const kafka::Record& record) {
 }
 
 std::string ComplianceHandler::AuditEventId(const std::string& subject_event_id) {
-  return auth::ToHex(auth::Sha256(absl::StrCat(subject_event_id, "\x1f", "audit"))).substr(0, 32);
+  return hash::Sha256Hex(absl::StrCat(subject_event_id, "\x1f", "audit")).substr(0, 32);
 }
 
 std::string ComplianceHandler::VerdictSummary(const docket::v1::Verdict& verdict) {

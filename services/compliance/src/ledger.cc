@@ -9,7 +9,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "common/auth/api_keys.h"
+#include "common/hash/sha256.h"
 
 namespace docket::compliance {
 namespace {
@@ -44,8 +44,8 @@ std::string CanonicalEncoding(const docket::v1::AuditRecord& r) {
 
 std::string RecordHash(const docket::v1::AuditRecord& record, const std::string& hmac_key) {
   const std::string data = CanonicalEncoding(record);
-  if (hmac_key.empty()) return auth::ToHex(auth::Sha256(data));
-  auth::Sha256Digest mac{};
+  if (hmac_key.empty()) return hash::Sha256Hex(data);
+  hash::Sha256Digest mac{};
   unsigned int len = 0;
   if (HMAC(EVP_sha256(), hmac_key.data(), static_cast<int>(hmac_key.size()),
            reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac.data(), &len) ==
@@ -55,7 +55,7 @@ std::string RecordHash(const docket::v1::AuditRecord& record, const std::string&
     // must never enter the ledger.
     std::abort();
   }
-  return auth::ToHex(mac);
+  return hash::Hex(mac);
 }
 
 void Seal(const ChainHead& head, const std::string& hmac_key, docket::v1::AuditRecord* record) {

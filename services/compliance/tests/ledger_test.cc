@@ -55,7 +55,7 @@ TEST(CanonicalEncodingTest, IsTheDocumentedByteStringAndHashIsItsSha256) {
       "actor_id:5:alice\n"
       "summary:55:verdict checkpoint=submit outcome=pass policy=t1 rules=\n";
   EXPECT_EQ(CanonicalEncoding(r), expected);
-  EXPECT_EQ(RecordHash(r, ""), auth::ToHex(auth::Sha256(expected)));
+  EXPECT_EQ(RecordHash(r, ""), hash::Sha256Hex(expected));
   // Pinned: an independent verifier must get the same digest.
   EXPECT_EQ(RecordHash(r, "").size(), 64u);
 }

@@ -1,7 +1,5 @@
 #include "services/intake/src/cloudevents.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -13,6 +11,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/hash/sha256.h"
 #include "common/status/macros.h"
 #include "services/intake/src/validator.h"
 
@@ -99,19 +98,6 @@ bool ValidTraceparent(std::string_view t) {
   }
   if (version == "ff" || (version == "00" && t.size() != 55)) return false;
   return trace != std::string(32, '0') && parent != std::string(16, '0');
-}
-
-std::string Sha256Hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr) != 1) return {};
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 0x0f]);
-  }
-  return out;
 }
 
 // ---- JSON ----
@@ -372,7 +358,7 @@ absl::Status Complete(DecodedSubmission& d, const std::optional<std::string>& ev
   }
   if (s.idempotency_key().empty()) {
     std::string key = absl::StrCat(d.source, "/", d.id);
-    if (key.size() > kMaxIdempotencyKeyBytes) key = "ce-sha256:" + Sha256Hex(key);
+    if (key.size() > kMaxIdempotencyKeyBytes) key = "ce-sha256:" + hash::Sha256Hex(key);
     s.set_idempotency_key(std::move(key));
   }
   if (!ValidTraceparent(d.traceparent)) d.traceparent.clear();

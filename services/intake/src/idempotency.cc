@@ -1,10 +1,9 @@
 #include "services/intake/src/idempotency.h"
 
-#include <openssl/sha.h>
-
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "common/hash/sha256.h"
 
 namespace docket::intake {
 namespace {
@@ -54,17 +53,6 @@ if id ~= ARGV[1] or owner ~= ARGV[2] then return 0 end
 redis.call('SET', KEYS[1], 'P|' .. id .. '|-|0', 'KEEPTTL')
 return 1
 )";
-
-std::string Hex(const unsigned char* p, std::size_t n) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 2);
-  for (std::size_t i = 0; i < n; ++i) {
-    out.push_back(kHex[p[i] >> 4]);
-    out.push_back(kHex[p[i] & 0xF]);
-  }
-  return out;
-}
 
 std::string NewOwner() {
   thread_local std::mt19937_64 rng(std::random_device{}());
@@ -268,10 +256,8 @@ std::vector<absl::Status> IdempotencyStore::CommitAll(const std::vector<KeyReque
 }
 
 std::string IdempotencyRedisKey(const std::string& tenant, const std::string& key) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), digest);
   // The hash tag keeps a tenant's keys on one Redis Cluster slot.
-  return absl::StrCat("docket:idem:{", tenant, "}:", Hex(digest, sizeof digest));
+  return absl::StrCat("docket:idem:{", tenant, "}:", hash::Sha256Hex(key));
 }
 
 std::unique_ptr<IdempotencyStore> MakeRedisIdempotencyStore(redis::RedisClient& redis,

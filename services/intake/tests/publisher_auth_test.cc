@@ -23,7 +23,7 @@ constexpr char kAnyKindKey[] = "dk_test_acme_any";
 constexpr char kWorkerKey[] = "dk_test_alice";
 
 std::string KeysFile() {
-  const auto h = [](const char* k) { return auth::ToHex(auth::Sha256(k)); };
+  const auto h = [](const char* k) { return hash::Sha256Hex(k); };
   return absl::StrCat("keys:\n"
                       "  - {id: acme-invoices, sha256: ", h(kInvoicesKey),
                       ", roles: [publisher], tenants: [acme], kinds: [invoice]}\n"

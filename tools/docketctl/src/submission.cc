@@ -1,10 +1,9 @@
 #include "tools/docketctl/src/submission.h"
 
-#include <openssl/evp.h>
-
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "common/hash/sha256.h"
 #include "common/kafka/record.h"
 #include "services/intake/src/cloudevents.h"
 #include "tools/docketctl/src/args.h"
@@ -13,16 +12,6 @@ namespace docket::ctl {
 namespace {
 
 using nlohmann::json;
-
-std::string Hex(const unsigned char* data, std::size_t n) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < n; ++i) {
-    out.push_back(kHex[data[i] >> 4]);
-    out.push_back(kHex[data[i] & 0x0f]);
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -89,17 +78,14 @@ std::string ContentKey(const json& object) {
   json content = object;
   content.erase("idempotency_key");
   const std::string canonical = content.dump();  // nlohmann sorts object keys
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(canonical.data(), canonical.size(), digest, &len, EVP_sha256(), nullptr);
-  return "docketctl-sha256:" + Hex(digest, len);
+  return "docketctl-sha256:" + hash::Sha256Hex(canonical);
 }
 
 std::string RandomKey() {
   std::random_device rd;
   unsigned char bytes[16];
   for (unsigned char& b : bytes) b = static_cast<unsigned char>(rd() & 0xff);
-  return "docketctl-" + Hex(bytes, sizeof(bytes));
+  return "docketctl-" + hash::Hex(bytes, sizeof(bytes));
 }
 
 }  // namespace docket::ctl

@@ -317,7 +317,15 @@ TEST_F(DocketctlItest, InvoiceWithMoneyAndDateGetsAVerdictInAVerifiedLedger) {
       },
       30s))
       << trail.out << trail.err;
-  Ctl got = Run({"get", id}, kOperator);
+  // Processing routes the item independently of compliance's verdict.
+  Ctl got;
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        got = Run({"get", id}, kOperator);
+        return got.code == 0;
+      },
+      30s))
+      << got.err;
   EXPECT_THAT(got.out, HasSubstr("1234.50 EUR"));
   EXPECT_THAT(got.out, HasSubstr("2026-11-23"));
 
