@@ -61,13 +61,19 @@ class Background {
   std::thread thread_;
 };
 
-// processing.yaml (optional): lease, default_wip_limit. Errors name file:line:field.
+// processing.yaml (optional): lease, default_wip_limit, terminal_retention. Errors name file:line:field.
 absl::StatusOr<WorkflowOptions> LoadOptions(const std::string& path) {
   WorkflowOptions o;
   if (!std::filesystem::exists(path)) return o;
   DOCKET_ASSIGN_OR_RETURN(config::YamlNode root, config::LoadYamlFile(path));
   if (root.IsNull()) return o;
-  DOCKET_RETURN_IF_ERROR(root.CheckKeys({"lease", "default_wip_limit"}));
+  DOCKET_RETURN_IF_ERROR(root.CheckKeys({"lease", "default_wip_limit", "terminal_retention"}));
+  if (!root.Child("terminal_retention").IsNull()) {
+    DOCKET_ASSIGN_OR_RETURN(o.terminal_retention, root.Duration("terminal_retention"));
+    if (o.terminal_retention.count() <= 0) {
+      return root.Child("terminal_retention").Error("must be a positive duration");
+    }
+  }
   if (!root.Child("lease").IsNull()) {
     DOCKET_ASSIGN_OR_RETURN(o.lease, root.Duration("lease"));
     if (o.lease.count() <= 0) return root.Child("lease").Error("must be a positive duration");

@@ -126,7 +126,8 @@ std::string VersionedId(const WorkItem& item, std::int64_t version, std::string_
 // (name, value)... ("" deletes), #ops, (verb, key, a, b)...
 // Verbs: zadd key member score | zrem key member | zmember key member (must
 // be present, then removed; absent = conflict) | sadd/srem key member |
-// cap key limit (SCARD key < limit, else {-1}).
+// cap key limit (SCARD key < limit, else {-1}) | pexpire key ms (after the
+// item is written, so it also applies to an item created by this call).
 // Returns {1, new version}, {0, current version} on conflict, {-1, 0} at a cap.
 const redis::Script& CasScript() {
   static const redis::Script script(R"lua(
@@ -167,6 +168,9 @@ for f = 0, nfields - 1 do
 end
 local nv = expected + 1
 redis.call('HSET', item, 'pb', ARGV[2], 'v', nv)
+for k = 0, nops - 1 do
+  if ARGV[oi + 4 * k] == 'pexpire' then redis.call('PEXPIRE', ARGV[oi + 4 * k + 1], ARGV[oi + 4 * k + 2]) end
+end
 for e = 0, nev - 1 do
   redis.call('HSET', KEYS[2], ARGV[5 + 2 * e], ARGV[6 + 2 * e])
   redis.call('ZADD', KEYS[3], ARGV[3], ARGV[5 + 2 * e])
@@ -378,8 +382,14 @@ absl::Status Workflow::Commit(const Change& c) {
     args.push_back(name);
     args.push_back(value);
   }
-  args.push_back(absl::StrCat(c.ops.size()));
-  for (const auto& op : c.ops) args.insert(args.end(), op.begin(), op.end());
+  // A finished item is kept for terminal_retention (Get, comments, replay
+  // safety), then Redis drops it: Redis does not grow with history.
+  std::vector<std::array<std::string, 4>> ops = c.ops;
+  if (IsTerminal(item.state())) {
+    ops.push_back({"pexpire", ItemKey(item.id()), absl::StrCat(options_.terminal_retention.count()), ""});
+  }
+  args.push_back(absl::StrCat(ops.size()));
+  for (const auto& op : ops) args.insert(args.end(), op.begin(), op.end());
   DOCKET_ASSIGN_OR_RETURN(redis::Reply r,
                           redis_.Eval(CasScript(), {ItemKey(item.id()), kOutbox, kOutboxAt}, args));
   if (r.elements.size() != 2) return absl::InternalError("unexpected reply of the CAS script");

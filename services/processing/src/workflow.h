@@ -14,7 +14,8 @@
 //
 // Redis keys (single Redis; not cluster-slot aware):
 //   docket:item:<id>                 hash: pb (WorkItem), v (version),
-//                                    check (event id awaiting a verdict), held (ms)
+//                                    check (event id awaiting a verdict), held (ms);
+//                                    expires terminal_retention after the item finished
 //   docket:q:<tenant>:<queue>        zset: item id -> urgency score (urgency.h)
 //   docket:qage:<tenant>:<queue>     zset: item id -> queued at (ms)
 //   docket:leases                    zset: item id -> lease expiry (ms)
@@ -63,6 +64,10 @@ inline constexpr int kMaxCommentsPerItem = 50;  // older ones are dropped from t
 struct WorkflowOptions {
   std::chrono::milliseconds lease{std::chrono::minutes(15)};
   int default_wip_limit = 5;
+  // How long a finished (completed, auto-completed, rejected) item stays in
+  // Redis. Must exceed docket.work.v1's retention: a replay from the
+  // beginning must find every item it could re-route.
+  std::chrono::milliseconds terminal_retention{std::chrono::hours(24 * 30)};
   std::string source = "//docket/processing";
   // Claim attempts when other workers take the same head item at once.
   int claim_attempts = 8;

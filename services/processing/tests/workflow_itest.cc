@@ -482,5 +482,27 @@ TEST_F(WorkflowItest, FeedbackIsAnErrorNotASilentDropWhenKafkaRefusesIt) {
 }
 
 
+TEST_F(WorkflowItest, FinishedItemsExpireFromRedisAfterTheRetentionOpenOnesNever) {
+  const std::string open = Submit("invoice");
+  const std::string automated = Submit("invoice", 0.5);  // created and completed in one step
+  const std::string rejected = Submit("invoice");
+  ASSERT_EQ(Item(automated).state(), docket::v1::WORK_STATE_AUTO_COMPLETED);
+  ASSERT_TRUE(wf_->Reject(kBob, rejected, "duplicate invoice").ok());
+  auto ttl = [&](const std::string& id) {
+    auto r = redis_->Command({"PTTL", "docket:item:" + id});
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? r->integer : -3;
+  };
+  EXPECT_EQ(ttl(open), -1) << "an open item must never expire";
+  const std::int64_t retention = std::chrono::milliseconds(std::chrono::hours(24 * 30)).count();
+  for (const auto& id : {automated, rejected}) {
+    EXPECT_GT(ttl(id), retention - 60'000) << id;
+    EXPECT_LE(ttl(id), retention) << id;
+  }
+  // A note on a finished item keeps it finished and expiring.
+  ASSERT_TRUE(wf_->Comment(kBob, rejected, "vendor confirmed the duplicate").ok());
+  EXPECT_GT(ttl(rejected), retention - 60'000);
+}
+
 }  // namespace
 }  // namespace docket::processing
