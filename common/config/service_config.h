@@ -20,6 +20,7 @@ struct ServiceConfig {
   std::string kafka_brokers;      // DOCKET_KAFKA_BROKERS (required)
   std::string kafka_properties_file;  // DOCKET_KAFKA_PROPERTIES_FILE: extra librdkafka props (k=v lines)
   std::map<std::string, std::string> kafka_properties;  // loaded from that file
+  int producer_linger_ms = 5;  // set by the service (not the environment): see KafkaConfig::linger_ms
   std::string topic_prefix;       // DOCKET_TOPIC_PREFIX, default "docket."
   std::string consumer_group;     // DOCKET_CONSUMER_GROUP, default "docket-<service>"
   std::string redis_url;          // DOCKET_REDIS_URL (required)

@@ -55,7 +55,7 @@ absl::StatusOr<Properties> PublisherProperties(const KafkaConfig& config, bool s
       {"client.id", config.client_id},
       {"enable.idempotence", "true"},
       {"acks", "all"},
-      {"linger.ms", "5"},
+      {"linger.ms", std::to_string(config.linger_ms)},
       // Java's default partitioner, so other producers put a key where we do.
       {"partitioner", "murmur2_random"},
       {"message.timeout.ms", std::to_string(config.delivery_timeout_ms)},

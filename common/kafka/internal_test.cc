@@ -38,6 +38,14 @@ TEST(PublisherPropertiesTest, AreIdempotentAcksAllWithShortLinger) {
   EXPECT_EQ(AsMap(*PublisherProperties(Config(), false)).count("statistics.interval.ms"), 0u);
 }
 
+TEST(PublisherPropertiesTest, LingerComesFromTheConfigAndExtraStillOverridesIt) {
+  KafkaConfig c = Config();
+  c.linger_ms = 0;
+  EXPECT_EQ(AsMap(*PublisherProperties(c, false))["linger.ms"], "0");
+  c.extra = {{"linger.ms", "7"}};
+  EXPECT_EQ(AsMap(*PublisherProperties(c, false))["linger.ms"], "7");
+}
+
 TEST(PublisherPropertiesTest, ExtraIsAppliedLastButCannotWeakenDelivery) {
   KafkaConfig c = Config();
   c.extra = {{"linger.ms", "20"}, {"sasl.password", "hunter2"}, {"acks", "all"}};

@@ -59,6 +59,7 @@ kafka::KafkaConfig ServiceRuntime::kafka_config() const {
   kafka::KafkaConfig k;
   k.brokers = config_.kafka_brokers;
   k.client_id = "docket-" + config_.service;
+  k.linger_ms = config_.producer_linger_ms;
   k.extra = config_.kafka_properties;
   return k;
 }
