@@ -1,6 +1,7 @@
 #include "services/processing/src/workflow.h"
 
 #include <algorithm>
+#include <random>
 #include <limits>
 
 #include <prometheus/counter.h>
@@ -36,6 +37,8 @@ constexpr char kSlaDue[] = "docket:sla:due";
 constexpr char kOutbox[] = "docket:outbox";
 constexpr char kOutboxAt[] = "docket:outbox:at";
 constexpr char kAutomationActorPrefix[] = "automation/";
+// How many of the most urgent items a claim considers when it loses a race.
+constexpr std::size_t kClaimCandidates = 8;
 
 std::int64_t RealNowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -619,26 +622,49 @@ absl::StatusOr<std::optional<WorkItem>> Workflow::ClaimNext(
   }
   const int wip_limit = worker.wip_limit > 0 ? worker.wip_limit : options_.default_wip_limit;
 
+  // The most urgent items of every queue the worker may take, best first.
+  // The first attempt takes the best; a worker that lost it to another (the
+  // CAS said ABORTED) tries a random one of the next few instead of racing
+  // every other loser for the new head.
+  struct Candidate {
+    double score;
+    std::string id;
+    const catalog::Queue* queue;
+  };
+  std::vector<Candidate> candidates;
+  std::size_t next = 0;  // candidates before it were tried
+  thread_local std::minstd_rand rng(std::random_device{}());
   for (int attempt = 0; attempt < options_.claim_attempts; ++attempt) {
-    std::vector<std::vector<std::string>> heads;
-    for (const auto* q : queues) heads.push_back({"ZRANGE", QueueKey(tenant, q->name), "0", "0", "WITHSCORES"});
-    DOCKET_ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_.Pipeline(heads));
-    std::string best_id;
-    const catalog::Queue* best_queue = nullptr;
-    double best = std::numeric_limits<double>::infinity();
-    for (std::size_t i = 0; i < replies.size(); ++i) {
-      if (replies[i].elements.size() != 2) continue;
-      const double score = std::stod(replies[i].elements[1].str);
-      if (score < best) {
-        best = score;
-        best_id = replies[i].elements[0].str;
-        best_queue = queues[i];
+    if (next >= candidates.size()) {
+      std::vector<std::vector<std::string>> heads;
+      for (const auto* q : queues) {
+        heads.push_back({"ZRANGE", QueueKey(tenant, q->name), "0", absl::StrCat(kClaimCandidates - 1),
+                         "WITHSCORES"});
       }
+      DOCKET_ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_.Pipeline(heads));
+      candidates.clear();
+      next = 0;
+      for (std::size_t i = 0; i < replies.size(); ++i) {
+        for (std::size_t j = 0; j + 1 < replies[i].elements.size(); j += 2) {
+          candidates.push_back(
+              {std::stod(replies[i].elements[j + 1].str), replies[i].elements[j].str, queues[i]});
+        }
+      }
+      std::sort(candidates.begin(), candidates.end(),
+                [](const Candidate& a, const Candidate& b) { return a.score < b.score; });
+      if (candidates.size() > kClaimCandidates) candidates.resize(kClaimCandidates);
     }
-    if (!best_queue) {
+    if (candidates.empty()) {
       if (metrics_) metrics_->Claim(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
       return std::optional<WorkItem>();
     }
+    if (attempt > 0 && candidates.size() - next > 1) {
+      std::uniform_int_distribution<std::size_t> pick(next, candidates.size() - 1);
+      std::swap(candidates[next], candidates[pick(rng)]);
+    }
+    const std::string best_id = candidates[next].id;
+    const catalog::Queue* best_queue = candidates[next].queue;
+    ++next;
     DOCKET_ASSIGN_OR_RETURN(std::optional<Loaded> l, Load(best_id));
     if (!l || l->item.state() != docket::v1::WORK_STATE_QUEUED || l->item.queue() != best_queue->name) {
       // A stale index entry: drop it and look again.
