@@ -1,6 +1,7 @@
 // docket-loadgen: admitted items/s and ack latency of docket.v1.Intake for
 // unary, batch and stream submission, with a plain gRPC echo server as the
-// baseline. See docs/performance.md.
+// baseline; and the pipeline modes, which drive the running stack stage by
+// stage (processing, compliance, metrics). See docs/performance.md.
 
 #include <signal.h>
 
@@ -13,6 +14,7 @@
 #include "tools/loadgen/src/echo_server.h"
 #include "tools/loadgen/src/load_driver.h"
 #include "tools/loadgen/src/options.h"
+#include "tools/loadgen/src/pipeline.h"
 #include "tools/loadgen/src/report.h"
 
 namespace docket::loadgen {
@@ -60,7 +62,18 @@ ModeResult RunOne(const Options& options, Mode mode) {
 int Main(const Options& options) {
   if (!options.serve_echo.empty()) return ServeEcho(options.serve_echo);
   std::vector<ModeResult> results;
-  for (Mode mode : options.modes) results.push_back(RunOne(options, mode));
+  std::vector<StageResult> stages;
+  PipelineState state;
+  for (Mode mode : options.modes) {
+    if (IsIntakeMode(mode)) {
+      results.push_back(RunOne(options, mode));
+      continue;
+    }
+    std::fprintf(stderr, "docket-loadgen: %s...\n", ModeName(mode));
+    stages.push_back(RunStage(options, mode, state));
+    // Progress of a long run; the whole report follows on stdout.
+    if (options.modes.size() > 1) std::fputs(FormatStages({stages.back()}).c_str(), stderr);
+  }
   if (options.half_rate) {
     for (const ModeResult& r : std::vector<ModeResult>(results)) {
       if (r.mode != Mode::kUnary || r.rate > 0 || r.items_per_second() == 0) continue;
@@ -69,8 +82,13 @@ int Main(const Options& options) {
       results.push_back(RunOne(half, Mode::kUnary));
     }
   }
-  const std::string json = FormatJson(results);
-  std::fputs(options.json ? json.c_str() : FormatTable(results).c_str(), stdout);
+  const std::string json = FormatJson(results, stages);
+  if (options.json) {
+    std::fputs(json.c_str(), stdout);
+  } else {
+    if (!results.empty()) std::fputs(FormatTable(results).c_str(), stdout);
+    std::fputs(FormatStages(stages).c_str(), stdout);
+  }
   if (!options.json_file.empty()) {
     std::ofstream out(options.json_file);
     out << json;
@@ -82,6 +100,10 @@ int Main(const Options& options) {
   // Non-zero when a mode admitted nothing: a script must not take zeros for figures.
   for (const auto& r : results) {
     if (r.admitted == 0) return 1;
+  }
+  // ... or when a stage did not finish.
+  for (const auto& s : stages) {
+    if (!s.complete) return 1;
   }
   return 0;
 }

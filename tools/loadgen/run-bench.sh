@@ -19,6 +19,9 @@
 # --stack=local starts the whole local stack with deploy/local/up.sh (all four
 #   services, the shipped config: acme is rate limited to 20,000/s).
 # --stack=running uses the stack whose endpoints are in .docket/local.env.
+#
+# The stack benchmarks (processing, metrics, whole lifecycle, compliance) are
+# run by run-stack-bench.sh.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=${DOCKET_BUILD_DIR:-$root/build}
@@ -40,7 +43,7 @@ while (($#)); do
     --no-build) do_build=0 ;;
     --intake-bin=*) intake_bin=${1#--intake-bin=} ;;  # e.g. a build with a patch, for an A/B
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run-bench: unknown argument \"$1\"" >&2; exit 2 ;;
   esac
   shift

@@ -1,21 +1,18 @@
 #include "tools/loadgen/src/load_driver.h"
 
 #include <grpcpp/grpcpp.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
 #include <deque>
-#include <fstream>
 #include <mutex>
-#include <random>
-#include <sstream>
 #include <thread>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "docket/v1/intake_service.grpc.pb.h"
+#include "tools/loadgen/src/proc_stats.h"
+#include "tools/loadgen/src/submissions.h"
 
 namespace docket::loadgen {
 namespace {
@@ -29,33 +26,6 @@ constexpr auto kDrainTimeout = 30s;
 std::string CodeName(int code) {
   return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
 }
-
-// data_entry submissions (deploy/config/catalog.yaml) with idempotency keys
-// unique to this process, so every item is new to intake.
-class SubmissionFactory {
- public:
-  explicit SubmissionFactory(std::string tenant) : tenant_(std::move(tenant)) {
-    std::random_device rd;
-    prefix_ = absl::StrCat("lg-", absl::Hex(std::uint64_t{rd()} << 32 | rd()), "-");
-  }
-  void Fill(docket::v1::SubmitRequest* req) {
-    const std::uint64_t n = next_.fetch_add(1, std::memory_order_relaxed);
-    auto* s = req->mutable_submission();
-    s->set_tenant(tenant_);
-    s->set_kind("data_entry");
-    s->set_idempotency_key(absl::StrCat(prefix_, n));
-    auto& a = *s->mutable_attributes();
-    a["document_id"].set_string_value(absl::StrCat("D-", n));
-    a["document_type"].set_enum_value("receipt");
-    a["pages"].set_number_value(1);
-    req->set_client_ref(absl::StrCat(n));
-  }
-
- private:
-  std::string tenant_;
-  std::string prefix_;
-  std::atomic<std::uint64_t> next_{0};
-};
 
 // Counts what completes inside the measured window [begin, end).
 class Recorder {
@@ -333,37 +303,6 @@ class StreamWorker final
   grpc::Status status_;
 };
 
-double LoadAverage() {
-  std::ifstream in("/proc/loadavg");
-  double one = 0;
-  in >> one;
-  return one;
-}
-
-double SelfCpuSeconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  auto sec = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
-  return sec(u.ru_utime) + sec(u.ru_stime);
-}
-
-// utime + stime of a process from /proc/<pid>/stat; -1 if it is gone.
-double ProcessCpuSeconds(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const auto close = stat.rfind(')');  // the command name may hold spaces
-  if (close == std::string::npos) return -1;
-  std::istringstream fields(stat.substr(close + 2));
-  std::string f;
-  double utime = 0, stime = 0;
-  // After the name: state is field 3; utime and stime are fields 14 and 15.
-  for (int i = 3; i <= 15 && fields >> f; ++i) {
-    if (i == 14) utime = std::stod(f);
-    if (i == 15) stime = std::stod(f);
-  }
-  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target, int index) {
   grpc::ChannelArguments args;
   // Distinct arguments give each channel its own HTTP/2 connection.
@@ -378,6 +317,7 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target, int index)
 
 LatencySummary Summarize(const LatencyHistogram& h) {
   LatencySummary s;
+  s.count = h.count();
   s.p50 = h.Percentile(50);
   s.p90 = h.Percentile(90);
   s.p99 = h.Percentile(99);
@@ -409,7 +349,7 @@ ModeResult RunMode(const Options& options, Mode mode, const std::string& target)
     }
     ctx.stubs.push_back(docket::v1::Intake::NewStub(channel));
   }
-  SubmissionFactory submissions(options.tenant);
+  SubmissionFactory submissions(options.tenant, SubmissionProfile::kDataEntry);
   ctx.submissions = &submissions;
   const auto begin = Clock::now() + options.warmup;
   const auto end = begin + options.duration;

@@ -23,6 +23,7 @@
 namespace docket::loadgen {
 
 struct LatencySummary {
+  std::uint64_t count = 0;
   std::chrono::nanoseconds p50{0}, p90{0}, p99{0}, p999{0}, max{0}, mean{0};
 };
 

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "common/status/macros.h"
 
 namespace docket::loadgen {
 namespace {
@@ -34,16 +35,72 @@ absl::StatusOr<std::chrono::milliseconds> ParseDuration(const std::string& flag,
   return std::chrono::milliseconds(absl::ToInt64Milliseconds(d));
 }
 
+constexpr Mode kAllModes[] = {Mode::kEcho,     Mode::kUnary,         Mode::kBatch,
+                               Mode::kStream,   Mode::kPrefill,       Mode::kClaim,
+                               Mode::kAutomate, Mode::kRouted,        Mode::kLifecycle,
+                               Mode::kMetricsProduce, Mode::kMetricsDrain, Mode::kMetricsFresh};
+
 absl::StatusOr<std::vector<Mode>> ParseModes(const std::string& value) {
   std::vector<Mode> modes;
   for (absl::string_view part : absl::StrSplit(value, ',')) {
-    if (part == "echo") modes.push_back(Mode::kEcho);
-    else if (part == "unary") modes.push_back(Mode::kUnary);
-    else if (part == "batch") modes.push_back(Mode::kBatch);
-    else if (part == "stream") modes.push_back(Mode::kStream);
-    else return Bad("mode", value, "a comma-separated list of echo, unary, batch, stream");
+    const Mode* found = nullptr;
+    for (const Mode& m : kAllModes) {
+      if (part == ModeName(m)) found = &m;
+    }
+    if (!found) {
+      return Bad("mode", value,
+                 "a comma-separated list of echo, unary, batch, stream, prefill, claim, automate, "
+                 "routed, lifecycle, metrics-produce, metrics-drain, metrics-fresh");
+    }
+    modes.push_back(*found);
   }
   return modes;
+}
+
+bool Has(const std::vector<Mode>& modes, Mode m) {
+  return std::find(modes.begin(), modes.end(), m) != modes.end();
+}
+
+// What each pipeline mode needs besides its defaults; the first missing flag.
+absl::Status CheckPipelineMode(const Options& o, Mode m, std::size_t index) {
+  const std::string mode = absl::StrCat("--mode=", ModeName(m));
+  auto need = [&](const std::string& value, const char* flag, const char* what) -> absl::Status {
+    if (!value.empty()) return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrCat(mode, " needs --", flag, " (", what, ")"));
+  };
+  const bool submits = m == Mode::kPrefill || m == Mode::kAutomate || m == Mode::kRouted ||
+                       m == Mode::kLifecycle;
+  if (submits) {
+    DOCKET_RETURN_IF_ERROR(need(o.target, "target", "docket-intake's host:port"));
+    DOCKET_RETURN_IF_ERROR(need(o.key, "key", "a publisher API key"));
+  }
+  if (m == Mode::kClaim || m == Mode::kLifecycle) {
+    DOCKET_RETURN_IF_ERROR(need(o.work_target, "work-target", "docket-processing's host:port"));
+    DOCKET_RETURN_IF_ERROR(need(o.worker_key, "worker-key", "a worker API key with the queue's skill"));
+  }
+  if (m == Mode::kPrefill || m == Mode::kAutomate) {
+    DOCKET_RETURN_IF_ERROR(need(o.processing_metrics, "processing-metrics", "docket-processing's /metrics URL"));
+  }
+  if (m == Mode::kLifecycle || m == Mode::kMetricsDrain || m == Mode::kMetricsFresh) {
+    DOCKET_RETURN_IF_ERROR(need(o.metrics_url, "metrics-url", "docket-metrics' /metrics URL"));
+  }
+  if (m == Mode::kRouted || m == Mode::kMetricsProduce || m == Mode::kMetricsFresh) {
+    DOCKET_RETURN_IF_ERROR(need(o.kafka_brokers, "kafka", "Kafka bootstrap servers"));
+  }
+  if (m == Mode::kRouted && o.rate <= 0) {
+    const bool prefill_before =
+        std::find(o.modes.begin(), o.modes.begin() + static_cast<std::ptrdiff_t>(index), Mode::kPrefill) !=
+        o.modes.begin() + static_cast<std::ptrdiff_t>(index);
+    if (!o.half_rate || !prefill_before) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(mode, " needs --rate, or --half-rate with prefill before it (half of prefill's "
+                             "submit-to-queued rate)"));
+    }
+  }
+  if (m == Mode::kMetricsFresh && o.rate <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(mode, " needs --rate (events/s of the background stream)"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -54,8 +111,20 @@ const char* ModeName(Mode mode) {
     case Mode::kUnary: return "unary";
     case Mode::kBatch: return "batch";
     case Mode::kStream: return "stream";
+    case Mode::kPrefill: return "prefill";
+    case Mode::kClaim: return "claim";
+    case Mode::kAutomate: return "automate";
+    case Mode::kRouted: return "routed";
+    case Mode::kLifecycle: return "lifecycle";
+    case Mode::kMetricsProduce: return "metrics-produce";
+    case Mode::kMetricsDrain: return "metrics-drain";
+    case Mode::kMetricsFresh: return "metrics-fresh";
   }
   return "?";
+}
+
+bool IsIntakeMode(Mode mode) {
+  return mode == Mode::kEcho || mode == Mode::kUnary || mode == Mode::kBatch || mode == Mode::kStream;
 }
 
 absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
@@ -126,6 +195,34 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
         return Bad(name, value, "items per second, >= 0 (0 = as fast as it goes)");
       }
       o.rate = r;
+    } else if (name == "work-target") {
+      o.work_target = value;
+    } else if (name == "worker-key") {
+      o.worker_key = value;
+    } else if (name == "items") {
+      std::int64_t n = 0;
+      if (!absl::SimpleAtoi(value, &n) || n < 1 || n > 100000000) {
+        return Bad(name, value, "an integer in [1, 100000000]");
+      }
+      o.items = n;
+    } else if (name == "workers") {
+      auto n = ParseInt(name, value, 1, 1000);
+      if (!n.ok()) return n.status();
+      o.workers = *n;
+    } else if (name == "processing-metrics") {
+      o.processing_metrics = value;
+    } else if (name == "compliance-metrics") {
+      o.compliance_metrics = value;
+    } else if (name == "metrics-url") {
+      o.metrics_url = value;
+    } else if (name == "kafka") {
+      o.kafka_brokers = value;
+    } else if (name == "redis") {
+      o.redis_url = value;
+    } else if (name == "timeout" || name == "probe-interval") {
+      auto d = ParseDuration(name, value, false);
+      if (!d.ok()) return d.status();
+      (name == "timeout" ? o.timeout : o.probe_interval) = *d;
     } else if (name == "json-file") {
       o.json_file = value;
     } else if (name == "serve-echo") {
@@ -147,10 +244,15 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
   if (o.half_rate && o.rate > 0) {
     return absl::InvalidArgumentError("--half-rate measures the maximum itself; drop --rate");
   }
-  if (o.half_rate && std::find(o.modes.begin(), o.modes.end(), Mode::kUnary) == o.modes.end()) {
-    return absl::InvalidArgumentError("--half-rate needs unary among --mode");
+  if (o.half_rate && !Has(o.modes, Mode::kUnary) && !Has(o.modes, Mode::kRouted)) {
+    return absl::InvalidArgumentError("--half-rate needs unary or routed among --mode");
   }
-  for (Mode m : o.modes) {
+  for (std::size_t i = 0; i < o.modes.size(); ++i) {
+    const Mode m = o.modes[i];
+    if (!IsIntakeMode(m)) {
+      DOCKET_RETURN_IF_ERROR(CheckPipelineMode(o, m, i));
+      continue;
+    }
     if (m == Mode::kEcho) continue;
     if (o.target.empty()) {
       return absl::InvalidArgumentError(
@@ -191,6 +293,36 @@ plain gRPC echo server as the baseline. Only OK results count as admitted
   --json-file=PATH     also write the JSON document there
   --serve-echo=ADDR    only serve the echo baseline on ADDR (e.g. 127.0.0.1:0)
                        until SIGINT/SIGTERM, printing "echo: HOST:PORT" (for ghz)
+
+Pipeline modes, against the running stack (docs/performance.md):
+  prefill          submit --items data_entry items (SubmitBatch, --concurrency calls
+                   of --batch-size) and wait until processing has queued them all;
+                   with --redis, Redis memory per queued item
+  claim            --workers loops of Work.ClaimNext -> Complete (queue data-entry)
+                   for --duration or until the queue is empty
+  automate         submit --items data_entry items that the automation rule
+                   completes; until processing counts them AUTO_COMPLETED
+  routed           Submit at --rate (or, with --half-rate, half of prefill's rate);
+                   latency from Submit OK to the item's Routed event on Kafka
+  lifecycle        --items shipping_documents items submitted while --workers claim
+                   and complete them; until docket-metrics counts them completed
+  metrics-produce  write --items lifecycle events (Submitted ... Completed, Verdicts)
+                   to docket.work.v1 / docket.compliance.v1 as fast as Kafka takes them
+  metrics-drain    poll docket-metrics until it has consumed --items records
+  metrics-fresh    a background event stream at --rate events/s for --duration, and
+                   one Completed event at a time (every --probe-interval): delay
+                   until docket-metrics counts it on /metrics
+  --work-target=HOST:PORT      docket-processing's gRPC address (claim, lifecycle)
+  --worker-key=KEY             worker key with the queue's skill (claim, lifecycle)
+  --items=N                    items (events for metrics-*) [10000]
+  --workers=N                  concurrent claim/complete loops [16]
+  --processing-metrics=URL     docket-processing's /metrics (prefill, automate, lifecycle)
+  --compliance-metrics=URL     docket-compliance's /metrics (lifecycle timeline)
+  --metrics-url=URL            docket-metrics' /metrics (lifecycle, metrics-*)
+  --kafka=BROKERS              Kafka bootstrap servers (routed, metrics-*)
+  --redis=URL                  redis://host:port (prefill: memory per queued item)
+  --timeout=D                  longest wait for a stage to finish [5m]
+  --probe-interval=D           metrics-fresh: time between probes [250ms]
 )";
 }
 

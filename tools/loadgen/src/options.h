@@ -3,6 +3,7 @@
 // Command-line options of docket-loadgen.
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -11,13 +12,25 @@
 namespace docket::loadgen {
 
 enum class Mode {
+  // Intake alone (load_driver.h):
   kEcho,    // unary Submit against an in-process plain gRPC server that answers at once
   kUnary,   // docket.v1.Intake/Submit, one item per call
   kBatch,   // docket.v1.Intake/SubmitBatch, --batch-size items per call
   kStream,  // docket.v1.Intake/SubmitStream, one ack per item
+  // The running stack (pipeline.h):
+  kPrefill,         // --items data_entry items submitted, until processing has queued them all
+  kClaim,           // --workers looping Work.ClaimNext -> Complete over the queued items
+  kAutomate,        // --items automatable items, until processing has auto-completed them all
+  kRouted,          // Submit at --rate; latency from Submit OK to the Routed event on Kafka
+  kLifecycle,       // --items through submit, claim, complete, compliance, metrics
+  kMetricsProduce,  // --items lifecycle events written to Kafka (docket-metrics' input)
+  kMetricsDrain,    // until docket-metrics has consumed --items records
+  kMetricsFresh,    // one Completed event at a time while a stream flows: delay to /metrics
 };
 
 const char* ModeName(Mode mode);
+// True for the modes that drive docket.v1.Intake alone (echo, unary, batch, stream).
+bool IsIntakeMode(Mode mode);
 
 // A process whose CPU time the report shows (e.g. intake, redis-server).
 struct WatchedProcess {
@@ -45,6 +58,19 @@ struct Options {
   std::string json_file;    // also write the JSON here
   std::string serve_echo;   // host:port: only serve the echo baseline until SIGINT/SIGTERM
   bool help = false;
+
+  // ---- the pipeline modes (pipeline.h) ----
+  std::string work_target;  // host:port of docket-processing (docket.v1.Work)
+  std::string worker_key;   // API key with the worker role and the queue's skill
+  std::int64_t items = 10000;  // prefill, automate, lifecycle, metrics-produce, metrics-drain
+  int workers = 16;            // claim, lifecycle: concurrent ClaimNext -> Complete loops
+  std::string processing_metrics;  // http://host:port/metrics of docket-processing
+  std::string compliance_metrics;  // ... of docket-compliance (lifecycle: stage timeline)
+  std::string metrics_url;         // ... of docket-metrics
+  std::string kafka_brokers;       // bootstrap servers (routed, metrics-*)
+  std::string redis_url;           // prefill: Redis memory per queued item
+  std::chrono::milliseconds timeout{300000};        // longest wait for a stage to finish
+  std::chrono::milliseconds probe_interval{250};    // metrics-fresh: between probes
 };
 
 // Parses argv (without argv[0]): --name=value or --name value. INVALID_ARGUMENT

@@ -60,7 +60,34 @@ std::string FormatTable(const std::vector<ModeResult>& results) {
   return out;
 }
 
-std::string FormatJson(const std::vector<ModeResult>& results) {
+std::string FormatStages(const std::vector<StageResult>& stages) {
+  std::string out;
+  for (const auto& r : stages) {
+    absl::StrAppendFormat(&out, "== %s%s  (load %.2f)\n", ModeName(r.mode),
+                          r.complete ? "" : "  [INCOMPLETE: figures are partial]", r.load_average);
+    for (const auto& [name, value] : r.figures) absl::StrAppendFormat(&out, "  %-44s %14.2f\n", name, value);
+    if (!r.latencies.empty()) {
+      absl::StrAppendFormat(&out, "  %-32s %8s %8s %8s %8s %9s %9s\n", "latency (ms)", "count", "p50", "p90",
+                            "p99", "p99.9", "max");
+      for (const auto& [name, l] : r.latencies) {
+        absl::StrAppendFormat(&out, "  %-32s %8d %8.2f %8.2f %8.2f %8.2f %9.2f\n", name, l.count, Ms(l.p50),
+                              Ms(l.p90), Ms(l.p99), Ms(l.p999), Ms(l.max));
+      }
+    }
+    std::string cpu;
+    for (const auto& [name, cores] : r.cpu_cores) absl::StrAppendFormat(&cpu, " %s %.2f", name, cores);
+    if (!cpu.empty()) absl::StrAppend(&out, "  cpu (cores):", cpu, "\n");
+    if (!r.errors.empty() || !r.first_error.empty()) {
+      absl::StrAppend(&out, "  failures:");
+      for (const auto& [code, n] : r.errors) absl::StrAppend(&out, " ", code, "=", n);
+      absl::StrAppend(&out, "; first: ", r.first_error, "\n");
+    }
+    for (const auto& note : r.notes) absl::StrAppend(&out, "  ", note, "\n");
+  }
+  return out;
+}
+
+std::string FormatJson(const std::vector<ModeResult>& results, const std::vector<StageResult>& stages) {
   nlohmann::json doc;
   doc["modes"] = nlohmann::json::array();
   for (const auto& r : results) {
@@ -86,6 +113,29 @@ std::string FormatJson(const std::vector<ModeResult>& results) {
     doc["modes"].push_back(std::move(m));
   }
   if (auto ratio = UnaryEchoRatio(results)) doc["unary_echo_ratio"] = *ratio;
+  if (!stages.empty()) {
+    doc["stages"] = nlohmann::json::array();
+    for (const auto& r : stages) {
+      nlohmann::json st;
+      st["mode"] = ModeName(r.mode);
+      st["complete"] = r.complete;
+      st["figures"] = nlohmann::json::object();
+      for (const auto& [name, value] : r.figures) st["figures"][name] = value;
+      st["latency_ms"] = nlohmann::json::object();
+      for (const auto& [name, l] : r.latencies) {
+        st["latency_ms"][name] = {{"count", l.count},       {"p50", Ms(l.p50)},   {"p90", Ms(l.p90)},
+                                  {"p99", Ms(l.p99)},       {"p999", Ms(l.p999)}, {"max", Ms(l.max)},
+                                  {"mean", Ms(l.mean)}};
+      }
+      st["failed"] = r.errors;
+      if (!r.first_error.empty()) st["first_error"] = r.first_error;
+      st["load_average"] = r.load_average;
+      st["cpu_cores"] = r.cpu_cores;
+      st["cpu_seconds"] = r.cpu_seconds;
+      st["notes"] = r.notes;
+      doc["stages"].push_back(std::move(st));
+    }
+  }
   return doc.dump(2) + "\n";
 }
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "tools/loadgen/src/load_driver.h"
+#include "tools/loadgen/src/pipeline.h"
 
 namespace docket::loadgen {
 
@@ -13,8 +14,11 @@ namespace docket::loadgen {
 // error of each mode that had any.
 std::string FormatTable(const std::vector<ModeResult>& results);
 
-// {"modes": [...], "unary_echo_ratio": x} (the ratio only when both ran);
-// latencies in milliseconds.
-std::string FormatJson(const std::vector<ModeResult>& results);
+// Each pipeline stage: its figures one a line, latencies in ms, CPU, errors, notes.
+std::string FormatStages(const std::vector<StageResult>& stages);
+
+// {"modes": [...], "unary_echo_ratio": x, "stages": [...]} (the ratio only
+// when both ran, stages only when any ran); latencies in milliseconds.
+std::string FormatJson(const std::vector<ModeResult>& results, const std::vector<StageResult>& stages = {});
 
 }  // namespace docket::loadgen

@@ -58,8 +58,59 @@ TEST(LoadgenOptionsTest, HalfRateNeedsUnaryAndNoFixedRate) {
   auto o = ParseOptions({"--target=x:1", "--key=k", "--mode=echo,unary", "--half-rate"});
   ASSERT_TRUE(o.ok()) << o.status();
   EXPECT_TRUE(o->half_rate);
-  EXPECT_THAT(Error({"--mode=echo", "--half-rate"}), HasSubstr("needs unary"));
+  EXPECT_THAT(Error({"--mode=echo", "--half-rate"}), HasSubstr("needs unary or routed"));
   EXPECT_THAT(Error({"--target=x:1", "--key=k", "--half-rate", "--rate=100"}), HasSubstr("drop --rate"));
+}
+
+TEST(LoadgenOptionsTest, ParsesThePipelineModesAndFlags) {
+  auto o = ParseOptions({"--mode=prefill,claim,automate,lifecycle,metrics-produce,metrics-drain",
+                         "--target=i:1", "--key=k", "--work-target=w:2", "--worker-key=wk", "--items=5000",
+                         "--workers=12", "--processing-metrics=http://127.0.0.1:9/metrics",
+                         "--compliance-metrics=http://c/metrics", "--metrics-url=http://m/metrics",
+                         "--kafka=127.0.0.1:9092", "--redis=redis://127.0.0.1:6379/0", "--timeout=90s",
+                         "--probe-interval=100ms"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_THAT(o->modes, ElementsAre(Mode::kPrefill, Mode::kClaim, Mode::kAutomate, Mode::kLifecycle,
+                                    Mode::kMetricsProduce, Mode::kMetricsDrain));
+  EXPECT_EQ(o->work_target, "w:2");
+  EXPECT_EQ(o->worker_key, "wk");
+  EXPECT_EQ(o->items, 5000);
+  EXPECT_EQ(o->workers, 12);
+  EXPECT_EQ(o->processing_metrics, "http://127.0.0.1:9/metrics");
+  EXPECT_EQ(o->compliance_metrics, "http://c/metrics");
+  EXPECT_EQ(o->metrics_url, "http://m/metrics");
+  EXPECT_EQ(o->kafka_brokers, "127.0.0.1:9092");
+  EXPECT_EQ(o->redis_url, "redis://127.0.0.1:6379/0");
+  EXPECT_EQ(o->timeout, std::chrono::seconds(90));
+  EXPECT_EQ(o->probe_interval, std::chrono::milliseconds(100));
+  for (Mode m : o->modes) EXPECT_FALSE(IsIntakeMode(m)) << ModeName(m);
+  EXPECT_TRUE(IsIntakeMode(Mode::kStream));
+}
+
+TEST(LoadgenOptionsTest, EachPipelineModeNamesTheFlagItMisses) {
+  EXPECT_THAT(Error({"--mode=claim", "--work-target=w:1"}), HasSubstr("--worker-key"));
+  EXPECT_THAT(Error({"--mode=claim", "--worker-key=k"}), HasSubstr("--work-target"));
+  EXPECT_THAT(Error({"--mode=prefill", "--target=i:1", "--key=k"}), HasSubstr("--processing-metrics"));
+  EXPECT_THAT(Error({"--mode=automate", "--processing-metrics=http://p/m"}), HasSubstr("--target"));
+  EXPECT_THAT(Error({"--mode=metrics-drain"}), HasSubstr("--metrics-url"));
+  EXPECT_THAT(Error({"--mode=metrics-produce"}), HasSubstr("--kafka"));
+  EXPECT_THAT(Error({"--mode=metrics-fresh", "--kafka=b:1", "--metrics-url=http://m/m"}), HasSubstr("--rate"));
+  EXPECT_THAT(Error({"--mode=lifecycle", "--target=i:1", "--key=k", "--work-target=w:1", "--worker-key=wk"}),
+              HasSubstr("--metrics-url"));
+  EXPECT_THAT(Error({"--mode=claim", "--work-target=w:1", "--worker-key=k", "--items=0"}), HasSubstr("--items=0"));
+}
+
+TEST(LoadgenOptionsTest, RoutedRunsAtAFixedRateOrAtHalfOfAnEarlierPrefill) {
+  const std::vector<std::string> base = {"--target=i:1", "--key=k", "--kafka=b:1",
+                                         "--processing-metrics=http://p/metrics"};
+  auto with = [&](std::vector<std::string> extra) {
+    extra.insert(extra.end(), base.begin(), base.end());
+    return extra;
+  };
+  EXPECT_TRUE(ParseOptions(with({"--mode=routed", "--rate=500"})).ok());
+  EXPECT_TRUE(ParseOptions(with({"--mode=prefill,routed", "--half-rate"})).ok());
+  EXPECT_THAT(Error(with({"--mode=routed"})), HasSubstr("needs --rate"));
+  EXPECT_THAT(Error(with({"--mode=routed,prefill", "--half-rate"})), HasSubstr("prefill before it"));
 }
 
 TEST(LoadgenOptionsTest, ServeEchoNeedsNothingElse) {
