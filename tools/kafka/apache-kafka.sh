@@ -199,8 +199,12 @@ java_opts() {
 
 format_storage() {
   local wd="$1" cluster_id
-  # A Kafka cluster id: 16 random bytes, URL-safe base64 without padding.
-  cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+  # A Kafka cluster id: 16 random bytes, URL-safe base64 without padding;
+  # drawn again if it starts with '-', which kafka-storage would read as an option.
+  cluster_id="-"
+  while [[ "${cluster_id}" == -* ]]; do
+    cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+  done
   # shellcheck disable=SC2046
   java $(java_opts "${wd}") -cp "${LIBS}/*" kafka.tools.StorageTool format \
     -t "${cluster_id}" -c "${wd}/server.properties" >"${wd}/format.out" 2>&1 ||
