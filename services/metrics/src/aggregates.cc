@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 #include <prometheus/metric_family.h>
@@ -23,8 +24,35 @@ std::int64_t Ms(const google::protobuf::Timestamp& t) { return TimeUtil::Timesta
 std::int64_t Hour(std::int64_t ms) { return ms >= 0 ? ms / kHourMs : 0; }
 double Seconds(std::int64_t ms) { return std::max<std::int64_t>(ms, 0) / 1000.0; }
 
-// The entry of the seen-id set that marks an item as finished.
-std::string ClosedMarker(const std::string& item_id) { return "closed\x1f" + item_id; }
+// FNV-1a, 64 bits: stable across builds and processes, because the hashes
+// are persisted with the snapshot.
+constexpr std::uint64_t kFnvOffset = 14695981039346656037ull;
+std::uint64_t Fnv1a(std::string_view s, std::uint64_t h = kFnvOffset) {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+// The entry of the seen-id set that marks an item as finished: the hash of
+// "closed\x1f<item id>" (what snapshots before hashing stored as a string).
+std::uint64_t ClosedMarker(const std::string& item_id) {
+  static const std::uint64_t prefix = Fnv1a("closed\x1f");
+  return Fnv1a(item_id, prefix);
+}
+
+// A sealed chunk takes at most this many ids, so the window moves in steps
+// of at most this much even when nothing is snapshotted.
+constexpr std::size_t kSeenChunkIds = 4096;
+
+std::string EncodeIds(const std::vector<std::uint64_t>& ids) {
+  std::string out(ids.size() * 8, '\0');
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    for (int b = 0; b < 8; ++b) out[i * 8 + b] = static_cast<char>((ids[i] >> (8 * b)) & 0xff);
+  }
+  return out;
+}
 
 std::string Join(std::initializer_list<std::string> parts) {
   std::string out;
@@ -136,20 +164,73 @@ Counters& PartitionAggregates::At(const std::string& key, std::int64_t ms) {
 
 bool PartitionAggregates::Seen(const std::string& event_id) {
   if (event_id.empty()) return false;
-  if (!seen_.insert(event_id).second) return true;
-  seen_order_.push_back(event_id);
-  if (seen_order_.size() > kSeenEventIds) {
-    seen_.erase(seen_order_.front());
-    seen_order_.pop_front();
+  return Remember(Fnv1a(event_id));
+}
+
+bool PartitionAggregates::Remember(std::uint64_t hash) {
+  if (!seen_.insert(hash).second) return true;
+  seen_chunks_.back().ids.push_back(hash);
+  if (seen_chunks_.back().ids.size() >= kSeenChunkIds) Seal();
+  // Forget the oldest chunk once the others still hold the whole window.
+  while (seen_chunks_.size() > 1 && seen_.size() - seen_chunks_.front().ids.size() >= kSeenEventIds) {
+    for (std::uint64_t h : seen_chunks_.front().ids) seen_.erase(h);
+    seen_unwritten_.erase(seen_chunks_.front().seq);
+    seen_dropped_.insert(seen_chunks_.front().seq);  // deleting a key never written is harmless
+    seen_chunks_.pop_front();
   }
   return false;
+}
+
+void PartitionAggregates::Seal() {
+  const std::uint64_t seq = seen_chunks_.back().seq;
+  seen_unwritten_.insert(seq);
+  seen_chunks_.push_back(SeenChunk{seq + 1, {}});
+}
+
+PartitionAggregates::SeenDelta PartitionAggregates::SealSeen() {
+  if (!seen_chunks_.back().ids.empty()) Seal();
+  SeenDelta d;
+  for (const auto& c : seen_chunks_) {
+    if (seen_unwritten_.contains(c.seq)) d.put.emplace_back(c.seq, EncodeIds(c.ids));
+  }
+  d.drop.assign(seen_dropped_.begin(), seen_dropped_.end());
+  return d;
+}
+
+void PartitionAggregates::SeenWritten(const SeenDelta& delta) {
+  for (const auto& [seq, bytes] : delta.put) seen_unwritten_.erase(seq);
+  for (std::uint64_t seq : delta.drop) seen_dropped_.erase(seq);
+}
+
+std::vector<std::uint64_t> PartitionAggregates::SeenChunks() const {
+  std::vector<std::uint64_t> out;
+  for (std::size_t i = 0; i + 1 < seen_chunks_.size(); ++i) out.push_back(seen_chunks_[i].seq);
+  return out;
+}
+
+absl::Status PartitionAggregates::RestoreSeenChunk(std::uint64_t seq, const std::string& bytes) {
+  if (bytes.size() % 8 != 0) {
+    return absl::DataLossError(absl::StrCat("seen-id chunk ", seq, " is ", bytes.size(),
+                                            " bytes, not a multiple of 8"));
+  }
+  for (std::size_t i = 0; i + 1 < seen_chunks_.size(); ++i) {
+    SeenChunk& c = seen_chunks_[i];
+    if (c.seq != seq) continue;
+    for (std::size_t o = 0; o < bytes.size(); o += 8) {
+      std::uint64_t h = 0;
+      for (int b = 0; b < 8; ++b) h |= std::uint64_t{static_cast<unsigned char>(bytes[o + b])} << (8 * b);
+      if (seen_.insert(h).second) c.ids.push_back(h);
+    }
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat("the snapshot refers to no seen-id chunk ", seq));
 }
 
 void PartitionAggregates::Move(const docket::v1::Event& e, const std::string& to_state,
                                std::int64_t at_ms, bool terminal) {
   // Remembered with the seen event ids (bounded, snapshotted with them), so a
   // late Routed of a finished item does not reopen it.
-  if (terminal) Seen(ClosedMarker(e.subject()));
+  if (terminal && !e.subject().empty()) Remember(ClosedMarker(e.subject()));
   auto it = live_.find(e.subject());
   if (it == live_.end()) return;
   LiveItem& item = it->second;
@@ -176,7 +257,7 @@ bool PartitionAggregates::Apply(const docket::v1::Event& e) {
       ++At(key, submitted).arrivals;
       // A Routed that arrives after the item's terminal event (an outbox
       // re-publish) still counts the arrival but opens no backlog item.
-      if (seen_.count(ClosedMarker(e.subject()))) break;
+      if (seen_.contains(ClosedMarker(e.subject()))) break;
       auto parts = Split(key);
       LiveItem item{parts[0], parts[1], parts[2], "SUBMITTED", submitted, submitted, false};
       live_[e.subject()] = item;
@@ -308,7 +389,8 @@ std::string PartitionAggregates::Serialize() const {
     transitions.push_back({{"k", k.first}, {"h", k.second}, {"n", t.count}, {"t", ToJson(t.seconds)}});
   }
   j["transitions"] = std::move(transitions);
-  j["seen"] = seen_order_;
+  j["seen_chunks"] = SeenChunks();
+  j["seen_open"] = {{"seq", seen_chunks_.back().seq}, {"ids", seen_chunks_.back().ids}};
   return j.dump();
 }
 
@@ -346,9 +428,16 @@ absl::StatusOr<PartitionAggregates> PartitionAggregates::Parse(const std::string
       s.seconds = HistFromJson(t.at("t"));
       a.transitions_[{t.at("k").get<std::string>(), t.at("h").get<std::int64_t>()}] = std::move(s);
     }
-    for (const auto& id : j.at("seen")) {
-      a.seen_order_.push_back(id.get<std::string>());
-      a.seen_.insert(a.seen_order_.back());
+    if (j.contains("seen")) {
+      // A snapshot from before the ids were hashed: the ids themselves, all
+      // of them in the JSON. They go to the next snapshot's chunks.
+      for (const auto& id : j.at("seen")) a.Remember(Fnv1a(id.get<std::string>()));
+    } else {
+      a.seen_chunks_.clear();
+      for (const auto& seq : j.at("seen_chunks")) a.seen_chunks_.push_back(SeenChunk{seq.get<std::uint64_t>(), {}});
+      const auto& open = j.at("seen_open");
+      a.seen_chunks_.push_back(SeenChunk{open.at("seq").get<std::uint64_t>(), {}});
+      for (const auto& h : open.at("ids")) a.Remember(h.get<std::uint64_t>());
     }
   } catch (const json::exception& e) {
     return absl::DataLossError(absl::StrCat("KPI snapshot does not parse: ", e.what()));

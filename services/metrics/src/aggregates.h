@@ -17,9 +17,9 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "common/catalog/catalog.h"
 #include "docket/v1/event.pb.h"
@@ -87,9 +87,32 @@ class PartitionAggregates {
 
   std::int64_t next_offset = 0;  // of the partition, stored with the aggregates
 
-  std::string Serialize() const;  // JSON
+  // JSON of everything but the sealed chunks of seen event ids, which the
+  // store keeps in keys of their own (see SealSeen): a snapshot stays small
+  // however many ids the duplicate window holds.
+  std::string Serialize() const;
+  // The chunks Serialize() refers to are empty after Parse: the store loads
+  // them with RestoreSeenChunk (only a partition's owner needs them).
   static absl::StatusOr<PartitionAggregates> Parse(const std::string& json,
                                                    const catalog::Catalog& catalog);
+
+  // ---- the seen event ids, persisted in chunks ----
+  // Ids are remembered as 64-bit FNV-1a hashes, in chunks: the open chunk
+  // takes new ids; SealSeen() closes it. What a snapshot must write first
+  // (`put`: sealed chunks not yet confirmed written, as (seq, bytes)) and may
+  // delete after it (`drop`: chunks that left the window). SeenWritten()
+  // confirms both once the store wrote the snapshot.
+  struct SeenDelta {
+    std::vector<std::pair<std::uint64_t, std::string>> put;
+    std::vector<std::uint64_t> drop;
+  };
+  SeenDelta SealSeen();
+  void SeenWritten(const SeenDelta& delta);
+  // Sequence numbers of the sealed chunks a parsed snapshot refers to.
+  std::vector<std::uint64_t> SeenChunks() const;
+  // Fills chunk `seq` from the bytes SealSeen() gave; DATA_LOSS if malformed.
+  absl::Status RestoreSeenChunk(std::uint64_t seq, const std::string& bytes);
+  std::size_t seen_ids() const { return seen_.size(); }
 
   // ---- read side ----
   // key = tenant \x1f kind \x1f queue
@@ -109,6 +132,8 @@ class PartitionAggregates {
   void Move(const docket::v1::Event& e, const std::string& to_state, std::int64_t at_ms,
             bool terminal);
   bool Seen(const std::string& event_id);
+  bool Remember(std::uint64_t hash);  // true if already seen
+  void Seal();                        // closes the open chunk
 
   const catalog::Catalog* catalog_;
   std::map<std::pair<std::string, std::int64_t>, Counters> hourly_;
@@ -117,11 +142,22 @@ class PartitionAggregates {
   std::map<std::string, std::int64_t> violations_;  // tenant,kind,rule
   std::map<std::string, std::int64_t> feedback_;    // tenant,kind,queue,category
   std::map<std::pair<std::string, std::int64_t>, TransitionStats> transitions_;
-  // Recently counted event ids (bounded), so a duplicate is never counted twice.
-  std::deque<std::string> seen_order_;
-  std::unordered_set<std::string> seen_;
+  // Recently counted event ids (bounded), so a duplicate is never counted
+  // twice. Oldest chunk first; back() is the open one. Every hash in seen_ is
+  // in exactly one chunk.
+  struct SeenChunk {
+    std::uint64_t seq = 0;
+    std::vector<std::uint64_t> ids;
+  };
+  std::deque<SeenChunk> seen_chunks_{SeenChunk{}};
+  absl::flat_hash_set<std::uint64_t> seen_;
+  std::set<std::uint64_t> seen_unwritten_;  // sealed, not yet confirmed written
+  std::set<std::uint64_t> seen_dropped_;    // left the window, not yet confirmed deleted
 };
 
+// How many recent event ids (and finished-item markers) each partition
+// remembers. A false match needs two of ~this many 64-bit hashes to collide:
+// ~3e-15 per event.
 inline constexpr std::size_t kSeenEventIds = 50000;
 
 // Merged view of several partitions, filtered and windowed.

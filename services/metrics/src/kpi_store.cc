@@ -1,5 +1,7 @@
 #include "services/metrics/src/kpi_store.h"
 
+#include <algorithm>
+#include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -17,6 +19,9 @@ const log::Logger& Log() {
 
 constexpr char kPartitions[] = "docket:kpi:partitions";
 std::string SnapKey(const std::string& name) { return absl::StrCat("docket:kpi:snap:", name); }
+std::string SeenKey(const std::string& name, std::uint64_t seq) {
+  return absl::StrCat("docket:kpi:seen:", name, ":", seq);
+}
 
 std::int64_t NowMs(const Clock& clock) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(clock.Now().time_since_epoch()).count();
@@ -73,6 +78,7 @@ std::vector<std::pair<kafka::TopicPartition, std::int64_t>> KpiStore::OnAssigned
         std::abort();
       }
       owned.agg = std::make_unique<PartitionAggregates>(*std::move(parsed));
+      RestoreSeen(name, *owned.agg);
       seek.emplace_back(tp, owned.agg->next_offset);
     }
     Log().Info("partition assigned", {{"partition", name}, {"offset", owned.agg->next_offset}});
@@ -82,73 +88,149 @@ std::vector<std::pair<kafka::TopicPartition, std::int64_t>> KpiStore::OnAssigned
   return seek;
 }
 
-void KpiStore::OnRevoked(const std::vector<kafka::TopicPartition>& partitions) {
-  for (const auto& tp : partitions) {
-    const std::string name = Name(tp);
-    std::unique_lock lock(mu_);
-    auto it = owned_.find(name);
-    if (it == owned_.end()) continue;
-    if (absl::Status s = WriteSnapshot(name, it->second); !s.ok()) {
-      Log().Warn("snapshot on revocation failed; the next owner replays from the last one",
-                 {{"partition", name}, {"error", std::string(s.message())}});
+void KpiStore::RestoreSeen(const std::string& name, PartitionAggregates& agg) {
+  const std::vector<std::uint64_t> chunks = agg.SeenChunks();
+  if (chunks.empty()) return;
+  std::vector<std::string> mget{"MGET"};
+  for (std::uint64_t seq : chunks) mget.push_back(SeenKey(name, seq));
+  absl::StatusOr<redis::Reply> r;
+  for (int attempt = 0; attempt < 60; ++attempt) {
+    r = redis_.Command(mget);
+    if (r.ok()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  if (!r.ok() || r->elements.size() != chunks.size()) {
+    Log().Error("cannot read the KPI seen-id chunks; the consumer stops", {{"partition", name}});
+    std::abort();  // as for the snapshot itself: restart rather than count twice
+  }
+  int missing = 0;
+  for (std::size_t i = 0; i < chunks.size(); ++i) {
+    if (r->elements[i].is_nil()) {
+      ++missing;
+      continue;
     }
-    owned_.erase(it);
+    if (absl::Status s = agg.RestoreSeenChunk(chunks[i], r->elements[i].str); !s.ok()) {
+      Log().Error("KPI seen-id chunk unreadable; the consumer stops",
+                  {{"partition", name}, {"error", std::string(s.message())}});
+      std::abort();
+    }
+  }
+  if (missing) {
+    // Counting stays exact from the snapshot's offset; only a re-publish of
+    // an event from those chunks would be counted again.
+    Log().Warn("KPI seen-id chunks missing from Redis; duplicates of their events are not recognised",
+               {{"partition", name}, {"missing_chunks", missing}, {"chunks", static_cast<int>(chunks.size())}});
   }
 }
 
-absl::Status KpiStore::WriteSnapshot(const std::string& name, Owned& owned) {
-  const std::string json = owned.agg->Serialize();
-  DOCKET_ASSIGN_OR_RETURN(std::vector<redis::Reply> r,
-                          redis_.Pipeline({{"SET", SnapKey(name), json}, {"SADD", kPartitions, name}}));
+void KpiStore::OnRevoked(const std::vector<kafka::TopicPartition>& partitions) {
+  std::lock_guard snapshot_lock(snapshot_mu_);
+  for (const auto& tp : partitions) {
+    const std::string name = Name(tp);
+    {
+      std::lock_guard lock(mu_);
+      if (!owned_.contains(name)) continue;
+    }
+    if (absl::Status s = WriteSnapshot(name); !s.ok()) {
+      Log().Warn("snapshot on revocation failed; the next owner replays from the last one",
+                 {{"partition", name}, {"error", std::string(s.message())}});
+    }
+    std::lock_guard lock(mu_);
+    owned_.erase(name);
+  }
+}
+
+absl::Status KpiStore::WriteSnapshot(const std::string& name) {
+  std::string json;
+  PartitionAggregates::SeenDelta seen;
+  std::size_t records = 0;
+  {
+    std::lock_guard lock(mu_);
+    auto it = owned_.find(name);
+    if (it == owned_.end()) return absl::OkStatus();
+    seen = it->second.agg->SealSeen();
+    json = it->second.agg->Serialize();
+    records = it->second.since_snapshot;
+  }
+  // Chunks before the snapshot that refers to them; stale ones after the
+  // snapshot that no longer does. A pipeline is applied in order.
+  std::vector<std::vector<std::string>> cmds;
+  for (const auto& [seq, bytes] : seen.put) cmds.push_back({"SET", SeenKey(name, seq), bytes});
+  cmds.push_back({"SET", SnapKey(name), std::move(json)});
+  cmds.push_back({"SADD", kPartitions, name});
+  for (std::uint64_t seq : seen.drop) cmds.push_back({"DEL", SeenKey(name, seq)});
+  DOCKET_ASSIGN_OR_RETURN(std::vector<redis::Reply> r, redis_.Pipeline(cmds));
   for (const auto& reply : r) {
     if (reply.is_error()) return absl::UnavailableError(absl::StrCat("KPI snapshot: ", reply.str));
   }
-  owned.since_snapshot = 0;
-  owned.snapshot_at = std::chrono::steady_clock::now();
+  std::lock_guard lock(mu_);
+  auto it = owned_.find(name);
+  if (it == owned_.end()) return absl::OkStatus();
+  it->second.agg->SeenWritten(seen);
+  it->second.since_snapshot -= std::min(records, it->second.since_snapshot);
+  it->second.snapshot_at = std::chrono::steady_clock::now();
   return absl::OkStatus();
 }
 
 absl::Status KpiStore::Handle(const kafka::Record& record) {
   auto event = kafka::DecodeEvent(record);
   const std::string name = absl::StrCat(record.topic, ":", record.partition);
-  std::lock_guard lock(mu_);
-  auto it = owned_.find(name);
-  if (it == owned_.end()) return absl::UnavailableError(absl::StrCat("partition ", name, " not assigned"));
-  Owned& owned = it->second;
-  if (record.offset < owned.agg->next_offset) return absl::OkStatus();  // already in the snapshot
-  if (event.ok()) owned.agg->Apply(*event);
-  owned.agg->next_offset = record.offset + 1;
-  ++owned.since_snapshot;
-  if (owned.since_snapshot >= options_.snapshot_every_records ||
-      std::chrono::steady_clock::now() - owned.snapshot_at >= options_.snapshot_every) {
-    DOCKET_RETURN_IF_ERROR(WriteSnapshot(name, owned));
+  bool due = false;
+  {
+    std::lock_guard lock(mu_);
+    auto it = owned_.find(name);
+    if (it == owned_.end()) return absl::UnavailableError(absl::StrCat("partition ", name, " not assigned"));
+    Owned& owned = it->second;
+    if (record.offset < owned.agg->next_offset) return absl::OkStatus();  // already in the snapshot
+    if (event.ok()) owned.agg->Apply(*event);
+    owned.agg->next_offset = record.offset + 1;
+    ++owned.since_snapshot;
+    due = owned.since_snapshot >= options_.snapshot_every_records ||
+          std::chrono::steady_clock::now() - owned.snapshot_at >= options_.snapshot_every;
+  }
+  if (due) {
+    std::lock_guard snapshot_lock(snapshot_mu_);
+    DOCKET_RETURN_IF_ERROR(WriteSnapshot(name));
   }
   // An undecodable record is counted nowhere and goes to the DLQ.
   return event.ok() ? absl::OkStatus() : event.status();
 }
 
 absl::Status KpiStore::SnapshotAll() {
-  std::lock_guard lock(mu_);
-  for (auto& [name, owned] : owned_) {
-    if (owned.since_snapshot) DOCKET_RETURN_IF_ERROR(WriteSnapshot(name, owned));
+  std::lock_guard snapshot_lock(snapshot_mu_);
+  std::vector<std::string> names;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [name, owned] : owned_) {
+      if (owned.since_snapshot) names.push_back(name);
+    }
   }
+  for (const auto& name : names) DOCKET_RETURN_IF_ERROR(WriteSnapshot(name));
   return absl::OkStatus();
 }
 
 template <typename F>
 absl::Status KpiStore::ForAll(F f) {
+  // Other replicas' partitions come from Redis, read before taking the lock.
   DOCKET_ASSIGN_OR_RETURN(redis::Reply names, redis_.Command({"SMEMBERS", kPartitions}));
-  std::vector<std::unique_ptr<PartitionAggregates>> loaded;
-  std::lock_guard lock(mu_);
-  std::vector<const PartitionAggregates*> parts;
-  for (const auto& [name, owned] : owned_) parts.push_back(owned.agg.get());
+  std::set<std::string> mine;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [name, owned] : owned_) mine.insert(name);
+  }
+  std::vector<std::pair<std::string, std::unique_ptr<PartitionAggregates>>> loaded;
   for (const auto& n : names.elements) {
-    if (owned_.contains(n.str)) continue;
+    if (mine.contains(n.str)) continue;
     DOCKET_ASSIGN_OR_RETURN(redis::Reply snap, redis_.Command({"GET", SnapKey(n.str)}));
     if (snap.is_nil()) continue;
     DOCKET_ASSIGN_OR_RETURN(PartitionAggregates agg, PartitionAggregates::Parse(snap.str, catalog_));
-    loaded.push_back(std::make_unique<PartitionAggregates>(std::move(agg)));
-    parts.push_back(loaded.back().get());
+    loaded.emplace_back(n.str, std::make_unique<PartitionAggregates>(std::move(agg)));
+  }
+  std::lock_guard lock(mu_);
+  std::vector<const PartitionAggregates*> parts;
+  for (const auto& [name, owned] : owned_) parts.push_back(owned.agg.get());
+  for (const auto& [name, agg] : loaded) {
+    if (!owned_.contains(name)) parts.push_back(agg.get());  // assigned here meanwhile: counted above
   }
   f(parts);
   return absl::OkStatus();

@@ -8,8 +8,17 @@
 // exact across restarts and kill -9, and a partition that moves to another
 // replica takes its totals along.
 //
-//   docket:kpi:snap:<topic>:<partition>   JSON of PartitionAggregates
-//   docket:kpi:partitions                 set of "<topic>:<partition>"
+//   docket:kpi:snap:<topic>:<partition>        JSON of PartitionAggregates
+//   docket:kpi:seen:<topic>:<partition>:<seq>  a sealed chunk of its seen event
+//                                              ids (8-byte hashes), written before
+//                                              the snapshot that refers to it and
+//                                              deleted after the one that no longer does
+//   docket:kpi:partitions                      set of "<topic>:<partition>"
+//
+// A snapshot is serialized under the store's mutex (a few KB: counters, live
+// items, chunk numbers) and written to Redis without it, so neither the
+// consumer nor a scrape waits for Redis; snapshot_mu_ keeps the writes in
+// order, so an older snapshot never overwrites a newer one.
 
 #include <chrono>
 #include <map>
@@ -63,7 +72,10 @@ class KpiStore {
     std::chrono::steady_clock::time_point snapshot_at;
   };
   static std::string Name(const kafka::TopicPartition& tp);
-  absl::Status WriteSnapshot(const std::string& name, Owned& owned);
+  // Loads the seen-id chunks a restored snapshot refers to.
+  void RestoreSeen(const std::string& name, PartitionAggregates& agg);
+  // Caller holds snapshot_mu_ and not mu_.
+  absl::Status WriteSnapshot(const std::string& name);
   // Runs `f` over every partition's aggregates (see Snapshot()).
   template <typename F>
   absl::Status ForAll(F f);
@@ -72,6 +84,7 @@ class KpiStore {
   redis::RedisClient& redis_;
   const Clock& clock_;
   KpiStoreOptions options_;
+  std::mutex snapshot_mu_;  // before mu_, never after
   std::mutex mu_;
   std::map<std::string, Owned> owned_;  // by Name()
   std::map<std::string, int> short_;    // Name() -> index for the partition label

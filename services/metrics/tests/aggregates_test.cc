@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <prometheus/metric_family.h>
 
 #include <map>
@@ -139,6 +140,79 @@ TEST_F(AggregatesTest, SnapshotRoundTripKeepsEveryTotalAndTheSeenIds) {
   EXPECT_EQ(restored->next_offset, 42);
   EXPECT_EQ(Snap(*restored).DebugString(), Snap(agg_).DebugString());
   EXPECT_FALSE(restored->Apply(Completed("i1", 30, 90))) << "the seen ids were not restored";
+}
+
+// An event that counts nothing but is remembered, like every event.
+docket::v1::Event Submitted(int n) {
+  docket::v1::Event e;
+  e.set_id("evt-" + std::to_string(n));
+  e.set_subject("item-" + std::to_string(n));
+  e.set_tenant("acme");
+  e.mutable_submitted();
+  return e;
+}
+
+TEST_F(AggregatesTest, SeenIdsLiveInChunksSoTheSnapshotStaysSmallAndTheWindowIsKept) {
+  constexpr int kEvents = static_cast<int>(kSeenEventIds) + 20000;
+  for (int i = 0; i < kEvents; ++i) ASSERT_TRUE(agg_.Apply(Submitted(i)));
+  const auto delta = agg_.SealSeen();
+  const std::string json = agg_.Serialize();
+  EXPECT_LT(json.size(), 4096u) << "the snapshot must not carry the seen ids themselves";
+
+  std::size_t ids = 0;
+  for (const auto& [seq, bytes] : delta.put) ids += bytes.size() / 8;
+  EXPECT_GE(ids, kSeenEventIds);
+  EXPECT_LT(ids, kSeenEventIds + 4096) << "the window must stay bounded";
+  EXPECT_FALSE(delta.drop.empty()) << "chunks that left the window must be deleted";
+
+  auto restored = PartitionAggregates::Parse(json, catalog_);
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  ASSERT_EQ(restored->SeenChunks().size(), delta.put.size());
+  for (const auto& [seq, bytes] : delta.put) ASSERT_TRUE(restored->RestoreSeenChunk(seq, bytes).ok());
+  EXPECT_FALSE(restored->Apply(Submitted(kEvents - 1))) << "the newest id was forgotten";
+  EXPECT_FALSE(restored->Apply(Submitted(kEvents - static_cast<int>(kSeenEventIds))))
+      << "an id inside the window was forgotten";
+  EXPECT_TRUE(restored->Apply(Submitted(0))) << "the oldest id should have left the window";
+}
+
+TEST_F(AggregatesTest, SeenChunksAreWrittenUntilConfirmedAndDroppedOnce) {
+  for (int i = 0; i < 10; ++i) agg_.Apply(Submitted(i));
+  const auto first = agg_.SealSeen();
+  ASSERT_EQ(first.put.size(), 1u);
+  // The store's write failed: the next snapshot must write the chunk again.
+  for (int i = 10; i < 20; ++i) agg_.Apply(Submitted(i));
+  const auto second = agg_.SealSeen();
+  EXPECT_EQ(second.put.size(), 2u);
+  agg_.SeenWritten(second);
+  EXPECT_TRUE(agg_.SealSeen().put.empty()) << "confirmed chunks are not written again";
+}
+
+TEST_F(AggregatesTest, SnapshotWithPlainSeenIdsFromBeforeHashingStillRecognisesThem) {
+  Routed("i1");
+  nlohmann::json j = nlohmann::json::parse(agg_.Serialize());
+  j.erase("seen_chunks");
+  j.erase("seen_open");
+  j["seen"] = {"i1:routed", "closed\x1fi9"};
+  auto restored = PartitionAggregates::Parse(j.dump(), catalog_);
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_EQ(restored->seen_ids(), 2u);
+  EXPECT_FALSE(restored->Apply(Base("i1", "routed", 0))) << "an old plain id was not recognised";
+  // i9 was finished: a late Routed counts the arrival but opens no backlog.
+  auto late = Base("i9", "routed", 0);
+  late.mutable_routed()->set_queue("ap");
+  late.mutable_routed()->set_kind("invoice");
+  EXPECT_TRUE(restored->Apply(late));
+  EXPECT_EQ(Snap(*restored).backlog(), 1) << "only i1 is open";
+}
+
+TEST_F(AggregatesTest, MalformedSeenChunkIsDataLossNamingTheChunk) {
+  for (int i = 0; i < 3; ++i) agg_.Apply(Submitted(i));
+  const auto delta = agg_.SealSeen();
+  auto restored = PartitionAggregates::Parse(agg_.Serialize(), catalog_);
+  ASSERT_TRUE(restored.ok());
+  const auto s = restored->RestoreSeenChunk(delta.put[0].first, "123");
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("chunk 0"));
 }
 
 TEST_F(AggregatesTest, UnknownKindFoldsIntoOtherSoLabelsStayBounded) {
