@@ -1,7 +1,6 @@
 #include "services/processing/src/workflow.h"
 
 #include <algorithm>
-#include <random>
 #include <limits>
 
 #include <prometheus/counter.h>
@@ -36,9 +35,13 @@ constexpr char kSlaRisk[] = "docket:sla:risk";
 constexpr char kSlaDue[] = "docket:sla:due";
 constexpr char kOutbox[] = "docket:outbox";
 constexpr char kOutboxAt[] = "docket:outbox:at";
+constexpr char kClaiming[] = "docket:claiming";
+constexpr char kClaimingFrom[] = "docket:claiming:from";
+constexpr char kItemKeyPrefix[] = "docket:item:";
 constexpr char kAutomationActorPrefix[] = "automation/";
-// How many of the most urgent items a claim considers when it loses a race.
-constexpr std::size_t kClaimCandidates = 8;
+// Stale index entries one ClaimNext drops before it gives up (they are
+// rare: every transition out of QUEUED takes the item out of its queue).
+constexpr int kMaxStaleEntries = 64;
 
 std::int64_t RealNowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -46,7 +49,7 @@ std::int64_t RealNowMs() {
       .count();
 }
 
-std::string ItemKey(const std::string& id) { return "docket:item:" + id; }
+std::string ItemKey(const std::string& id) { return kItemKeyPrefix + id; }
 std::string QueueKey(const std::string& tenant, const std::string& queue) {
   return absl::StrCat("docket:q:", tenant, ":", queue);
 }
@@ -129,8 +132,9 @@ std::string VersionedId(const WorkItem& item, std::int64_t version, std::string_
 // (name, value)... ("" deletes), #ops, (verb, key, a, b)...
 // Verbs: zadd key member score | zrem key member | zmember key member (must
 // be present, then removed; absent = conflict) | sadd/srem key member |
-// cap key limit (SCARD key < limit, else {-1}) | pexpire key ms (after the
-// item is written, so it also applies to an item created by this call).
+// cap key limit (SCARD key < limit, else {-1}) | hdel key field |
+// pexpire key ms (after the item is written, so it also applies to an item
+// created by this call).
 // Returns {1, new version}, {0, current version} on conflict, {-1, 0} at a cap.
 const redis::Script& CasScript() {
   static const redis::Script script(R"lua(
@@ -163,6 +167,7 @@ for k = 0, nops - 1 do
   elseif verb == 'zrem' or verb == 'zmember' then redis.call('ZREM', key, a)
   elseif verb == 'sadd' then redis.call('SADD', key, a)
   elseif verb == 'srem' then redis.call('SREM', key, a)
+  elseif verb == 'hdel' then redis.call('HDEL', key, a)
   end
 end
 for f = 0, nfields - 1 do
@@ -179,6 +184,65 @@ for e = 0, nev - 1 do
   redis.call('ZADD', KEYS[3], ARGV[3], ARGV[5 + 2 * e])
 end
 return {1, nv}
+)lua");
+  return script;
+}
+
+// Reserves the most urgent item of the worker's queues for one claim: takes
+// it out of its queue into docket:claiming (see workflow.h), in one atomic
+// step, so no two claims ever get the same item. KEYS: claiming zset,
+// claiming:from hash, the worker's WIP set, n queue keys, their n queue-age
+// keys. ARGV: n, reservation deadline ms, WIP limit, item key prefix.
+// Returns {} when every queue is empty; {-1} when the worker is at its WIP
+// cap (nothing reserved); else {id, queue index (0-based), score, pb, v,
+// check, held, queued at} (missing fields nil), read in the same step.
+const redis::Script& ReserveScript() {
+  static const redis::Script script(R"lua(
+local n = tonumber(ARGV[1])
+local best, best_score, best_q
+for i = 1, n do
+  local head = redis.call('ZRANGE', KEYS[3 + i], 0, 0, 'WITHSCORES')
+  if head[1] and (not best or tonumber(head[2]) < tonumber(best_score)) then
+    best, best_score, best_q = head[1], head[2], i
+  end
+end
+if not best then return {} end
+if redis.call('SCARD', KEYS[3]) >= tonumber(ARGV[3]) then return {-1} end
+local queue = KEYS[3 + best_q]
+redis.call('ZREM', queue, best)
+redis.call('ZADD', KEYS[1], ARGV[2], best)
+redis.call('HSET', KEYS[2], best, best_score .. ' ' .. queue)
+local f = redis.call('HMGET', ARGV[4] .. best, 'pb', 'v', 'check', 'held')
+local queued_at = redis.call('ZSCORE', KEYS[3 + n + best_q], best)
+return {best, best_q - 1, best_score, f[1], f[2], f[3], f[4], queued_at}
+)lua");
+  return script;
+}
+
+// Ends a claim reservation. KEYS: claiming zset, claiming:from hash, item
+// hash, the queue the item is in now. ARGV: item id, the version at which the
+// caller saw it QUEUED in that queue ("" = it is not: just drop the
+// reservation). Back into the queue only if it was reserved from that queue
+// (ZADD NX: a change that re-enqueued it meanwhile set a newer score).
+// Returns 0 no reservation, 1 back in its queue, 2 dropped, -1 the version
+// changed (read the item again).
+const redis::Script& UnreserveScript() {
+  static const redis::Script script(R"lua(
+local id = ARGV[1]
+if not redis.call('ZSCORE', KEYS[1], id) then return 0 end
+local result = 2
+local from = redis.call('HGET', KEYS[2], id)
+if ARGV[2] ~= '' and from then
+  if redis.call('HGET', KEYS[3], 'v') ~= ARGV[2] then return -1 end
+  local sp = string.find(from, ' ', 1, true)
+  if sp and string.sub(from, sp + 1) == KEYS[4] then
+    redis.call('ZADD', KEYS[4], 'NX', string.sub(from, 1, sp - 1), id)
+    result = 1
+  end
+end
+redis.call('ZREM', KEYS[1], id)
+redis.call('HDEL', KEYS[2], id)
+return result
 )lua");
   return script;
 }
@@ -343,15 +407,42 @@ void Workflow::DisarmSla(Change& c, const std::string& id) const {
 absl::StatusOr<std::optional<Workflow::Loaded>> Workflow::Load(const std::string& item_id) {
   DOCKET_ASSIGN_OR_RETURN(redis::Reply r,
                           redis_.Command({"HMGET", ItemKey(item_id), "pb", "v", "check", "held"}));
-  if (r.elements.size() != 4 || r.elements[0].is_nil()) return std::nullopt;
+  return FromFields(item_id, r.elements);
+}
+
+absl::StatusOr<std::optional<Workflow::Loaded>> Workflow::FromFields(
+    const std::string& item_id, const std::vector<redis::Reply>& f) {
+  if (f.size() != 4 || f[0].is_nil()) return std::nullopt;
   Loaded l;
-  if (!l.item.ParseFromString(r.elements[0].str)) {
+  if (!l.item.ParseFromString(f[0].str)) {
     return absl::DataLossError(absl::StrCat("item ", item_id, " in Redis does not parse"));
   }
-  l.version = std::stoll(r.elements[1].str);
-  l.check = r.elements[2].str;
-  if (!r.elements[3].is_nil()) l.held_ms = std::stoll(r.elements[3].str);
+  l.version = std::stoll(f[1].str);
+  l.check = f[2].str;
+  if (!f[3].is_nil()) l.held_ms = std::stoll(f[3].str);
   return l;
+}
+
+absl::StatusOr<bool> Workflow::Unreserve(const std::string& item_id, std::optional<Loaded> loaded) {
+  // A few rounds: each one that loses means the item changed between the read
+  // and the script; past them the reservation waits for the watchdog.
+  for (int round = 0; round < 4; ++round) {
+    if (round > 0 || !loaded) {
+      absl::StatusOr<std::optional<Loaded>> l = Load(item_id);
+      // An item that no longer parses cannot go back to a queue.
+      if (!l.ok() && l.status().code() != absl::StatusCode::kDataLoss) return l.status();
+      loaded = l.ok() ? *std::move(l) : std::nullopt;
+    }
+    const bool queued = loaded && loaded->item.state() == docket::v1::WORK_STATE_QUEUED;
+    DOCKET_ASSIGN_OR_RETURN(
+        redis::Reply r,
+        redis_.Eval(UnreserveScript(),
+                    {kClaiming, kClaimingFrom, ItemKey(item_id),
+                     queued ? QueueKey(loaded->item.tenant(), loaded->item.queue()) : ""},
+                    {item_id, queued ? absl::StrCat(loaded->version) : ""}));
+    if (r.integer != -1) return r.integer == 1;
+  }
+  return absl::AbortedError(absl::StrCat("work item ", item_id, " kept changing; its claim reservation is left to the watchdog"));
 }
 
 absl::StatusOr<Workflow::Loaded> Workflow::LoadForWorker(const Worker& worker,
@@ -622,68 +713,70 @@ absl::StatusOr<std::optional<WorkItem>> Workflow::ClaimNext(
   }
   const int wip_limit = worker.wip_limit > 0 ? worker.wip_limit : options_.default_wip_limit;
 
-  // The most urgent items of every queue the worker may take, best first.
-  // The first attempt takes the best; a worker that lost it to another (the
-  // CAS said ABORTED) tries a random one of the next few instead of racing
-  // every other loser for the new head.
-  struct Candidate {
-    double score;
-    std::string id;
-    const catalog::Queue* queue;
+  auto observe = [&] {
+    if (metrics_) metrics_->Claim(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   };
-  std::vector<Candidate> candidates;
-  std::size_t next = 0;  // candidates before it were tried
-  thread_local std::minstd_rand rng(std::random_device{}());
-  for (int attempt = 0; attempt < options_.claim_attempts; ++attempt) {
-    if (next >= candidates.size()) {
-      std::vector<std::vector<std::string>> heads;
-      for (const auto* q : queues) {
-        heads.push_back({"ZRANGE", QueueKey(tenant, q->name), "0", absl::StrCat(kClaimCandidates - 1),
-                         "WITHSCORES"});
-      }
-      DOCKET_ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_.Pipeline(heads));
-      candidates.clear();
-      next = 0;
-      for (std::size_t i = 0; i < replies.size(); ++i) {
-        for (std::size_t j = 0; j + 1 < replies[i].elements.size(); j += 2) {
-          candidates.push_back(
-              {std::stod(replies[i].elements[j + 1].str), replies[i].elements[j].str, queues[i]});
-        }
-      }
-      std::sort(candidates.begin(), candidates.end(),
-                [](const Candidate& a, const Candidate& b) { return a.score < b.score; });
-      if (candidates.size() > kClaimCandidates) candidates.resize(kClaimCandidates);
-    }
-    if (candidates.empty()) {
-      if (metrics_) metrics_->Claim(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+
+  // The claim script takes the most urgent item of these queues out of its
+  // queue for this call alone (a reservation); the claim then commits with
+  // the CAS. Other workers never see the item meanwhile, so they do not race
+  // for it: the CAS fails only if the item itself changed.
+  std::vector<std::string> keys = {kClaiming, kClaimingFrom, WipKey(tenant, worker.id)};
+  for (const auto* q : queues) keys.push_back(QueueKey(tenant, q->name));
+  for (const auto* q : queues) keys.push_back(QueueAgeKey(tenant, q->name));
+  int stale = 0;
+  for (int attempt = 0; attempt < options_.claim_attempts;) {
+    const std::int64_t now = NowMs();
+    DOCKET_ASSIGN_OR_RETURN(
+        redis::Reply r,
+        redis_.Eval(ReserveScript(), keys,
+                    {absl::StrCat(queues.size()), absl::StrCat(now + options_.claim_reservation.count()),
+                     absl::StrCat(wip_limit), kItemKeyPrefix}));
+    if (r.elements.empty()) {
+      observe();
       return std::optional<WorkItem>();
     }
-    if (attempt > 0 && candidates.size() - next > 1) {
-      std::uniform_int_distribution<std::size_t> pick(next, candidates.size() - 1);
-      std::swap(candidates[next], candidates[pick(rng)]);
+    if (r.elements.size() == 1) {
+      return absl::ResourceExhaustedError("the worker is at the work-in-progress limit");
     }
-    const std::string best_id = candidates[next].id;
-    const catalog::Queue* best_queue = candidates[next].queue;
-    ++next;
-    DOCKET_ASSIGN_OR_RETURN(std::optional<Loaded> l, Load(best_id));
-    if (!l || l->item.state() != docket::v1::WORK_STATE_QUEUED || l->item.queue() != best_queue->name) {
-      // A stale index entry: drop it and look again.
-      (void)redis_.Command({"ZREM", QueueKey(tenant, best_queue->name), best_id});
+    if (r.elements.size() != 8 || r.elements[1].integer < 0 ||
+        static_cast<std::size_t>(r.elements[1].integer) >= queues.size()) {
+      return absl::InternalError("unexpected reply of the claim script");
+    }
+    const std::string id = r.elements[0].str;
+    const catalog::Queue* queue = queues[static_cast<std::size_t>(r.elements[1].integer)];
+    const redis::Reply& queued_at = r.elements[7];
+    absl::StatusOr<std::optional<Loaded>> loaded =
+        FromFields(id, {r.elements.begin() + 3, r.elements.begin() + 7});
+    if (!loaded.ok()) {
+      (void)Unreserve(id, std::nullopt);
+      return loaded.status();
+    }
+    std::optional<Loaded>& l = *loaded;
+    if (!l || l->item.state() != docket::v1::WORK_STATE_QUEUED || l->item.queue() != queue->name) {
+      // A stale index entry: the reservation drops it; look again.
+      DOCKET_RETURN_IF_ERROR(Unreserve(id, std::move(l)).status());
+      if (++stale > kMaxStaleEntries) return absl::AbortedError("too many stale queue entries; retry");
       continue;
     }
-    DOCKET_ASSIGN_OR_RETURN(redis::Reply queued_at,
-                            redis_.Command({"ZSCORE", QueueAgeKey(tenant, best_queue->name), best_id}));
-    const std::int64_t now = NowMs();
+    absl::StatusOr<WorkState> s = Apply(l->item.state(), Action::kClaim);
+    if (!s.ok()) {
+      (void)Unreserve(id, std::move(l));
+      return s.status();
+    }
+    if (options_.claim_reserved_hook) DOCKET_RETURN_IF_ERROR(options_.claim_reserved_hook(id));
     Change c;
     c.expected_version = l->version;
     c.item = l->item;
     WorkItem& item = c.item;
-    DOCKET_ASSIGN_OR_RETURN(WorkState s, Apply(item.state(), Action::kClaim));
-    item.set_state(s);
+    item.set_state(*s);
     item.set_worker(worker.id);
     *item.mutable_claimed_at() = Ts(now);
     *item.mutable_lease_expires_at() = Ts(now + options_.lease.count());
-    c.Op("zmember", QueueKey(tenant, item.queue()), item.id());
+    // The item is no longer in its queue but in the reservation, which the
+    // claim must still hold (else the watchdog gave it back meanwhile).
+    c.Op("zmember", kClaiming, item.id());
+    c.Op("hdel", kClaimingFrom, item.id());
     c.Op("zrem", QueueAgeKey(tenant, item.queue()), item.id());
     c.Op("cap", WipKey(tenant, worker.id), absl::StrCat(wip_limit));
     c.Op("sadd", WipKey(tenant, worker.id), item.id());
@@ -701,13 +794,25 @@ absl::StatusOr<std::optional<WorkItem>> Workflow::ClaimNext(
     p->set_kind(item.kind());
     c.events.push_back(e);
     absl::Status st = Commit(c);
-    if (st.code() == absl::StatusCode::kAborted) continue;  // another worker won it
-    if (!st.ok()) return st;
-    if (metrics_) metrics_->Claim(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    if (!st.ok()) {
+      // Whatever failed, the item goes back (if it is still waiting there).
+      // A failure to do so leaves it to the watchdog.
+      absl::StatusOr<bool> back = Unreserve(item.id(), std::nullopt);
+      if (!back.ok()) {
+        Log().Warn("a failed claim could not put its item back; the watchdog will",
+                   {{"item_id", item.id()}, {"error", std::string(back.status().message())}});
+      }
+      if (st.code() == absl::StatusCode::kAborted) {  // the item changed meanwhile
+        ++attempt;
+        continue;
+      }
+      return st;
+    }
+    observe();
     item.set_version(l->version + 1);
     return std::optional<WorkItem>(item);
   }
-  return absl::AbortedError("every queue head was taken by other workers; retry");
+  return absl::AbortedError("the items to claim kept changing while being claimed; retry");
 }
 
 absl::StatusOr<WorkItem> Workflow::Complete(const Worker& worker,
@@ -1070,6 +1175,19 @@ absl::StatusOr<int> Workflow::Tick() {
     for (const auto& e : r.elements) out.push_back(e.str);
     return out;
   };
+
+  // Claim reservations that ran out (a replica died between reserving an
+  // item and committing its claim): the item goes back to its queue.
+  DOCKET_ASSIGN_OR_RETURN(std::vector<std::string> stuck, due_members(kClaiming));
+  for (const auto& id : stuck) {
+    absl::StatusOr<bool> back = Unreserve(id, std::nullopt);
+    if (back.status().code() == absl::StatusCode::kAborted) continue;  // the next tick
+    DOCKET_RETURN_IF_ERROR(back.status());
+    if (*back) {
+      Log().Warn("a claim reservation ran out; the item is back in its queue", {{"item_id", id}});
+      ++changed;
+    }
+  }
 
   // Leases that ran out: the item goes back to its queue.
   DOCKET_ASSIGN_OR_RETURN(std::vector<std::string> expired, due_members(kLeases));

@@ -12,6 +12,12 @@
 // version, plus the transition), so a re-published event is dropped
 // downstream and a redelivered input changes nothing twice.
 //
+// Workers never race for an item: ClaimNext's claim script takes the most
+// urgent item of the worker's queues out of its queue into a short
+// reservation (docket:claiming) in one atomic step, then the claim commits
+// through the CAS like any change. A failed commit puts the item back; so
+// does the watchdog when a replica died between the two steps.
+//
 // Redis keys (single Redis; not cluster-slot aware):
 //   docket:item:<id>                 hash: pb (WorkItem), v (version),
 //                                    check (event id awaiting a verdict), held (ms);
@@ -19,12 +25,18 @@
 //   docket:q:<tenant>:<queue>        zset: item id -> urgency score (urgency.h)
 //   docket:qage:<tenant>:<queue>     zset: item id -> queued at (ms)
 //   docket:leases                    zset: item id -> lease expiry (ms)
+//   docket:claiming                  zset: item id -> reservation deadline (ms); only
+//                                    items mid-claim (taken out of their queue by the
+//                                    claim script, not yet committed as CLAIMED)
+//   docket:claiming:from             hash: item id -> "<urgency score> <queue key>", to put
+//                                    a reserved item back (same members as docket:claiming)
 //   docket:sla:risk, docket:sla:due  zset: item id -> at-risk / due time (ms)
 //   docket:wip:<tenant>:<worker>     set of claimed item ids
 //   docket:outbox                    hash: event id -> serialized Event
 //   docket:outbox:at                 zset: event id -> written at (ms)
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -69,8 +81,17 @@ struct WorkflowOptions {
   // beginning must find every item it could re-route.
   std::chrono::milliseconds terminal_retention{std::chrono::hours(24 * 30)};
   std::string source = "//docket/processing";
-  // Claim attempts when other workers take the same head item at once.
+  // Claim attempts when the reserved item changed before its claim committed
+  // (e.g. a comment or an escalation at the same moment).
   int claim_attempts = 8;
+  // How long an item may sit reserved by a claim (out of its queue, not yet
+  // CLAIMED) before the watchdog puts it back: only a replica that died
+  // mid-claim leaves one that long.
+  std::chrono::milliseconds claim_reservation{std::chrono::seconds(30)};
+  // Test seam: runs after ClaimNext reserved an item, before its claim
+  // commits. A non-OK status ends ClaimNext with that status and leaves the
+  // reservation in place, as a replica dying at that point would.
+  std::function<absl::Status(const std::string& item_id)> claim_reserved_hook{};
 };
 
 class WorkflowMetrics;
@@ -122,8 +143,9 @@ class Workflow {
       const Worker& worker, const docket::v1::ListQueueRequest& request);
 
   // Watchdog, run periodically by every replica (the CAS makes it safe):
-  // expired leases back to their queue; SlaAtRisk and SlaBreached, with the
-  // queue's escalation. Returns how many items it changed.
+  // expired leases and expired claim reservations back to their queue;
+  // SlaAtRisk and SlaBreached, with the queue's escalation. Returns how many
+  // items it changed.
   absl::StatusOr<int> Tick();
   // Publishes outbox events older than `min_age` (their inline publish
   // failed, or the replica died before it). Returns how many.
@@ -141,6 +163,15 @@ class Workflow {
   absl::Status Route(const docket::v1::Event& event);
   absl::Status OnVerdict(const docket::v1::Event& event);
   absl::StatusOr<std::optional<Loaded>> Load(const std::string& item_id);
+  // The item from its hash fields pb, v, check, held (nullopt: no item).
+  static absl::StatusOr<std::optional<Loaded>> FromFields(const std::string& item_id,
+                                                          const std::vector<redis::Reply>& fields);
+  // Ends the claim reservation of `item_id` (see docket:claiming): back into
+  // its queue with its original score if the item is still QUEUED there,
+  // else just dropped. Atomic against every other change (version-checked).
+  // `loaded` is what the caller last read (nullopt = read it). Returns
+  // whether the item went back into its queue.
+  absl::StatusOr<bool> Unreserve(const std::string& item_id, std::optional<Loaded> loaded);
   absl::StatusOr<Loaded> LoadForWorker(const Worker& worker, const std::string& item_id);
   // Runs the CAS script; ABORTED on a version conflict, RESOURCE_EXHAUSTED at
   // a WIP cap. Then publishes the change's events.

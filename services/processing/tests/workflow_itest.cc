@@ -8,7 +8,9 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
@@ -22,6 +24,7 @@ namespace {
 using namespace std::chrono_literals;
 using google::protobuf::util::TimeUtil;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 
 constexpr char kCatalog[] = R"(version: 1
 tenants: [{id: acme}, {id: globex}]
@@ -47,6 +50,11 @@ kinds:
     queue: ap
     sla: 8h
     compliance: {complete: true}
+  - name: memo
+    queue: sup
+    sla: 4h
+    attributes:
+      - {name: amount, type: number}
 )";
 
 Clock::TimePoint Utc(int y, int m, int d, int hh, int mm = 0) {
@@ -115,6 +123,25 @@ class WorkflowItest : public ::testing::Test {
     auto item = wf_->ClaimNext(w, req);
     EXPECT_TRUE(item.ok()) << item.status();
     return item.ok() && *item ? (*item)->id() : "";
+  }
+
+  // A second workflow on the same Redis (another replica), e.g. with a test hook.
+  std::unique_ptr<Workflow> Replica(WorkflowOptions options) {
+    auto wf = Workflow::Create(*catalog_, *redis_, publisher_, clock_, kafka::Topics(), nullptr,
+                               std::move(options));
+    EXPECT_TRUE(wf.ok()) << wf.status();
+    return wf.ok() ? std::move(*wf) : nullptr;
+  }
+
+  redis::Reply Redis(const std::vector<std::string>& args) {
+    auto r = redis_->Command(args);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : redis::Reply();
+  }
+  // Nothing left mid-claim (docket:claiming and its restore hash are empty).
+  void ExpectNoReservations() {
+    EXPECT_EQ(Redis({"ZCARD", "docket:claiming"}).integer, 0);
+    EXPECT_EQ(Redis({"HLEN", "docket:claiming:from"}).integer, 0);
   }
 
   docket::v1::Event Verdict(const std::string& id, docket::v1::Outcome outcome, const std::string& source) {
@@ -502,6 +529,159 @@ TEST_F(WorkflowItest, FinishedItemsExpireFromRedisAfterTheRetentionOpenOnesNever
   // A note on a finished item keeps it finished and expiring.
   ASSERT_TRUE(wf_->Comment(kBob, rejected, "vendor confirmed the duplicate").ok());
   EXPECT_GT(ttl(rejected), retention - 60'000);
+}
+
+
+TEST_F(WorkflowItest, SixteenConcurrentWorkersClaimDistinctItemsWithoutAnyAbort) {
+  constexpr int kItems = 160;
+  constexpr int kWorkers = 16;
+  for (int i = 0; i < kItems; ++i) Submit("invoice");
+  std::mutex mu;
+  std::vector<std::string> claimed;
+  std::vector<absl::Status> errors;
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWorkers; ++w) {
+    threads.emplace_back([&, w] {
+      const Worker me{.id = "w" + std::to_string(w), .tenants = {"acme"}, .skills = {"ap"}, .wip_limit = kItems};
+      docket::v1::ClaimNextRequest req;
+      req.set_tenant("acme");
+      for (;;) {
+        auto item = wf_->ClaimNext(me, req);
+        std::lock_guard lock(mu);
+        if (!item.ok()) {
+          errors.push_back(item.status());
+          if (errors.size() > 100) return;
+          continue;  // keep claiming: an error must not hide the rest
+        }
+        if (!*item) return;
+        claimed.push_back((*item)->id());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_THAT(errors, IsEmpty());
+  EXPECT_EQ(claimed.size(), static_cast<std::size_t>(kItems));
+  EXPECT_EQ(std::set<std::string>(claimed.begin(), claimed.end()).size(), static_cast<std::size_t>(kItems))
+      << "an item was claimed twice";
+  for (const auto& id : claimed) {
+    ASSERT_EQ(Item(id).state(), docket::v1::WORK_STATE_CLAIMED);
+    ASSERT_EQ(Events(id, "docket.work.v1.Claimed").size(), 1u);
+  }
+  EXPECT_EQ(Redis({"ZCARD", "docket:q:acme:ap"}).integer, 0);
+  ExpectNoReservations();
+}
+
+TEST_F(WorkflowItest, ClaimTakesTheMostUrgentItemAcrossAllTheWorkersQueues) {
+  const std::string old_ap = Submit("invoice");  // due Mon 12:00
+  clock_.Set(Utc(2026, 11, 23, 9));
+  const std::string low_ap = Submit("invoice", 100, docket::v1::PRIORITY_LOW);  // due 13:00, served as 17:00
+  const std::string normal_sup = Submit("memo");                                 // due 13:00
+  const std::string high_sup = Submit("memo", 100, docket::v1::PRIORITY_HIGH);   // due 13:00, served as 09:00
+  ASSERT_EQ(Item(high_sup).queue(), "sup");
+  EXPECT_EQ(Claim(kBob), high_sup);
+  EXPECT_EQ(Claim(kBob), old_ap);
+  EXPECT_EQ(Claim(kAlice), low_ap) << "alice has no skill for sup, where the more urgent item waits";
+  EXPECT_EQ(Claim(kBob), normal_sup);
+  EXPECT_EQ(Claim(kBob), "");
+  ExpectNoReservations();
+}
+
+TEST_F(WorkflowItest, ClaimReservationOfADeadReplicaGoesBackToItsQueueWhenItRunsOut) {
+  const std::string first = Submit("invoice");
+  const std::string second = Submit("invoice");
+  const std::string score = Redis({"ZSCORE", "docket:q:acme:ap", first}).str;
+  // The replica reserves the head item, then dies before its claim commits.
+  auto dead = Replica({.lease = 10min, .claim_reserved_hook = [](const std::string&) {
+                         return absl::UnavailableError("replica died");
+                       }});
+  docket::v1::ClaimNextRequest req;
+  req.set_tenant("acme");
+  ASSERT_EQ(dead->ClaimNext(kAlice, req).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Item(first).state(), docket::v1::WORK_STATE_QUEUED);
+  EXPECT_TRUE(Redis({"ZSCORE", "docket:q:acme:ap", first}).is_nil());
+  EXPECT_FALSE(Redis({"ZSCORE", "docket:claiming", first}).is_nil());
+  EXPECT_EQ(Claim(kBob), second) << "a reserved item is not claimed by another worker";
+
+  clock_.Advance(29s);
+  EXPECT_EQ(*wf_->Tick(), 0) << "the reservation has not run out yet";
+  EXPECT_FALSE(Redis({"ZSCORE", "docket:claiming", first}).is_nil());
+  clock_.Advance(2s);
+  ASSERT_EQ(*wf_->Tick(), 1);
+  EXPECT_EQ(Redis({"ZSCORE", "docket:q:acme:ap", first}).str, score) << "back with its original score";
+  ExpectNoReservations();
+  EXPECT_EQ(Claim(kAlice), first);
+  EXPECT_EQ(*wf_->Tick(), 0);
+}
+
+TEST_F(WorkflowItest, RunOutReservationOfAnItemThatLeftItsQueueIsDroppedNotRequeued) {
+  const std::string id = Submit("invoice");
+  auto dead = Replica({.lease = 10min, .claim_reserved_hook = [](const std::string&) {
+                         return absl::UnavailableError("replica died");
+                       }});
+  docket::v1::ClaimNextRequest req;
+  req.set_tenant("acme");
+  ASSERT_EQ(dead->ClaimNext(kAlice, req).status().code(), absl::StatusCode::kUnavailable);
+  ASSERT_TRUE(wf_->Reject(kBob, id, "duplicate").ok());
+  clock_.Advance(31s);
+  EXPECT_EQ(*wf_->Tick(), 0);
+  ExpectNoReservations();
+  EXPECT_EQ(Redis({"ZCARD", "docket:q:acme:ap"}).integer, 0);
+  EXPECT_EQ(Claim(kAlice), "");
+}
+
+TEST_F(WorkflowItest, ClaimWhoseCommitFailsPutsTheItemBackWithItsScore) {
+  const std::string id = Submit("invoice");
+  const std::string score = Redis({"ZSCORE", "docket:q:acme:ap", id}).str;
+  // The worker's WIP fills up between the reservation and the commit.
+  auto replica = Replica({.lease = 10min, .claim_reserved_hook = [this](const std::string&) {
+                            Redis({"SADD", "docket:wip:acme:carl", "elsewhere"});
+                            return absl::OkStatus();
+                          }});
+  const Worker capped{.id = "carl", .tenants = {"acme"}, .skills = {"ap"}, .wip_limit = 1};
+  docket::v1::ClaimNextRequest req;
+  req.set_tenant("acme");
+  EXPECT_EQ(replica->ClaimNext(capped, req).status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(Redis({"ZSCORE", "docket:q:acme:ap", id}).str, score);
+  ExpectNoReservations();
+  EXPECT_EQ(Item(id).state(), docket::v1::WORK_STATE_QUEUED);
+  EXPECT_EQ(Claim(kAlice), id);
+}
+
+TEST_F(WorkflowItest, ClaimOfAnItemChangedMidClaimPutsItBackAndRetries) {
+  const std::string id = Submit("invoice");
+  int comments = 0;
+  auto replica = Replica({.lease = 10min, .claim_reserved_hook = [&](const std::string& reserved) {
+                            // Someone comments on the item once: the claim's CAS loses.
+                            if (comments++ == 0) {
+                              EXPECT_TRUE(wf_->Comment(kBob, reserved, "hi").ok());
+                            }
+                            return absl::OkStatus();
+                          }});
+  docket::v1::ClaimNextRequest req;
+  req.set_tenant("acme");
+  auto item = replica->ClaimNext(kAlice, req);
+  ASSERT_TRUE(item.ok()) << item.status();
+  ASSERT_TRUE(*item);
+  EXPECT_EQ((*item)->id(), id);
+  EXPECT_EQ(comments, 2) << "one lost commit, then the retry";
+  EXPECT_EQ(Item(id).state(), docket::v1::WORK_STATE_CLAIMED);
+  EXPECT_EQ(Item(id).comments_size(), 1);
+  EXPECT_EQ(Events(id, "docket.work.v1.Claimed").size(), 1u);
+  ExpectNoReservations();
+}
+
+TEST_F(WorkflowItest, ClaimAtTheWipCapReservesNothingAndAnEmptyQueueAnswersNothing) {
+  const Worker capped{.id = "carl", .tenants = {"acme"}, .skills = {"ap"}, .wip_limit = 1};
+  docket::v1::ClaimNextRequest req;
+  req.set_tenant("acme");
+  Redis({"SADD", "docket:wip:acme:carl", "elsewhere"});
+  auto none = wf_->ClaimNext(capped, req);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(*none) << "nothing queued: no item, not a cap error";
+  const std::string id = Submit("invoice");
+  EXPECT_EQ(wf_->ClaimNext(capped, req).status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_FALSE(Redis({"ZSCORE", "docket:q:acme:ap", id}).is_nil());
+  ExpectNoReservations();
 }
 
 }  // namespace
