@@ -50,6 +50,7 @@ const std::vector<std::pair<std::string, std::string>>& ServiceConfigKeys() {
       {"DOCKET_KAFKA_PROPERTIES_FILE", "file of extra librdkafka properties (key=value lines)"},
       {"DOCKET_TOPIC_PREFIX", "prefix of Docket's topics (default docket.)"},
       {"DOCKET_CONSUMER_GROUP", "Kafka consumer group (default docket-<service>)"},
+      {"DOCKET_CONSUMER_THREADS", "consumer group members in this process, 1..64 (default per service)"},
       {"DOCKET_REDIS_URL", "redis://[[user]:password@]host[:port][/db] (required)"},
       {"DOCKET_GRPC_LISTEN", "gRPC listen address host:port (port 0 = any free port)"},
       {"DOCKET_METRICS_LISTEN", "Prometheus /metrics listen address host:port"},
@@ -138,6 +139,12 @@ absl::StatusOr<ServiceConfig> LoadServiceConfig(const ServiceDefaults& defaults,
     return absl::InvalidArgumentError(absl::StrCat(
         "DOCKET_DRAIN_TIMEOUT: expected a duration like \"10s\", got \"",
         get("DOCKET_DRAIN_TIMEOUT"), "\""));
+  }
+  if (const std::string n = get("DOCKET_CONSUMER_THREADS", absl::StrCat(defaults.consumer_threads));
+      !absl::SimpleAtoi(n, &c.consumer_threads) || c.consumer_threads < 1 ||
+      c.consumer_threads > kMaxConsumerThreads) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "DOCKET_CONSUMER_THREADS: expected a whole number from 1 to ", kMaxConsumerThreads, ", got \"", n, "\""));
   }
   bool level_ok = false;
   for (const char* l : {"debug", "info", "warn", "warning", "error"}) {

@@ -23,6 +23,11 @@ struct ServiceConfig {
   int producer_linger_ms = 5;  // set by the service (not the environment): see KafkaConfig::linger_ms
   std::string topic_prefix;       // DOCKET_TOPIC_PREFIX, default "docket."
   std::string consumer_group;     // DOCKET_CONSUMER_GROUP, default "docket-<service>"
+  // DOCKET_CONSUMER_THREADS (1..64), default per service: members of the
+  // consumer group this process runs, each on its own thread with its own
+  // partitions (a partition stays in order on one thread; partitions run in
+  // parallel). More than the topic's partitions per replica leaves some idle.
+  int consumer_threads = 1;
   std::string redis_url;          // DOCKET_REDIS_URL (required)
   std::string grpc_listen;        // DOCKET_GRPC_LISTEN, default 0.0.0.0:<service default>
   std::string metrics_listen;     // DOCKET_METRICS_LISTEN, default 0.0.0.0:<service default>
@@ -48,7 +53,10 @@ struct ServiceDefaults {
   std::string service;
   int grpc_port = 0;
   int metrics_port = 0;
+  int consumer_threads = 1;
 };
+
+inline constexpr int kMaxConsumerThreads = 64;
 
 // Keys of the environment that a ServiceConfig reads, with a one-line help.
 const std::vector<std::pair<std::string, std::string>>& ServiceConfigKeys();

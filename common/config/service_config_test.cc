@@ -62,6 +62,24 @@ TEST(ServiceConfigTest, UnknownFlagAndBadValuesAreNamed) {
   EXPECT_THAT(tls.status().message(), HasSubstr("DOCKET_TLS_KEY_FILE"));
 }
 
+TEST(ServiceConfigTest, ConsumerThreadsDefaultPerServiceAndOutOfRangeIsNamed) {
+  const ServiceDefaults four{"compliance", 7003, 9103, 4};
+  auto def = LoadServiceConfig(four, MinimalEnv(), {"x"});
+  ASSERT_TRUE(def.ok()) << def.status();
+  EXPECT_EQ(def->consumer_threads, 4);
+  auto env = MinimalEnv();
+  env["DOCKET_CONSUMER_THREADS"] = "2";
+  auto set = LoadServiceConfig(four, env, {"x"});
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->consumer_threads, 2);
+  for (const char* bad : {"0", "65", "two", "-1"}) {
+    auto c = LoadServiceConfig(four, MinimalEnv(), {"x", std::string("--consumer-threads=") + bad});
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(c.status().message(), HasSubstr("DOCKET_CONSUMER_THREADS")) << bad;
+    EXPECT_THAT(c.status().message(), HasSubstr(std::string("\"") + bad + "\"")) << bad;
+  }
+}
+
 TEST(ServiceConfigTest, HelpReturnsUsageListingEveryVariable) {
   auto c = LoadServiceConfig(kIntake, {}, {"x", "--help"});
   EXPECT_EQ(c.status().code(), absl::StatusCode::kFailedPrecondition);

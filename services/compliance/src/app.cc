@@ -41,8 +41,8 @@ int App::Run(app::ShutdownSignal& signal) {
   for (const auto& w : policies->warnings) Log().Warn("policy note", {{"note", w}});
 
   // Every record waits for the ack of its audit record, then of its verdict,
-  // before the next: batching delay would only add to each wait
-  // (docs/performance.md: 5 ms linger -> ~80 verdicts/s, 0 ms -> ~160/s).
+  // before its consumer takes the next: batching delay would only add to each
+  // wait (docs/performance.md: 5 ms linger -> ~80 verdicts/s, 0 ms -> ~160/s).
   config_.producer_linger_ms = 0;
   auto runtime = runtime::ServiceRuntime::Create(config_);
   if (!runtime.ok()) {
@@ -63,26 +63,36 @@ int App::Run(app::ShutdownSignal& signal) {
   ComplianceService service(api, authenticator);
   rt.AddGrpcService(&service, "docket.v1.Compliance");
 
-  kafka::ConsumerOptions consumer;
-  consumer.kafka = rt.kafka_config();
-  consumer.kafka.client_id = "docket-compliance-consumer";
-  consumer.group_id = config_.consumer_group;
-  consumer.topics = {rt.topics().work()};
-  consumer.dlq_topic = rt.topics().dlq();
-  consumer.handler = kafka::DecodingHandler(
-      [&handler](const docket::v1::Event& e, const kafka::Record& r) { return handler.Handle(e, r); });
-  auto work = kafka::MakeKafkaConsumer(std::move(consumer), rt.publisher(), &rt.metrics());
-  if (!work.ok()) {
-    Log().Error("cannot create the work topic consumer", {{"error", std::string(work.status().message())}});
-    return 1;
+  // DOCKET_CONSUMER_THREADS members of the group in this process, each on
+  // its own thread (ServiceRuntime runs every added consumer on one): a
+  // partition is handled by one member, in order, so each audit chain keeps
+  // one writer, while different partitions wait for their acks in parallel.
+  // They share the client id: their metric series are per partition (lag,
+  // one owner at a time) or sums (records consumed, DLQ), and prometheus-cpp
+  // hands equal labels the same series.
+  for (int i = 0; i < config_.consumer_threads; ++i) {
+    kafka::ConsumerOptions consumer;
+    consumer.kafka = rt.kafka_config();
+    consumer.kafka.client_id = "docket-compliance-consumer";
+    consumer.group_id = config_.consumer_group;
+    consumer.topics = {rt.topics().work()};
+    consumer.dlq_topic = rt.topics().dlq();
+    consumer.handler = kafka::DecodingHandler(
+        [&handler](const docket::v1::Event& e, const kafka::Record& r) { return handler.Handle(e, r); });
+    auto work = kafka::MakeKafkaConsumer(std::move(consumer), rt.publisher(), &rt.metrics());
+    if (!work.ok()) {
+      Log().Error("cannot create the work topic consumer", {{"error", std::string(work.status().message())}});
+      return 1;
+    }
+    rt.AddConsumer(std::move(*work));
   }
-  rt.AddConsumer(std::move(*work));
 
   Log().Info("compliance configured",
              {{"policy_version", policies->version},
               {"rules", static_cast<std::int64_t>(policies->rules.size())},
               {"ledger_hmac", !policies->ledger.hmac_key.empty()},
-              {"consumer_group", config_.consumer_group}});
+              {"consumer_group", config_.consumer_group},
+              {"consumer_threads", static_cast<std::int64_t>(config_.consumer_threads)}});
   return rt.Serve(signal);
 }
 

@@ -11,11 +11,16 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
 
 #include "common/testing/fixtures.h"
 #include "common/testing/http.h"
 #include "common/testing/kafka_probe.h"
 #include "common/testing/service_process.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "docket/v1/compliance_service.grpc.pb.h"
 #include "docket/v1/event.pb.h"
 #include "services/compliance/src/evaluator.h"
@@ -37,6 +42,7 @@ constexpr char kOperatorKey[] = "dk_demo_operator_LOCAL_STACK_ONLY";
 #ifdef DOCKET_ITEST_APACHE_KAFKA
 constexpr bool kApacheKafka = true;
 #define ComplianceItest ComplianceApacheKafkaItest
+#define ComplianceParallelItest ComplianceParallelApacheKafkaItest
 #else
 constexpr bool kApacheKafka = false;
 #endif
@@ -240,6 +246,187 @@ TEST_F(ComplianceItest, EvaluateIsADryRunWithTheDemoPublisherKey) {
   auto ctx3 = Context(kAcmePublisherKey);
   EXPECT_EQ(stub_->Evaluate(ctx3.get(), req, &resp).error_code(), grpc::StatusCode::PERMISSION_DENIED);
 }
+
+
+#ifdef DOCKET_ITEST_APACHE_KAFKA
+// Only against the Apache broker: librdkafka's mock cluster (docket-devkafka)
+// can hold a group of several members that join at once in a rebalance for
+// tens of seconds (seen: a JoinGroup blocked for 30+ s), which is why
+// DOCKET_CONSUMER_THREADS defaults to 1.
+//
+// DOCKET_CONSUMER_THREADS=4 against a 4-partition docket.work.v1:
+// four members of the group in one process, one partition each, handling
+// CompletionRequested events of every partition at once. Its own Redis,
+// Kafka topics and service process, so the counts are exact.
+class ComplianceParallelItest : public ::testing::Test {
+ protected:
+  static constexpr int kPartitions = 4;
+  static constexpr int kThreads = 4;
+
+  static void SetUpTestSuite() {
+    auto redis = testing::RedisServer::Start();
+    ASSERT_TRUE(redis.ok()) << redis.status();
+    redis_ = redis->release();
+    auto kafka = testing::StartItestKafka(kApacheKafka, "compliance-parallel-itest",
+                                          {"work.v1", "compliance.v1", "audit.v1", "dlq.v1"}, 3,
+                                          kPartitions);
+    ASSERT_TRUE(kafka.ok()) << kafka.status();
+    bootstrap_ = kafka->bootstrap;
+    prefix_ = kafka->prefix;
+    kafka_ = kafka->dev.release();
+    std::vector<std::string> env = kafka->env;
+    env.push_back(absl::StrCat("DOCKET_CONSUMER_THREADS=", kThreads));
+    auto svc = testing::StartService("compliance", bootstrap_, redis_->url(), env);
+    ASSERT_TRUE(svc.ok()) << svc.status();
+    service_ = new testing::ServiceProcess(std::move(*svc));
+  }
+  static void TearDownTestSuite() {
+    if (service_) {
+      EXPECT_EQ(service_->process->Stop(15s), 0) << service_->process->log_path();
+    }
+    delete service_;
+    delete kafka_;
+    delete redis_;
+  }
+
+  // The value of the one series of `name` whose labels are exactly `labels`
+  // ("" = not exported); *series counts the series with those labels.
+  static std::string MetricLine(const std::string& body, const std::string& name_and_labels,
+                                int* series) {
+    std::string value;
+    *series = 0;
+    for (absl::string_view line : absl::StrSplit(body, '\n')) {
+      if (absl::StartsWith(line, name_and_labels + " ")) {
+        ++*series;
+        value = std::string(line.substr(name_and_labels.size() + 1));
+      }
+    }
+    return value;
+  }
+
+  static testing::RedisServer* redis_;
+  static testing::DevKafka* kafka_;
+  static testing::ServiceProcess* service_;
+  static std::string bootstrap_;
+  static std::string prefix_;
+};
+
+testing::RedisServer* ComplianceParallelItest::redis_ = nullptr;
+testing::DevKafka* ComplianceParallelItest::kafka_ = nullptr;
+testing::ServiceProcess* ComplianceParallelItest::service_ = nullptr;
+std::string ComplianceParallelItest::bootstrap_;
+std::string ComplianceParallelItest::prefix_;
+
+TEST_F(ComplianceParallelItest,
+       FourConsumerThreadsGiveEveryCompletionOfEveryPartitionOneVerdictOneRecordAndSoundChains) {
+  ASSERT_NE(service_, nullptr);
+  const std::string work = prefix_ + "work.v1";
+  // Every member of the group started (they share the client id).
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        const std::string log = testing::ReadFile(service_->process->log_path());
+        std::size_t n = 0;
+        for (std::size_t at = log.find("kafka consumer started"); at != std::string::npos;
+             at = log.find("kafka consumer started", at + 1)) {
+          ++n;
+        }
+        return n == static_cast<std::size_t>(kThreads);
+      },
+      30s))
+      << "expected " << kThreads << " consumers; log: " << service_->process->log_path();
+
+  constexpr int kPerPartition = 12;
+  constexpr int kEvents = kPartitions * kPerPartition;
+  std::set<std::string> expected_verdicts;
+  std::map<std::string, int> per_chain;  // "<work topic>/<partition>" -> events
+  for (int i = 0; i < kEvents; ++i) {
+    docket::v1::Event e;
+    const std::string item = absl::StrCat("0190f1a2-7b3c-7d4e-8f00-", 100000000000 + i);
+    e.set_id(item + ":completion-requested");
+    e.set_source("//docket/processing");
+    e.set_type("docket.work.v1.CompletionRequested");
+    e.set_subject(item);
+    e.set_tenant("acme");
+    auto* done = e.mutable_completion_requested();
+    done->set_kind("shipping_documents");
+    done->set_queue("logistics-docs");
+    done->mutable_completer()->set_id("dana");
+    const int partition = i % kPartitions;
+    auto produced = testing::ProduceOne(bootstrap_, work, item, e.SerializeAsString(), partition);
+    ASSERT_TRUE(produced.ok()) << produced.status();
+    ASSERT_EQ(produced->partition, partition);
+    expected_verdicts.insert(VerdictId(e.id(), docket::v1::CHECKPOINT_COMPLETE));
+    ++per_chain[absl::StrCat(work, "/", partition)];
+  }
+
+  // Every record handled once: the members' shared series of records
+  // consumed (one series, summed over the four) reaches the count.
+  const std::string consumed = absl::StrCat(
+      "docket_kafka_records_consumed_total{client=\"docket-compliance-consumer\",result=\"ok\",topic=\"",
+      work, "\"}");
+  std::string body;
+  const bool handled = testing::WaitFor(
+      [&] {
+        auto m = testing::HttpGet(service_->metrics_port, "/metrics");
+        if (!m.ok()) return false;
+        body = m->body;
+        int series = 0;
+        double v = 0;
+        return absl::SimpleAtod(MetricLine(body, consumed, &series), &v) && v >= kEvents;
+      },
+      60s);
+  ASSERT_TRUE(handled) << "not every record was handled; log: " << service_->process->log_path()
+                       << "\n" << body;
+  int series = 0;
+  EXPECT_EQ(MetricLine(body, consumed, &series), std::to_string(kEvents));
+  EXPECT_EQ(series, 1);
+
+  // Exactly one verdict and one audit record per event: no loss, no copy.
+  EXPECT_EQ(testing::TopicRecordCount(bootstrap_, prefix_ + "compliance.v1").value_or(-1), kEvents);
+  EXPECT_EQ(testing::TopicRecordCount(bootstrap_, prefix_ + "audit.v1").value_or(-1), kEvents);
+  auto verdicts = testing::ConsumeFromBeginning(bootstrap_, prefix_ + "compliance.v1", kEvents, 30s);
+  ASSERT_TRUE(verdicts.ok()) << verdicts.status();
+  std::multiset<std::string> verdict_ids;
+  for (const auto& r : *verdicts) {
+    docket::v1::Event e;
+    ASSERT_TRUE(e.ParseFromString(r.value));
+    verdict_ids.insert(e.id());
+  }
+  EXPECT_EQ(verdict_ids, std::multiset<std::string>(expected_verdicts.begin(), expected_verdicts.end()));
+
+  auto audits = testing::ConsumeFromBeginning(bootstrap_, prefix_ + "audit.v1", kEvents, 30s);
+  ASSERT_TRUE(audits.ok()) << audits.status();
+  std::multiset<std::string> subjects;
+  std::map<std::string, std::vector<docket::v1::AuditRecord>> chains;
+  for (const auto& r : *audits) {  // in offset order within each partition of audit.v1
+    docket::v1::Event e;
+    ASSERT_TRUE(e.ParseFromString(r.value));
+    subjects.insert(e.audit_record().subject_event_id());
+    chains[e.audit_record().chain()].push_back(e.audit_record());
+  }
+  EXPECT_EQ(subjects, std::multiset<std::string>(expected_verdicts.begin(), expected_verdicts.end()));
+  ASSERT_EQ(chains.size(), static_cast<std::size_t>(kPartitions));
+  for (const auto& [chain, records] : chains) {
+    EXPECT_EQ(static_cast<int>(records.size()), per_chain[chain]) << chain;
+    VerifyResult r = VerifyChain(chain, records, {}, "");
+    EXPECT_TRUE(r.ok) << chain << ": " << r.problem << " at " << r.first_bad_sequence;
+    EXPECT_EQ(records.back().sequence(), static_cast<std::uint64_t>(per_chain[chain])) << chain;
+  }
+
+  // The chains Redis holds verify too (VerifyAudit = VerifyStoredChains).
+  auto stub = docket::v1::Compliance::NewStub(
+      grpc::CreateChannel(service_->grpc_address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("authorization", std::string("Bearer ") + kOperatorKey);
+  ctx.set_deadline(std::chrono::system_clock::now() + 20s);
+  docket::v1::VerifyAuditResponse verify;
+  grpc::Status s = stub->VerifyAudit(&ctx, docket::v1::VerifyAuditRequest(), &verify);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(verify.ok()) << verify.problem();
+  EXPECT_EQ(verify.records_checked(), static_cast<std::uint64_t>(kEvents));
+}
+
+#endif  // DOCKET_ITEST_APACHE_KAFKA
 
 }  // namespace
 }  // namespace docket::compliance

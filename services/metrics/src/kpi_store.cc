@@ -51,7 +51,8 @@ std::vector<std::pair<kafka::TopicPartition, std::int64_t>> KpiStore::OnAssigned
   std::vector<std::pair<kafka::TopicPartition, std::int64_t>> seek;
   for (const auto& tp : partitions) {
     const std::string name = Name(tp);
-    Owned owned;
+    auto shared = std::make_shared<Owned>();
+    Owned& owned = *shared;
     owned.snapshot_at = std::chrono::steady_clock::now();
     // Redis may be briefly away: wait for it rather than start from zero,
     // which would count everything again.
@@ -83,9 +84,15 @@ std::vector<std::pair<kafka::TopicPartition, std::int64_t>> KpiStore::OnAssigned
     }
     Log().Info("partition assigned", {{"partition", name}, {"offset", owned.agg->next_offset}});
     std::lock_guard lock(mu_);
-    owned_[name] = std::move(owned);
+    owned_[name] = std::move(shared);
   }
   return seek;
+}
+
+std::shared_ptr<KpiStore::Owned> KpiStore::Find(const std::string& name) {
+  std::lock_guard lock(mu_);
+  auto it = owned_.find(name);
+  return it == owned_.end() ? nullptr : it->second;
 }
 
 void KpiStore::RestoreSeen(const std::string& name, PartitionAggregates& agg) {
@@ -124,33 +131,36 @@ void KpiStore::RestoreSeen(const std::string& name, PartitionAggregates& agg) {
 }
 
 void KpiStore::OnRevoked(const std::vector<kafka::TopicPartition>& partitions) {
-  std::lock_guard snapshot_lock(snapshot_mu_);
   for (const auto& tp : partitions) {
     const std::string name = Name(tp);
-    {
-      std::lock_guard lock(mu_);
-      if (!owned_.contains(name)) continue;
-    }
-    if (absl::Status s = WriteSnapshot(name); !s.ok()) {
+    std::shared_ptr<Owned> owned = Find(name);
+    if (!owned) continue;
+    std::lock_guard write_lock(owned->write_mu);
+    if (absl::Status s = WriteSnapshot(name, *owned); !s.ok()) {
       Log().Warn("snapshot on revocation failed; the next owner replays from the last one",
                  {{"partition", name}, {"error", std::string(s.message())}});
+    }
+    {
+      // The snapshot timer may still hold it: it must not write it again,
+      // over what the next owner writes.
+      std::lock_guard lock(owned->mu);
+      owned->revoked = true;
     }
     std::lock_guard lock(mu_);
     owned_.erase(name);
   }
 }
 
-absl::Status KpiStore::WriteSnapshot(const std::string& name) {
+absl::Status KpiStore::WriteSnapshot(const std::string& name, Owned& owned) {
   std::string json;
   PartitionAggregates::SeenDelta seen;
   std::size_t records = 0;
   {
-    std::lock_guard lock(mu_);
-    auto it = owned_.find(name);
-    if (it == owned_.end()) return absl::OkStatus();
-    seen = it->second.agg->SealSeen();
-    json = it->second.agg->Serialize();
-    records = it->second.since_snapshot;
+    std::lock_guard lock(owned.mu);
+    if (owned.revoked) return absl::OkStatus();
+    seen = owned.agg->SealSeen();
+    json = owned.agg->Serialize();
+    records = owned.since_snapshot;
   }
   // Chunks before the snapshot that refers to them; stale ones after the
   // snapshot that no longer does. A pipeline is applied in order.
@@ -163,49 +173,51 @@ absl::Status KpiStore::WriteSnapshot(const std::string& name) {
   for (const auto& reply : r) {
     if (reply.is_error()) return absl::UnavailableError(absl::StrCat("KPI snapshot: ", reply.str));
   }
-  std::lock_guard lock(mu_);
-  auto it = owned_.find(name);
-  if (it == owned_.end()) return absl::OkStatus();
-  it->second.agg->SeenWritten(seen);
-  it->second.since_snapshot -= std::min(records, it->second.since_snapshot);
-  it->second.snapshot_at = std::chrono::steady_clock::now();
+  std::lock_guard lock(owned.mu);
+  owned.agg->SeenWritten(seen);
+  owned.since_snapshot -= std::min(records, owned.since_snapshot);
+  owned.snapshot_at = std::chrono::steady_clock::now();
   return absl::OkStatus();
 }
 
 absl::Status KpiStore::Handle(const kafka::Record& record) {
   auto event = kafka::DecodeEvent(record);
   const std::string name = absl::StrCat(record.topic, ":", record.partition);
+  std::shared_ptr<Owned> owned = Find(name);
+  if (!owned) return absl::UnavailableError(absl::StrCat("partition ", name, " not assigned"));
   bool due = false;
   {
-    std::lock_guard lock(mu_);
-    auto it = owned_.find(name);
-    if (it == owned_.end()) return absl::UnavailableError(absl::StrCat("partition ", name, " not assigned"));
-    Owned& owned = it->second;
-    if (record.offset < owned.agg->next_offset) return absl::OkStatus();  // already in the snapshot
-    if (event.ok()) owned.agg->Apply(*event);
-    owned.agg->next_offset = record.offset + 1;
-    ++owned.since_snapshot;
-    due = owned.since_snapshot >= options_.snapshot_every_records ||
-          std::chrono::steady_clock::now() - owned.snapshot_at >= options_.snapshot_every;
+    std::lock_guard lock(owned->mu);
+    if (record.offset < owned->agg->next_offset) return absl::OkStatus();  // already in the snapshot
+    if (event.ok()) owned->agg->Apply(*event);
+    owned->agg->next_offset = record.offset + 1;
+    ++owned->since_snapshot;
+    due = owned->since_snapshot >= options_.snapshot_every_records ||
+          std::chrono::steady_clock::now() - owned->snapshot_at >= options_.snapshot_every;
   }
   if (due) {
-    std::lock_guard snapshot_lock(snapshot_mu_);
-    DOCKET_RETURN_IF_ERROR(WriteSnapshot(name));
+    std::lock_guard write_lock(owned->write_mu);
+    DOCKET_RETURN_IF_ERROR(WriteSnapshot(name, *owned));
   }
   // An undecodable record is counted nowhere and goes to the DLQ.
   return event.ok() ? absl::OkStatus() : event.status();
 }
 
 absl::Status KpiStore::SnapshotAll() {
-  std::lock_guard snapshot_lock(snapshot_mu_);
-  std::vector<std::string> names;
+  std::vector<std::pair<std::string, std::shared_ptr<Owned>>> all;
   {
     std::lock_guard lock(mu_);
-    for (const auto& [name, owned] : owned_) {
-      if (owned.since_snapshot) names.push_back(name);
-    }
+    all.assign(owned_.begin(), owned_.end());
   }
-  for (const auto& name : names) DOCKET_RETURN_IF_ERROR(WriteSnapshot(name));
+  for (const auto& [name, owned] : all) {
+    std::lock_guard write_lock(owned->write_mu);
+    bool pending;
+    {
+      std::lock_guard lock(owned->mu);
+      pending = owned->since_snapshot > 0;
+    }
+    if (pending) DOCKET_RETURN_IF_ERROR(WriteSnapshot(name, *owned));
+  }
   return absl::OkStatus();
 }
 
@@ -227,8 +239,12 @@ absl::Status KpiStore::ForAll(F f) {
     loaded.emplace_back(n.str, std::make_unique<PartitionAggregates>(std::move(agg)));
   }
   std::lock_guard lock(mu_);
+  std::vector<std::unique_lock<std::mutex>> locks;
   std::vector<const PartitionAggregates*> parts;
-  for (const auto& [name, owned] : owned_) parts.push_back(owned.agg.get());
+  for (const auto& [name, owned] : owned_) {
+    locks.emplace_back(owned->mu);
+    parts.push_back(owned->agg.get());
+  }
   for (const auto& [name, agg] : loaded) {
     if (!owned_.contains(name)) parts.push_back(agg.get());  // assigned here meanwhile: counted above
   }
@@ -251,8 +267,12 @@ absl::StatusOr<docket::v1::ProcessMap> KpiStore::ProcessMap(const Query& q) {
 std::shared_ptr<prometheus::Collectable> KpiStore::Collectable() {
   return std::make_shared<StoreCollectable>([this] {
     std::lock_guard lock(mu_);
+    std::vector<std::unique_lock<std::mutex>> locks;
     std::vector<std::pair<std::string, const PartitionAggregates*>> parts;
-    for (const auto& [name, owned] : owned_) parts.emplace_back(name, owned.agg.get());
+    for (const auto& [name, owned] : owned_) {
+      locks.emplace_back(owned->mu);
+      parts.emplace_back(name, owned->agg.get());
+    }
     return Families(parts, NowMs(clock_));
   });
 }

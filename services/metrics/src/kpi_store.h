@@ -15,10 +15,12 @@
 //                                              deleted after the one that no longer does
 //   docket:kpi:partitions                      set of "<topic>:<partition>"
 //
-// A snapshot is serialized under the store's mutex (a few KB: counters, live
-// items, chunk numbers) and written to Redis without it, so neither the
-// consumer nor a scrape waits for Redis; snapshot_mu_ keeps the writes in
-// order, so an older snapshot never overwrites a newer one.
+// Each partition has its own lock, so several consumer threads (each with
+// its own partitions) fold records in parallel. A snapshot is serialized
+// under the partition's lock (a few KB: counters, live items, chunk numbers)
+// and written to Redis without it, so neither the consumer nor a scrape
+// waits for Redis; a per-partition write lock keeps the writes in order, so
+// an older snapshot never overwrites a newer one.
 
 #include <chrono>
 #include <map>
@@ -47,7 +49,8 @@ class KpiStore {
   KpiStore(const catalog::Catalog& catalog, redis::RedisClient& redis, const Clock& clock,
            KpiStoreOptions options = {});
 
-  // Consumer callbacks (all on the consumer thread).
+  // Consumer callbacks, from any number of consumer threads (a partition's
+  // records always come from the one thread that owns it).
   std::vector<std::pair<kafka::TopicPartition, std::int64_t>> OnAssigned(
       const std::vector<kafka::TopicPartition>& partitions);
   void OnRevoked(const std::vector<kafka::TopicPartition>& partitions);
@@ -66,16 +69,22 @@ class KpiStore {
   std::shared_ptr<prometheus::Collectable> Collectable();
 
  private:
+  // One consumed partition. Lock order: write_mu, then the store's mu_,
+  // then mu; never mu_ while holding mu.
   struct Owned {
+    std::mutex write_mu;  // one snapshot write at a time, so they land in order
+    std::mutex mu;        // everything below
     std::unique_ptr<PartitionAggregates> agg;
     std::size_t since_snapshot = 0;
     std::chrono::steady_clock::time_point snapshot_at;
+    bool revoked = false;  // given up: never written again from here
   };
   static std::string Name(const kafka::TopicPartition& tp);
+  std::shared_ptr<Owned> Find(const std::string& name);
   // Loads the seen-id chunks a restored snapshot refers to.
   void RestoreSeen(const std::string& name, PartitionAggregates& agg);
-  // Caller holds snapshot_mu_ and not mu_.
-  absl::Status WriteSnapshot(const std::string& name);
+  // Caller holds owned.write_mu and no other lock of the store.
+  absl::Status WriteSnapshot(const std::string& name, Owned& owned);
   // Runs `f` over every partition's aggregates (see Snapshot()).
   template <typename F>
   absl::Status ForAll(F f);
@@ -84,10 +93,8 @@ class KpiStore {
   redis::RedisClient& redis_;
   const Clock& clock_;
   KpiStoreOptions options_;
-  std::mutex snapshot_mu_;  // before mu_, never after
-  std::mutex mu_;
-  std::map<std::string, Owned> owned_;  // by Name()
-  std::map<std::string, int> short_;    // Name() -> index for the partition label
+  std::mutex mu_;  // owned_ (the map; each partition has its own lock)
+  std::map<std::string, std::shared_ptr<Owned>> owned_;  // by Name()
 };
 
 }  // namespace docket::kpi

@@ -138,8 +138,8 @@ export function serviceFacts(repo = REPO) {
   const out = {};
   for (const s of SERVICES) {
     const hdr = path.join(repo, "services", s, "src", "app.h");
-    const m = readText(hdr).match(/kDefaults\s*\{\s*"([a-z]+)"\s*,\s*(\d+)\s*,\s*(\d+)\s*\}/);
-    if (!m || m[1] !== s) throw new Error(`${hdr}: cannot find kDefaults{"${s}", <grpc port>, <metrics port>}`);
+    const m = readText(hdr).match(/kDefaults\s*\{\s*"([a-z]+)"\s*,\s*(\d+)\s*,\s*(\d+)\s*(?:,\s*\d+\s*)?\}/);
+    if (!m || m[1] !== s) throw new Error(`${hdr}: cannot find kDefaults{"${s}", <grpc port>, <metrics port>[, <consumer threads>]}`);
     const srcDir = path.join(repo, "services", s, "src");
     const healthNames = new Set();
     for (const f of fs.readdirSync(srcDir).filter((f) => f.endsWith(".cc"))) {
