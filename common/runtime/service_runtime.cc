@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log/log.h"
+#include "common/status/macros.h"
 
 namespace docket::runtime {
 namespace {
@@ -129,6 +130,15 @@ void ServiceRuntime::AddGrpcService(grpc::Service* service, std::string health_n
 
 void ServiceRuntime::AddConsumer(std::unique_ptr<kafka::EventConsumer> consumer) {
   consumers_.push_back(std::move(consumer));
+}
+
+absl::Status ServiceRuntime::AddConsumers(const kafka::ConsumerOptions& options) {
+  for (int i = 0; i < config_.consumer_threads; ++i) {
+    DOCKET_ASSIGN_OR_RETURN(std::unique_ptr<kafka::EventConsumer> consumer,
+                            kafka::MakeKafkaConsumer(options, *publisher_, metrics_.get()));
+    AddConsumer(std::move(consumer));
+  }
+  return absl::OkStatus();
 }
 
 int ServiceRuntime::grpc_port() const { return grpc_->port(); }

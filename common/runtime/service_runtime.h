@@ -46,6 +46,12 @@ class ServiceRuntime {
   void AddGrpcService(grpc::Service* service, std::string health_name);
   // Registers a consumer, run on its own thread while serving.
   void AddConsumer(std::unique_ptr<kafka::EventConsumer> consumer);
+  // Registers config().consumer_threads members of `options.group_id`, each
+  // with these options (and this runtime's publisher for the DLQ and its
+  // metrics), each on its own thread with its own partitions: a handler runs
+  // concurrently for records of different partitions, in order within one.
+  // The members share the client id: their metrics are one set of series.
+  absl::Status AddConsumers(const kafka::ConsumerOptions& options);
 
   // Starts the gRPC server and the consumers, writes the ready file, then
   // waits for SIGTERM/SIGINT and drains: health NOT_SERVING, stop consumers

@@ -63,28 +63,20 @@ int App::Run(app::ShutdownSignal& signal) {
   ComplianceService service(api, authenticator);
   rt.AddGrpcService(&service, "docket.v1.Compliance");
 
-  // DOCKET_CONSUMER_THREADS members of the group in this process, each on
-  // its own thread (ServiceRuntime runs every added consumer on one): a
-  // partition is handled by one member, in order, so each audit chain keeps
-  // one writer, while different partitions wait for their acks in parallel.
-  // They share the client id: their metric series are per partition (lag,
-  // one owner at a time) or sums (records consumed, DLQ), and prometheus-cpp
-  // hands equal labels the same series.
-  for (int i = 0; i < config_.consumer_threads; ++i) {
-    kafka::ConsumerOptions consumer;
-    consumer.kafka = rt.kafka_config();
-    consumer.kafka.client_id = "docket-compliance-consumer";
-    consumer.group_id = config_.consumer_group;
-    consumer.topics = {rt.topics().work()};
-    consumer.dlq_topic = rt.topics().dlq();
-    consumer.handler = kafka::DecodingHandler(
-        [&handler](const docket::v1::Event& e, const kafka::Record& r) { return handler.Handle(e, r); });
-    auto work = kafka::MakeKafkaConsumer(std::move(consumer), rt.publisher(), &rt.metrics());
-    if (!work.ok()) {
-      Log().Error("cannot create the work topic consumer", {{"error", std::string(work.status().message())}});
-      return 1;
-    }
-    rt.AddConsumer(std::move(*work));
+  // DOCKET_CONSUMER_THREADS members of the group: a partition is handled by
+  // one member, in order, so each audit chain keeps one writer, while
+  // different partitions wait for their acks in parallel.
+  kafka::ConsumerOptions consumer;
+  consumer.kafka = rt.kafka_config();
+  consumer.kafka.client_id = "docket-compliance-consumer";
+  consumer.group_id = config_.consumer_group;
+  consumer.topics = {rt.topics().work()};
+  consumer.dlq_topic = rt.topics().dlq();
+  consumer.handler = kafka::DecodingHandler(
+      [&handler](const docket::v1::Event& e, const kafka::Record& r) { return handler.Handle(e, r); });
+  if (absl::Status s = rt.AddConsumers(consumer); !s.ok()) {
+    Log().Error("cannot create the work topic consumer", {{"error", std::string(s.message())}});
+    return 1;
   }
 
   Log().Info("compliance configured",

@@ -43,26 +43,22 @@ int App::Run(app::ShutdownSignal& signal) {
   kpi::KpiService service(store, authenticator, clock);
   rt.AddGrpcService(&service, "docket.v1.Kpi");
 
-  // Several members of the group (DOCKET_CONSUMER_THREADS), each folding
-  // its own partitions on its own thread; the store locks per partition.
-  for (int i = 0; i < config_.consumer_threads; ++i) {
-    kafka::ConsumerOptions consumer;
-    consumer.kafka = rt.kafka_config();
-    consumer.kafka.client_id = "docket-metrics-consumer";
-    consumer.group_id = config_.consumer_group;
-    consumer.topics = {rt.topics().work(), rt.topics().compliance()};
-    consumer.dlq_topic = rt.topics().dlq();
-    consumer.handler = [&store](const kafka::Record& r) { return store.Handle(r); };
-    consumer.on_assigned = [&store](const std::vector<kafka::TopicPartition>& tps) {
-      return store.OnAssigned(tps);
-    };
-    consumer.on_revoked = [&store](const std::vector<kafka::TopicPartition>& tps) { store.OnRevoked(tps); };
-    auto events = kafka::MakeKafkaConsumer(std::move(consumer), rt.publisher(), &rt.metrics());
-    if (!events.ok()) {
-      Log().Error("cannot create the consumer", {{"error", std::string(events.status().message())}});
-      return 1;
-    }
-    rt.AddConsumer(std::move(*events));
+  // DOCKET_CONSUMER_THREADS members, each folding its own partitions on its
+  // own thread; the store locks per partition.
+  kafka::ConsumerOptions consumer;
+  consumer.kafka = rt.kafka_config();
+  consumer.kafka.client_id = "docket-metrics-consumer";
+  consumer.group_id = config_.consumer_group;
+  consumer.topics = {rt.topics().work(), rt.topics().compliance()};
+  consumer.dlq_topic = rt.topics().dlq();
+  consumer.handler = [&store](const kafka::Record& r) { return store.Handle(r); };
+  consumer.on_assigned = [&store](const std::vector<kafka::TopicPartition>& tps) {
+    return store.OnAssigned(tps);
+  };
+  consumer.on_revoked = [&store](const std::vector<kafka::TopicPartition>& tps) { store.OnRevoked(tps); };
+  if (absl::Status s = rt.AddConsumers(consumer); !s.ok()) {
+    Log().Error("cannot create the consumer", {{"error", std::string(s.message())}});
+    return 1;
   }
 
   // Snapshot what an idle partition has not yet written, so a restart

@@ -120,12 +120,10 @@ int App::Run(app::ShutdownSignal& signal) {
   consumer.dlq_topic = rt.topics().dlq();
   consumer.handler = kafka::DecodingHandler(
       [wf = workflow->get()](const docket::v1::Event& e, const kafka::Record&) { return wf->Handle(e); });
-  auto events = kafka::MakeKafkaConsumer(std::move(consumer), rt.publisher(), &rt.metrics());
-  if (!events.ok()) {
-    Log().Error("cannot create the consumer", {{"error", std::string(events.status().message())}});
+  if (absl::Status s = rt.AddConsumers(consumer); !s.ok()) {
+    Log().Error("cannot create the consumer", {{"error", std::string(s.message())}});
     return 1;
   }
-  rt.AddConsumer(std::move(*events));
 
   Background background(**workflow);
   return rt.Serve(signal);
