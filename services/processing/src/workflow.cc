@@ -1,7 +1,10 @@
 #include "services/processing/src/workflow.h"
 
 #include <algorithm>
+#include <condition_variable>
 #include <limits>
+#include <mutex>
+#include <thread>
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
@@ -336,11 +339,84 @@ struct Workflow::Change {
   }
 };
 
+// Clears confirmed events from the outbox in batches, on its own thread:
+// one HDEL + ZREM for everything confirmed since the last round trip, instead
+// of one round trip per event on the producer's delivery thread. What it
+// cannot clear (Redis away) the relay publishes again later: a duplicate
+// event id, which consumers drop.
+class Workflow::OutboxClearer {
+ public:
+  explicit OutboxClearer(redis::RedisClient& redis) : redis_(redis), thread_([this] { Loop(); }) {}
+  ~OutboxClearer() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+  void Add(std::string id) {
+    {
+      std::lock_guard lock(mu_);
+      pending_.push_back(std::move(id));
+      ++added_;
+    }
+    cv_.notify_all();
+  }
+
+  // Returns once everything added before the call was cleared (or tried).
+  void Flush() {
+    std::unique_lock lock(mu_);
+    const std::uint64_t target = added_;
+    cv_.wait(lock, [&] { return done_ >= target || stop_; });
+  }
+
+ private:
+  static constexpr std::size_t kMaxBatch = 1000;
+
+  void Loop() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return stop_ || !pending_.empty(); });
+      if (pending_.empty()) return;  // stopping, nothing left
+      std::vector<std::string> batch;
+      batch.swap(pending_);
+      lock.unlock();
+      for (std::size_t i = 0; i < batch.size(); i += kMaxBatch) {
+        std::vector<std::string> hdel = {"HDEL", kOutbox};
+        std::vector<std::string> zrem = {"ZREM", kOutboxAt};
+        for (std::size_t j = i; j < std::min(batch.size(), i + kMaxBatch); ++j) {
+          hdel.push_back(batch[j]);
+          zrem.push_back(batch[j]);
+        }
+        if (auto r = redis_.Pipeline({hdel, zrem}); !r.ok()) {
+          Log().Warn("clearing published events from the outbox failed; the relay publishes them again",
+                     {{"events", static_cast<std::int64_t>(hdel.size() - 2)},
+                      {"error", std::string(r.status().message())}});
+        }
+      }
+      lock.lock();
+      done_ += batch.size();
+      cv_.notify_all();
+    }
+  }
+
+  redis::RedisClient& redis_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::string> pending_;
+  std::uint64_t added_ = 0;
+  std::uint64_t done_ = 0;
+  bool stop_ = false;
+  std::thread thread_;  // last: starts once the rest is built
+};
+
 Workflow::Workflow(const catalog::Catalog& catalog, redis::RedisClient& redis,
                    kafka::EventPublisher& publisher, const Clock& clock,
                    const kafka::Topics& topics, WorkflowOptions options)
     : catalog_(catalog), redis_(redis), publisher_(publisher), clock_(clock), topics_(topics),
-      options_(std::move(options)), ids_(clock) {}
+      options_(std::move(options)), ids_(clock), clearer_(std::make_unique<OutboxClearer>(redis)) {}
 
 Workflow::~Workflow() = default;
 
@@ -501,7 +577,8 @@ absl::Status Workflow::Commit(const Change& c) {
 
 void Workflow::PublishAndClear(const std::vector<docket::v1::Event>& events) {
   // The events are durable in the outbox: publish without waiting, and clear
-  // each once Kafka confirmed it. A failure leaves it for RelayOutbox.
+  // each (in batches) once Kafka confirmed it. A failure leaves it for
+  // RelayOutbox.
   for (const auto& e : events) {
     publisher_.PublishAsync(kafka::EncodeEvent(topics_.work(), e),
                             [this, id = e.id()](absl::Status s) {
@@ -510,7 +587,7 @@ void Workflow::PublishAndClear(const std::vector<docket::v1::Event>& events) {
                                            {{"event_id", id}, {"error", std::string(s.message())}});
                                 return;
                               }
-                              (void)redis_.Pipeline({{"HDEL", kOutbox, id}, {"ZREM", kOutboxAt, id}});
+                              clearer_->Add(id);
                             });
   }
 }
@@ -1312,6 +1389,7 @@ absl::StatusOr<int> Workflow::Tick() {
 }
 
 absl::StatusOr<int> Workflow::RelayOutbox(std::chrono::milliseconds min_age) {
+  clearer_->Flush();  // what Kafka confirmed is not relayed again
   DOCKET_ASSIGN_OR_RETURN(
       redis::Reply ids, redis_.Command({"ZRANGEBYSCORE", kOutboxAt, "-inf",
                                         absl::StrCat(RealNowMs() - min_age.count()), "LIMIT", "0", "500"}));

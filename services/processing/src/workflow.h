@@ -201,6 +201,8 @@ class Workflow {
   std::map<std::string, BusinessCalendar> calendars_;  // by queue
   std::unique_ptr<WorkflowMetrics> metrics_;
   UuidV7Generator ids_;  // ids of original events (Feedback)
+  class OutboxClearer;
+  std::unique_ptr<OutboxClearer> clearer_;  // last: stops before the rest goes
 };
 
 }  // namespace docket::processing

@@ -295,6 +295,24 @@ TEST_F(WorkflowItest, EventThatKafkaRefusedIsRelayedFromTheOutbox) {
   EXPECT_EQ(*wf_->RelayOutbox(0ms), 0) << "a relayed event leaves the outbox";
 }
 
+TEST_F(WorkflowItest, ConfirmedEventsLeaveTheOutboxInBatchesAndAreNotRelayedAgain) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 40; ++i) ids.push_back(Submit("invoice"));
+  const auto published = publisher_.Events(kafka::Topics().work()).size();
+  ASSERT_GE(published, 40u);
+  // RelayOutbox first waits for the clearer: nothing confirmed is sent twice.
+  auto relayed = wf_->RelayOutbox(0ms);
+  ASSERT_TRUE(relayed.ok()) << relayed.status();
+  EXPECT_EQ(*relayed, 0) << "confirmed events were still in the outbox";
+  EXPECT_EQ(publisher_.Events(kafka::Topics().work()).size(), published);
+  auto left = redis_->Command({"HLEN", "docket:outbox"});
+  ASSERT_TRUE(left.ok());
+  EXPECT_EQ(left->integer, 0);
+  auto at = redis_->Command({"ZCARD", "docket:outbox:at"});
+  ASSERT_TRUE(at.ok());
+  EXPECT_EQ(at->integer, 0);
+}
+
 TEST_F(WorkflowItest, ListQueuePagesThroughTheQueueInUrgencyOrder) {
   for (int i = 0; i < 5; ++i) {
     Submit("invoice");
