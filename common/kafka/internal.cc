@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace docket::kafka::internal {
@@ -15,10 +16,19 @@ namespace {
 
 // Properties whose value carries a delivery guarantee: `extra` may repeat
 // them with the same value but not change them.
+// `side` is "producer" or "consumer": a key prefixed with the other side
+// ("consumer.fetch.wait.max.ms" for a producer) is skipped, and this side's
+// prefix is stripped, so one properties file serves both without librdkafka
+// warning about properties of the other kind.
 absl::Status ApplyExtra(Properties& props, const std::map<std::string, std::string>& extra,
-                        const std::set<std::string>& guarded,
+                        std::string_view side, const std::set<std::string>& guarded,
                         const std::set<std::string>& owned) {
-  for (const auto& [key, value] : extra) {
+  for (const auto& [prefixed, value] : extra) {
+    std::string key = prefixed;
+    if (absl::StartsWith(key, "producer.") || absl::StartsWith(key, "consumer.")) {
+      if (!absl::StartsWith(key, std::string(side) + ".")) continue;
+      key = key.substr(side.size() + 1);
+    }
     if (owned.count(key)) {
       return absl::InvalidArgumentError(
           absl::StrCat("kafka property ", key, " is set by Docket's own configuration; "
@@ -61,7 +71,7 @@ absl::StatusOr<Properties> PublisherProperties(const KafkaConfig& config, bool s
       {"message.timeout.ms", std::to_string(config.delivery_timeout_ms)},
   };
   if (statistics) props.emplace_back("statistics.interval.ms", "5000");
-  if (absl::Status s = ApplyExtra(props, config.extra, {"enable.idempotence", "acks"},
+  if (absl::Status s = ApplyExtra(props, config.extra, "producer", {"enable.idempotence", "acks"},
                                   {"bootstrap.servers", "client.id"});
       !s.ok()) {
     return s;
@@ -85,7 +95,8 @@ absl::StatusOr<Properties> ConsumerProperties(const ConsumerOptions& options, bo
   };
   if (statistics) props.emplace_back("statistics.interval.ms", "5000");
   if (absl::Status s =
-          ApplyExtra(props, options.kafka.extra, {"enable.auto.commit", "enable.auto.offset.store"},
+          ApplyExtra(props, options.kafka.extra, "consumer",
+                     {"enable.auto.commit", "enable.auto.offset.store"},
                      {"bootstrap.servers", "client.id", "group.id"});
       !s.ok()) {
     return s;

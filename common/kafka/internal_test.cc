@@ -107,6 +107,35 @@ TEST(ConsumerPropertiesTest, CommitOnlyWhatTheConsumerMarksDone) {
   EXPECT_EQ(ConsumerProperties(o, false).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(ExtraPropertiesTest, ConsumerAndProducerPrefixesApplyToThatSideOnly) {
+  ConsumerOptions o;
+  o.kafka = Config();
+  o.group_id = "docket-metrics";
+  o.kafka.extra = {{"consumer.fetch.wait.max.ms", "10"},
+                   {"producer.batch.num.messages", "500"},
+                   {"security.protocol", "ssl"}};
+  auto consumer = ConsumerProperties(o, false);
+  ASSERT_TRUE(consumer.ok()) << consumer.status();
+  auto c = AsMap(*consumer);
+  EXPECT_EQ(c["fetch.wait.max.ms"], "10");
+  EXPECT_EQ(c.count("batch.num.messages"), 0u);
+  EXPECT_EQ(c.count("consumer.fetch.wait.max.ms"), 0u) << "the prefix must be stripped";
+  EXPECT_EQ(c["security.protocol"], "ssl");
+
+  auto producer = PublisherProperties(o.kafka, false);
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  auto p = AsMap(*producer);
+  EXPECT_EQ(p["batch.num.messages"], "500");
+  EXPECT_EQ(p.count("fetch.wait.max.ms"), 0u);
+  EXPECT_EQ(p["security.protocol"], "ssl");
+
+  // A prefix does not get around the guarded properties.
+  o.kafka.extra = {{"consumer.enable.auto.commit", "true"}};
+  EXPECT_EQ(ConsumerProperties(o, false).status().code(), absl::StatusCode::kInvalidArgument);
+  o.kafka.extra = {{"producer.acks", "1"}};
+  EXPECT_EQ(PublisherProperties(o.kafka, false).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 // Kafka protocol and librdkafka error codes, as rd_kafka_resp_err_t numbers
 // (tests stay free of rdkafka.h).
 constexpr int kMsgTimedOut = -192;

@@ -33,7 +33,8 @@ absl::StatusOr<rd_kafka_conf_t*> NewConf(const Properties& props,
         rd_kafka_conf_set(conf, key.c_str(), value.c_str(), errstr, sizeof errstr);
     if (res == RD_KAFKA_CONF_OK) continue;
     rd_kafka_conf_destroy(conf);
-    const bool from_extra = extra.count(key) > 0;
+    const bool from_extra = extra.count(key) > 0 || extra.count("producer." + key) > 0 ||
+                            extra.count("consumer." + key) > 0;
     const char* what = res == RD_KAFKA_CONF_UNKNOWN ? "unknown kafka property " : "invalid value for kafka property ";
     return absl::InvalidArgumentError(
         from_extra ? absl::StrCat(what, key, " (value not shown: it may be a secret)")
