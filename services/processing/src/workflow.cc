@@ -1320,6 +1320,7 @@ absl::StatusOr<int> Workflow::Tick() {
     p->set_kind(c.item.kind());
     c.events.push_back(e);
     c.Op("zmember", kSlaRisk, id);
+    c.transition = false;  // a warning: the item stays in its state
     absl::Status st = Commit(c);
     if (st.code() == absl::StatusCode::kAborted) continue;
     DOCKET_RETURN_IF_ERROR(st);
@@ -1376,6 +1377,7 @@ absl::StatusOr<int> Workflow::Tick() {
       c.events.push_back(esc);
       escalated = true;
     }
+    c.transition = escalated;  // a breach alone leaves the state as it is
     absl::Status st = Commit(c);
     if (st.code() == absl::StatusCode::kAborted) continue;
     DOCKET_RETURN_IF_ERROR(st);

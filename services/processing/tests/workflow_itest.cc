@@ -10,11 +10,13 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "common/kafka/fake_event_publisher.h"
+#include "common/metrics/metrics.h"
 #include "common/testing/fixtures.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -200,6 +202,36 @@ TEST_F(WorkflowItest, WatchdogWarnsAtRiskThenBreachesAndEscalatesExactlyOnce) {
   clock_.Advance(1h);
   EXPECT_EQ(*wf_->Tick(), 0) << "a breach is reported once";
   EXPECT_EQ(Events(id, "docket.work.v1.SlaBreached").size(), 1u);
+}
+
+// Sum of the samples of `metric` whose labels contain `match`.
+double Sum(const std::string& text, const std::string& metric, const std::string& match) {
+  double total = 0;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(metric + "{", 0) != 0 || line.find(match) == std::string::npos) continue;
+    total += std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return total;
+}
+
+TEST_F(WorkflowItest, SlaWarningAndBreachAreNotCountedAsTransitionsButTheEscalationIs) {
+  Submit("invoice");
+  // The watchdog of a replica with metrics (the fixture's has none).
+  metrics::MetricsRegistry registry({"processing", "test", "test"});
+  auto wf = Workflow::Create(*catalog_, *redis_, publisher_, clock_, kafka::Topics(), &registry,
+                             WorkflowOptions{});
+  ASSERT_TRUE(wf.ok()) << wf.status();
+  const std::string queued = "state=\"WORK_STATE_QUEUED\"";
+  clock_.Set(Utc(2026, 11, 23, 10, 0));
+  ASSERT_EQ(*(*wf)->Tick(), 1);  // at risk
+  EXPECT_EQ(Sum(registry.Serialize(), "docket_processing_sla_events_total", "event=\"at_risk\""), 1);
+  EXPECT_EQ(Sum(registry.Serialize(), "docket_processing_transitions_total", queued), 0)
+      << "an at-risk warning was counted as entering QUEUED again";
+  clock_.Set(Utc(2026, 11, 23, 12, 0));
+  ASSERT_EQ(*(*wf)->Tick(), 1);  // breached, escalated to sup: QUEUED there
+  EXPECT_EQ(Sum(registry.Serialize(), "docket_processing_transitions_total", queued), 1)
+      << "the escalation is one transition, the breach none";
 }
 
 TEST_F(WorkflowItest, HeldTimeDoesNotCountAgainstTheSla) {
