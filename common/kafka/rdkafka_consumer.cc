@@ -89,6 +89,7 @@ Record ToRecord(const rd_kafka_message_t* msg) {
   r.timestamp_ms = ts >= 0 ? ts : 0;
   rd_kafka_headers_t* headers = nullptr;
   if (rd_kafka_message_headers(msg, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    r.headers.reserve(rd_kafka_header_cnt(headers));
     const char* name;
     const void* value;
     size_t size;

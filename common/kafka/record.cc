@@ -3,6 +3,7 @@
 #include <ctime>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -24,8 +25,16 @@ std::string EffectiveType(const docket::v1::Event& event) {
 }
 
 // A header that mirrors an envelope attribute must agree with it when present.
+// The first header `key` of the record, not copied (nullptr: none).
+const std::string* FindHeader(const Record& record, std::string_view key) {
+  for (const auto& h : record.headers) {
+    if (h.key == key) return &h.value;
+  }
+  return nullptr;
+}
+
 absl::Status CheckMirror(const Record& record, std::string_view header, std::string_view want) {
-  std::optional<std::string> got = record.Header(header);
+  const std::string* got = FindHeader(record, header);
   if (got && *got != want) {
     return absl::InvalidArgumentError(absl::StrCat(std::string(header), " header \"", *got,
                                                    "\" disagrees with the envelope's \"",
@@ -43,17 +52,29 @@ std::optional<std::string> Record::Header(std::string_view key) const {
   return std::nullopt;
 }
 
-std::string EventType(const docket::v1::Event& event) {
-  const auto* field = event.GetReflection()->GetOneofFieldDescriptor(event, PayloadOneof());
-  if (field == nullptr || field->message_type() == nullptr) return "";
-  std::string_view family;
-  switch (event.payload_case()) {
-    case docket::v1::Event::kVerdict: family = "compliance"; break;
-    case docket::v1::Event::kAuditRecord: family = "audit"; break;
-    default: family = "work"; break;
-  }
-  return absl::StrCat("docket.", std::string(family), ".v1.", field->message_type()->name());
+// The CloudEvents type of each payload, by payload field number; built once
+// from the descriptor (every consumed record asks).
+const std::string& CachedEventType(const docket::v1::Event& event) {
+  static const auto* types = [] {
+    auto* m = new absl::flat_hash_map<int, std::string>();
+    const auto* oneof = PayloadOneof();
+    for (int i = 0; i < oneof->field_count(); ++i) {
+      const auto* field = oneof->field(i);
+      if (field->message_type() == nullptr) continue;
+      std::string_view family = "work";
+      if (field->number() == docket::v1::Event::kVerdict) family = "compliance";
+      if (field->number() == docket::v1::Event::kAuditRecord) family = "audit";
+      (*m)[field->number()] =
+          absl::StrCat("docket.", std::string(family), ".v1.", field->message_type()->name());
+    }
+    return m;
+  }();
+  static const std::string none;
+  auto it = types->find(static_cast<int>(event.payload_case()));
+  return it == types->end() ? none : it->second;
 }
+
+std::string EventType(const docket::v1::Event& event) { return CachedEventType(event); }
 
 std::string FormatCeTime(const google::protobuf::Timestamp& time) {
   std::time_t secs = static_cast<std::time_t>(time.seconds());
@@ -103,11 +124,11 @@ absl::StatusOr<docket::v1::Event> DecodeEvent(const Record& record) {
     return absl::InvalidArgumentError(
         "record value is empty (a tombstone?); expected a serialized docket.v1.Event");
   }
-  if (auto ct = record.Header("content-type"); ct && *ct != kContentType) {
+  if (const std::string* ct = FindHeader(record, "content-type"); ct && *ct != kContentType) {
     return absl::InvalidArgumentError(
         absl::StrCat("content-type \"", *ct, "\" is not ", std::string(kContentType)));
   }
-  if (auto sv = record.Header("ce_specversion"); sv && *sv != kSpecVersion) {
+  if (const std::string* sv = FindHeader(record, "ce_specversion"); sv && *sv != kSpecVersion) {
     return absl::InvalidArgumentError(
         absl::StrCat("ce_specversion \"", *sv, "\" is not ", std::string(kSpecVersion)));
   }
@@ -122,7 +143,7 @@ absl::StatusOr<docket::v1::Event> DecodeEvent(const Record& record) {
         "event \"", event.id(), "\" has no payload",
         unknown ? " this binary knows (unknown fields present: a newer schema?)" : ""));
   }
-  const std::string expected_type = EventType(event);
+  const std::string& expected_type = CachedEventType(event);
   if (!event.type().empty() && event.type() != expected_type) {
     return absl::InvalidArgumentError(absl::StrCat("event \"", event.id(), "\" has type \"",
                                                    event.type(), "\" but its payload is ",
