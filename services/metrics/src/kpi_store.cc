@@ -54,25 +54,14 @@ std::vector<std::pair<kafka::TopicPartition, std::int64_t>> KpiStore::OnAssigned
     auto shared = std::make_shared<Owned>();
     Owned& owned = *shared;
     owned.snapshot_at = std::chrono::steady_clock::now();
-    // Redis may be briefly away: wait for it rather than start from zero,
-    // which would count everything again.
-    absl::StatusOr<redis::Reply> snap;
-    for (int attempt = 0; attempt < 60; ++attempt) {
-      snap = redis_.Command({"GET", SnapKey(name)});
-      if (snap.ok()) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    }
-    if (!snap.ok()) {
-      Log().Error("cannot read the KPI snapshot; the consumer stops", {{"partition", name}});
-      std::abort();  // restart the pod: never count a partition from the wrong offset
-    }
-    if (snap->is_nil()) {
+    const redis::Reply snap = ReadOrAbort({"GET", SnapKey(name)}, "the KPI snapshot", name);
+    if (snap.is_nil()) {
       // Never counted: from the partition's beginning, whatever the group
       // committed (the snapshot, not the commit, is the source of truth).
       owned.agg = std::make_unique<PartitionAggregates>(catalog_);
       seek.emplace_back(tp, 0);
     } else {
-      auto parsed = PartitionAggregates::Parse(snap->str, catalog_);
+      auto parsed = PartitionAggregates::Parse(snap.str, catalog_);
       if (!parsed.ok()) {
         Log().Error("KPI snapshot unreadable; the consumer stops",
                     {{"partition", name}, {"error", std::string(parsed.status().message())}});
@@ -95,28 +84,38 @@ std::shared_ptr<KpiStore::Owned> KpiStore::Find(const std::string& name) {
   return it == owned_.end() ? nullptr : it->second;
 }
 
+redis::Reply KpiStore::ReadOrAbort(const std::vector<std::string>& command, const char* what,
+                                  const std::string& partition) {
+  // Redis may be briefly away: wait for it rather than start from zero,
+  // which would count everything again.
+  absl::StatusOr<redis::Reply> r;
+  for (int attempt = 0; attempt < 60; ++attempt) {
+    r = redis_.Command(command);
+    if (r.ok()) return *std::move(r);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  Log().Error(absl::StrCat("cannot read ", what, "; the consumer stops"), {{"partition", partition}});
+  std::abort();  // restart the pod: never count a partition from the wrong offset
+}
+
 void KpiStore::RestoreSeen(const std::string& name, PartitionAggregates& agg) {
   const std::vector<std::uint64_t> chunks = agg.SeenChunks();
   if (chunks.empty()) return;
   std::vector<std::string> mget{"MGET"};
   for (std::uint64_t seq : chunks) mget.push_back(SeenKey(name, seq));
-  absl::StatusOr<redis::Reply> r;
-  for (int attempt = 0; attempt < 60; ++attempt) {
-    r = redis_.Command(mget);
-    if (r.ok()) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  }
-  if (!r.ok() || r->elements.size() != chunks.size()) {
-    Log().Error("cannot read the KPI seen-id chunks; the consumer stops", {{"partition", name}});
-    std::abort();  // as for the snapshot itself: restart rather than count twice
+  const redis::Reply r = ReadOrAbort(mget, "the KPI seen-id chunks", name);
+  if (r.elements.size() != chunks.size()) {
+    Log().Error("MGET of the KPI seen-id chunks answered the wrong count; the consumer stops",
+                {{"partition", name}});
+    std::abort();
   }
   int missing = 0;
   for (std::size_t i = 0; i < chunks.size(); ++i) {
-    if (r->elements[i].is_nil()) {
+    if (r.elements[i].is_nil()) {
       ++missing;
       continue;
     }
-    if (absl::Status s = agg.RestoreSeenChunk(chunks[i], r->elements[i].str); !s.ok()) {
+    if (absl::Status s = agg.RestoreSeenChunk(chunks[i], r.elements[i].str); !s.ok()) {
       Log().Error("KPI seen-id chunk unreadable; the consumer stops",
                   {{"partition", name}, {"error", std::string(s.message())}});
       std::abort();

@@ -81,6 +81,10 @@ class KpiStore {
   };
   static std::string Name(const kafka::TopicPartition& tp);
   std::shared_ptr<Owned> Find(const std::string& name);
+  // A read that must succeed before a partition is counted: retried for
+  // 30 s while Redis is away, then the process aborts (to be restarted).
+  redis::Reply ReadOrAbort(const std::vector<std::string>& command, const char* what,
+                           const std::string& partition);
   // Loads the seen-id chunks a restored snapshot refers to.
   void RestoreSeen(const std::string& name, PartitionAggregates& agg);
   // Caller holds owned.write_mu and no other lock of the store.
