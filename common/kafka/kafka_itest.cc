@@ -189,6 +189,43 @@ TEST_F(KafkaItest, EventPublishedHereIsConsumedByAnotherProcessWithEnvelopeAndCe
   EXPECT_EQ(HeaderMap(got.headers), HeaderMap(EncodeEvent(topic_, sent).headers));
 }
 
+// The consumer refills one Record for every message: nothing of a record
+// (key, value, headers) may show through in the next one.
+TEST_F(KafkaItest, EachRecordCarriesOnlyItsOwnKeyValueAndHeaders) {
+  MakeTopics(1);
+  Record first;
+  first.topic = topic_;
+  first.key = "item-with-a-long-key-0123456789";
+  first.value = std::string(300, 'v');
+  first.headers = {{"a", "1"}, {"b", std::string(40, 'b')}, {"c", "3"}};
+  ASSERT_TRUE(publisher_->Publish(first).ok());
+  Record second;
+  second.topic = topic_;
+  second.value = "w";
+  second.headers = {{"only", "x"}};
+  ASSERT_TRUE(publisher_->Publish(second).ok());
+  Record third;
+  third.topic = topic_;
+  third.key = "k3";
+  third.value = "z";
+  ASSERT_TRUE(publisher_->Publish(third).ok());
+
+  auto consumer = StartConsumer(Options([](const Record&) { return absl::OkStatus(); }));
+  ASSERT_TRUE(consumer->WaitUntil([](const auto& calls) { return calls.size() >= 3; }, kWait));
+  ASSERT_TRUE(consumer->Stop().ok());
+  const auto calls = consumer->calls();
+  ASSERT_EQ(calls.size(), 3u);
+  EXPECT_EQ(calls[0].record.key, first.key);
+  EXPECT_EQ(calls[0].record.value, first.value);
+  EXPECT_EQ(calls[0].record.headers, first.headers);
+  EXPECT_EQ(calls[1].record.key, "");
+  EXPECT_EQ(calls[1].record.value, "w");
+  EXPECT_EQ(calls[1].record.headers, second.headers);
+  EXPECT_EQ(calls[2].record.key, "k3");
+  EXPECT_EQ(calls[2].record.value, "z");
+  EXPECT_TRUE(calls[2].record.headers.empty());
+}
+
 // (b) A poison record goes to the DLQ with its reason; the consumer goes on,
 // and its offset is committed with the others.
 TEST_F(KafkaItest, UndecodableRecordLandsOnTheDlqWithReasonHeadersAndConsumerMovesOn) {

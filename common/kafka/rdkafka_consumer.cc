@@ -75,33 +75,42 @@ std::string Describe(const std::vector<TopicPartition>& tps) {
   return out;
 }
 
-Record ToRecord(const rd_kafka_message_t* msg) {
-  Record r;
-  r.topic = rd_kafka_topic_name(msg->rkt);
+// Fills `r` from the message, reusing the memory its strings already hold:
+// the consumer keeps one Record and refills it for every message.
+void ToRecord(const rd_kafka_message_t* msg, Record& r) {
+  r.topic.assign(rd_kafka_topic_name(msg->rkt));
   r.partition = msg->partition;
   r.offset = msg->offset;
-  if (msg->key != nullptr) r.key.assign(static_cast<const char*>(msg->key), msg->key_len);
+  if (msg->key != nullptr) {
+    r.key.assign(static_cast<const char*>(msg->key), msg->key_len);
+  } else {
+    r.key.clear();
+  }
   if (msg->payload != nullptr) {
     r.value.assign(static_cast<const char*>(msg->payload), msg->len);
+  } else {
+    r.value.clear();
   }
   rd_kafka_timestamp_type_t type;
   const std::int64_t ts = rd_kafka_message_timestamp(msg, &type);
   r.timestamp_ms = ts >= 0 ? ts : 0;
+  std::size_t n = 0;
   rd_kafka_headers_t* headers = nullptr;
   if (rd_kafka_message_headers(msg, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    r.headers.reserve(rd_kafka_header_cnt(headers));
     const char* name;
     const void* value;
     size_t size;
-    for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) ==
-                       RD_KAFKA_RESP_ERR_NO_ERROR;
-         ++i) {
-      r.headers.push_back(
-          Header{name, value != nullptr ? std::string(static_cast<const char*>(value), size)
-                                        : std::string()});
+    for (; rd_kafka_header_get_all(headers, n, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++n) {
+      if (n == r.headers.size()) r.headers.emplace_back();
+      r.headers[n].key.assign(name);
+      if (value != nullptr) {
+        r.headers[n].value.assign(static_cast<const char*>(value), size);
+      } else {
+        r.headers[n].value.clear();
+      }
     }
   }
-  return r;
+  r.headers.resize(n);
 }
 
 class RdKafkaConsumer final : public EventConsumer {
@@ -151,6 +160,7 @@ class RdKafkaConsumer final : public EventConsumer {
   rd_kafka_t* rk_ = nullptr;
   bool cooperative_ = false;  // the group's rebalance protocol, read on each rebalance
   std::map<PartitionKey, PartitionState> partitions_;
+  Record record_;  // the message being handled (refilled, not reallocated)
   Clock::time_point last_commit_ = Clock::now();
 
   std::optional<KafkaMetrics> metrics_;
@@ -291,7 +301,8 @@ void RdKafkaConsumer::Handle(const rd_kafka_message_t* msg) {
   if (it == partitions_.end() || it->second.paused) return;
   PartitionState& state = it->second;
 
-  const Record record = ToRecord(msg);
+  ToRecord(msg, record_);
+  const Record& record = record_;
   const absl::Status status = CallHandler(record);
   if (status.ok()) {
     state.done = record.offset + 1;

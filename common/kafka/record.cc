@@ -1,5 +1,6 @@
 #include "common/kafka/record.h"
 
+#include <array>
 #include <ctime>
 #include <utility>
 
@@ -7,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/status/macros.h"
 
 namespace docket::kafka {
 namespace {
@@ -24,32 +26,18 @@ std::string EffectiveType(const docket::v1::Event& event) {
   return event.type().empty() ? EventType(event) : event.type();
 }
 
-// A header that mirrors an envelope attribute must agree with it when present.
-// The first header `key` of the record, not copied (nullptr: none).
-const std::string* FindHeader(const Record& record, std::string_view key) {
-  for (const auto& h : record.headers) {
+}  // namespace
+
+const std::string* Record::FindHeader(std::string_view key) const {
+  for (const auto& h : headers) {
     if (h.key == key) return &h.value;
   }
   return nullptr;
 }
 
-absl::Status CheckMirror(const Record& record, std::string_view header, std::string_view want) {
-  const std::string* got = FindHeader(record, header);
-  if (got && *got != want) {
-    return absl::InvalidArgumentError(absl::StrCat(std::string(header), " header \"", *got,
-                                                   "\" disagrees with the envelope's \"",
-                                                   std::string(want), "\""));
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
-
 std::optional<std::string> Record::Header(std::string_view key) const {
-  for (const auto& h : headers) {
-    if (h.key == key) return h.value;
-  }
-  return std::nullopt;
+  const std::string* value = FindHeader(key);
+  return value ? std::optional<std::string>(*value) : std::nullopt;
 }
 
 // The CloudEvents type of each payload, by payload field number; built once
@@ -120,19 +108,39 @@ Record EncodeEvent(std::string_view topic, const docket::v1::Event& event) {
 }
 
 absl::StatusOr<docket::v1::Event> DecodeEvent(const Record& record) {
+  docket::v1::Event event;
+  DOCKET_RETURN_IF_ERROR(DecodeEventInto(record, event));
+  return event;
+}
+
+absl::Status DecodeEventInto(const Record& record, docket::v1::Event& event) {
   if (record.value.empty()) {
     return absl::InvalidArgumentError(
         "record value is empty (a tombstone?); expected a serialized docket.v1.Event");
   }
-  if (const std::string* ct = FindHeader(record, "content-type"); ct && *ct != kContentType) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("content-type \"", *ct, "\" is not ", std::string(kContentType)));
+  // The first of each header this checks, found in one pass (every consumed
+  // record comes through here).
+  enum { kCt, kSv, kId, kType, kSource, kSubject, kTenant, kTrace, kCount };
+  static constexpr std::array<std::string_view, kCount> kNames = {
+      "content-type", "ce_specversion", "ce_id",     "ce_type",
+      "ce_source",    "ce_subject",     "ce_tenant", "ce_traceparent"};
+  std::array<const std::string*, kCount> found{};
+  for (const auto& h : record.headers) {
+    for (int i = 0; i < kCount; ++i) {
+      if (found[i] == nullptr && h.key == kNames[i]) {
+        found[i] = &h.value;
+        break;
+      }
+    }
   }
-  if (const std::string* sv = FindHeader(record, "ce_specversion"); sv && *sv != kSpecVersion) {
+  if (found[kCt] && *found[kCt] != kContentType) {
     return absl::InvalidArgumentError(
-        absl::StrCat("ce_specversion \"", *sv, "\" is not ", std::string(kSpecVersion)));
+        absl::StrCat("content-type \"", *found[kCt], "\" is not ", std::string(kContentType)));
   }
-  docket::v1::Event event;
+  if (found[kSv] && *found[kSv] != kSpecVersion) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ce_specversion \"", *found[kSv], "\" is not ", std::string(kSpecVersion)));
+  }
   if (!event.ParseFromString(record.value)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "record value (", record.value.size(), " bytes) is not a serialized docket.v1.Event"));
@@ -150,16 +158,19 @@ absl::StatusOr<docket::v1::Event> DecodeEvent(const Record& record) {
                                                    expected_type));
   }
   if (event.type().empty()) event.set_type(expected_type);
-  for (const auto& [header, want] :
-       {std::pair<std::string_view, const std::string&>{"ce_id", event.id()},
-        {"ce_type", event.type()},
-        {"ce_source", event.source()},
-        {"ce_subject", event.subject()},
-        {"ce_tenant", event.tenant()},
-        {"ce_traceparent", event.traceparent()}}) {
-    if (absl::Status s = CheckMirror(record, header, want); !s.ok()) return s;
+  // A header that mirrors an envelope attribute must agree with it when present.
+  for (const auto& [i, want] : {std::pair<int, const std::string&>{kId, event.id()},
+                                {kType, event.type()},
+                                {kSource, event.source()},
+                                {kSubject, event.subject()},
+                                {kTenant, event.tenant()},
+                                {kTrace, event.traceparent()}}) {
+    if (found[i] && *found[i] != want) {
+      return absl::InvalidArgumentError(absl::StrCat(std::string(kNames[i]), " header \"", *found[i],
+                                                     "\" disagrees with the envelope's \"", want, "\""));
+    }
   }
-  return event;
+  return absl::OkStatus();
 }
 
 }  // namespace docket::kafka

@@ -36,6 +36,8 @@ struct Record {
 
   // First header with this key, if any.
   std::optional<std::string> Header(std::string_view key) const;
+  // The same without a copy: nullptr when there is none.
+  const std::string* FindHeader(std::string_view key) const;
 };
 
 // CloudEvents Kafka protocol binding, binary content mode: the record value is
@@ -58,6 +60,9 @@ Record EncodeEvent(std::string_view topic, const docket::v1::Event& event);
 // ce_type / ce_subject header that disagrees with the envelope. Missing ce_*
 // headers are tolerated (the value is the source of truth).
 absl::StatusOr<docket::v1::Event> DecodeEvent(const Record& record);
+// The same into `event` (cleared first), so a consumer can reuse one
+// envelope, and the memory it holds, for every record.
+absl::Status DecodeEventInto(const Record& record, docket::v1::Event& event);
 
 // The CloudEvents type for the envelope's payload:
 //   "docket.<family>.v1.<Payload message name>"

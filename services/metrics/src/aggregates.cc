@@ -54,15 +54,49 @@ std::string EncodeIds(const std::vector<std::uint64_t>& ids) {
   return out;
 }
 
-std::string Join(std::initializer_list<std::string> parts) {
+std::string Join(std::initializer_list<std::string_view> parts) {
   std::string out;
   bool first = true;
-  for (const auto& p : parts) {
+  for (std::string_view p : parts) {
     if (!first) out.push_back(kSep);
-    out += p;
+    out.append(p.data(), p.size());
     first = false;
   }
   return out;
+}
+
+// <0, 0, >0 as `joined` compares with the parts joined by kSep (as
+// std::string compares: bytes as unsigned char), without joining them.
+int CompareJoined(std::string_view joined, const HourKeyView& v) {
+  std::size_t pos = 0;
+  for (std::size_t i = 0; i < v.size; ++i) {
+    if (i > 0) {
+      if (pos == joined.size()) return -1;
+      if (joined[pos] != kSep) return static_cast<unsigned char>(joined[pos]) < kSep ? -1 : 1;
+      ++pos;
+    }
+    const std::string_view part = v.parts[i];
+    const std::size_t n = std::min(part.size(), joined.size() - pos);
+    if (int c = joined.substr(pos, n).compare(part.substr(0, n)); c != 0) return c;
+    if (n < part.size()) return -1;  // `joined` ended inside this part
+    pos += n;
+  }
+  return pos == joined.size() ? 0 : 1;
+}
+
+// The entry of `key`, added (empty) if new.
+template <class V>
+V& FindOrAdd(HourlyMap<V>& map, const HourKeyView& key) {
+  auto it = map.find(key);
+  if (it == map.end()) {
+    std::string joined;
+    for (std::size_t i = 0; i < key.size; ++i) {
+      if (i > 0) joined.push_back(kSep);
+      joined.append(key.parts[i].data(), key.parts[i].size());
+    }
+    it = map.emplace(HourKey{std::move(joined), key.hour}, V{}).first;
+  }
+  return it->second;
 }
 
 std::vector<std::string> Split(const std::string& key) {
@@ -151,15 +185,26 @@ void Counters::Merge(const Counters& o) {
   handle.Merge(o.handle);
 }
 
-std::string PartitionAggregates::Label(const std::string& tenant, const std::string& kind,
-                                       const std::string& queue) const {
-  return Join({catalog_->HasTenant(tenant) ? tenant : "other",
-               catalog_->FindKind(kind) ? kind : "other",
-               catalog_->FindQueue(queue) ? queue : "other"});
+bool HourKeyLess::operator()(const HourKey& a, const HourKeyView& b) const {
+  const int c = CompareJoined(a.first, b);
+  return c < 0 || (c == 0 && a.second < b.hour);
 }
 
-Counters& PartitionAggregates::At(const std::string& key, std::int64_t ms) {
-  return hourly_[{key, Hour(ms)}];
+bool HourKeyLess::operator()(const HourKeyView& a, const HourKey& b) const {
+  const int c = CompareJoined(b.first, a);
+  return c > 0 || (c == 0 && a.hour < b.second);
+}
+
+PartitionAggregates::LabelValues PartitionAggregates::Label(const std::string& tenant,
+                                                            const std::string& kind,
+                                                            const std::string& queue) const {
+  return {catalog_->HasTenant(tenant) ? std::string_view(tenant) : "other",
+          catalog_->FindKind(kind) ? std::string_view(kind) : "other",
+          catalog_->FindQueue(queue) ? std::string_view(queue) : "other"};
+}
+
+Counters& PartitionAggregates::At(const LabelValues& l, std::int64_t ms) {
+  return FindOrAdd(hourly_, HourKeyView{{l[0], l[1], l[2]}, 3, Hour(ms)});
 }
 
 bool PartitionAggregates::Seen(const std::string& event_id) {
@@ -234,7 +279,7 @@ void PartitionAggregates::Move(const docket::v1::Event& e, const std::string& to
   auto it = live_.find(e.subject());
   if (it == live_.end()) return;
   LiveItem& item = it->second;
-  auto& t = transitions_[{Join({item.tenant, item.kind, item.state, to_state}), Hour(at_ms)}];
+  auto& t = FindOrAdd(transitions_, HourKeyView{{item.tenant, item.kind, item.state, to_state}, 4, Hour(at_ms)});
   ++t.count;
   t.seconds.Observe(Seconds(at_ms - item.since_ms));
   if (terminal) {
@@ -252,15 +297,14 @@ bool PartitionAggregates::Apply(const docket::v1::Event& e) {
   switch (e.payload_case()) {
     case docket::v1::Event::kRouted: {
       const auto& p = e.routed();
-      const std::string key = Label(tenant, p.kind(), p.queue());
+      const LabelValues l = Label(tenant, p.kind(), p.queue());
       const std::int64_t submitted = Ms(p.submitted_at());
-      ++At(key, submitted).arrivals;
+      ++At(l, submitted).arrivals;
       // A Routed that arrives after the item's terminal event (an outbox
       // re-publish) still counts the arrival but opens no backlog item.
       if (seen_.contains(ClosedMarker(e.subject()))) break;
-      auto parts = Split(key);
-      LiveItem item{parts[0], parts[1], parts[2], "SUBMITTED", submitted, submitted, false};
-      live_[e.subject()] = item;
+      live_[e.subject()] = LiveItem{std::string(l[0]), std::string(l[1]), std::string(l[2]), "SUBMITTED",
+                                    submitted, submitted, false};
       Move(e, "QUEUED", now, false);
       break;
     }
@@ -339,18 +383,19 @@ bool PartitionAggregates::Apply(const docket::v1::Event& e) {
       break;
     case docket::v1::Event::kFeedback: {
       const auto& p = e.feedback();
-      const auto parts = Split(Label(tenant, p.kind(), p.queue()));
-      const std::string category = catalog::IsFeedbackCategory(p.category()) ? p.category() : "other";
-      ++feedback_[Join({parts[0], parts[1], parts[2], category})];
+      const LabelValues l = Label(tenant, p.kind(), p.queue());
+      const std::string_view category =
+          catalog::IsFeedbackCategory(p.category()) ? std::string_view(p.category()) : "other";
+      ++feedback_[Join({l[0], l[1], l[2], category})];
       break;
     }
     case docket::v1::Event::kVerdict: {
       const auto& v = e.verdict();
-      const auto parts = Split(Label(v.tenant(), v.kind(), ""));
-      ++verdicts_[Join({parts[0], parts[1], CheckpointLabel(v.checkpoint()), OutcomeLabel(v.outcome())})];
+      const LabelValues l = Label(v.tenant(), v.kind(), "");
+      ++verdicts_[Join({l[0], l[1], CheckpointLabel(v.checkpoint()), OutcomeLabel(v.outcome())})];
       std::set<std::string> rules;
       for (const auto& violation : v.violations()) rules.insert(violation.rule_id().substr(0, 64));
-      for (const auto& rule : rules) ++violations_[Join({parts[0], parts[1], rule})];
+      for (const auto& rule : rules) ++violations_[Join({l[0], l[1], rule})];
       break;
     }
     default:

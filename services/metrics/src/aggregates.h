@@ -11,12 +11,14 @@
 // worker id. Counters are also kept per hour of event time, so a KPI can be
 // asked for a window.
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <map>
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
@@ -77,6 +79,24 @@ struct LiveItem {
   bool at_risk = false;
 };
 
+// Keys of the per-hour maps: label values joined with \x1f, and the hour.
+// The fold finds an entry by its parts (HourKeyView) without building the
+// joined string: one lookup per event, no allocation unless the entry is new.
+using HourKey = std::pair<std::string, std::int64_t>;
+struct HourKeyView {
+  std::array<std::string_view, 4> parts;
+  std::size_t size = 0;  // parts used
+  std::int64_t hour = 0;
+};
+struct HourKeyLess {
+  using is_transparent = void;
+  bool operator()(const HourKey& a, const HourKey& b) const { return a < b; }
+  bool operator()(const HourKey& a, const HourKeyView& b) const;
+  bool operator()(const HourKeyView& a, const HourKey& b) const;
+};
+template <class V>
+using HourlyMap = std::map<HourKey, V, HourKeyLess>;
+
 class PartitionAggregates {
  public:
   explicit PartitionAggregates(const catalog::Catalog& catalog) : catalog_(&catalog) {}
@@ -116,19 +136,20 @@ class PartitionAggregates {
 
   // ---- read side ----
   // key = tenant \x1f kind \x1f queue
-  const std::map<std::pair<std::string, std::int64_t>, Counters>& hourly() const { return hourly_; }
+  const HourlyMap<Counters>& hourly() const { return hourly_; }
   const std::map<std::string, LiveItem>& live() const { return live_; }
   const std::map<std::string, std::int64_t>& verdicts() const { return verdicts_; }
   const std::map<std::string, std::int64_t>& violations() const { return violations_; }
   const std::map<std::string, std::int64_t>& feedback() const { return feedback_; }
   // key = tenant \x1f kind \x1f from \x1f to, per hour
-  const std::map<std::pair<std::string, std::int64_t>, TransitionStats>& transitions() const {
-    return transitions_;
-  }
+  const HourlyMap<TransitionStats>& transitions() const { return transitions_; }
 
  private:
-  std::string Label(const std::string& tenant, const std::string& kind, const std::string& queue) const;
-  Counters& At(const std::string& key, std::int64_t ms);
+  // tenant, kind, queue as labelled: the value, or "other" if not in the
+  // catalog (views of the arguments; valid as long as they are).
+  using LabelValues = std::array<std::string_view, 3>;
+  LabelValues Label(const std::string& tenant, const std::string& kind, const std::string& queue) const;
+  Counters& At(const LabelValues& label, std::int64_t ms);
   void Move(const docket::v1::Event& e, const std::string& to_state, std::int64_t at_ms,
             bool terminal);
   bool Seen(const std::string& event_id);
@@ -136,12 +157,12 @@ class PartitionAggregates {
   void Seal();                        // closes the open chunk
 
   const catalog::Catalog* catalog_;
-  std::map<std::pair<std::string, std::int64_t>, Counters> hourly_;
+  HourlyMap<Counters> hourly_;
   std::map<std::string, LiveItem> live_;
   std::map<std::string, std::int64_t> verdicts_;    // tenant,kind,checkpoint,outcome
   std::map<std::string, std::int64_t> violations_;  // tenant,kind,rule
   std::map<std::string, std::int64_t> feedback_;    // tenant,kind,queue,category
-  std::map<std::pair<std::string, std::int64_t>, TransitionStats> transitions_;
+  HourlyMap<TransitionStats> transitions_;
   // Recently counted event ids (bounded), so a duplicate is never counted
   // twice. Oldest chunk first; back() is the open one. Every hash in seen_ is
   // in exactly one chunk.

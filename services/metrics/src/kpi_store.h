@@ -39,6 +39,10 @@
 
 namespace docket::kpi {
 
+// The envelope of a consumed record, as the KPIs fold it; nullptr for a type
+// no KPI counts (Submitted). Valid until this thread's next call.
+absl::StatusOr<const docket::v1::Event*> DecodeForKpis(const kafka::Record& record);
+
 struct KpiStoreOptions {
   std::size_t snapshot_every_records = 5000;
   std::chrono::milliseconds snapshot_every{2000};
@@ -93,6 +97,7 @@ class KpiStore {
   template <typename F>
   absl::Status ForAll(F f);
 
+  const std::uint64_t id_;  // unique per store in the process
   const catalog::Catalog& catalog_;
   redis::RedisClient& redis_;
   const Clock& clock_;

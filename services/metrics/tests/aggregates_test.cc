@@ -9,7 +9,9 @@
 #include <map>
 #include <vector>
 
+#include "common/kafka/record.h"
 #include "google/protobuf/util/time_util.h"
+#include "services/metrics/src/kpi_store.h"
 
 namespace docket::kpi {
 namespace {
@@ -365,6 +367,93 @@ TEST_F(AggregatesTest, SnapshotFromBeforeFeedbackHadAQueueIsReadWithQueueOther) 
   auto restored = PartitionAggregates::Parse(old, catalog_);
   ASSERT_TRUE(restored.ok()) << restored.status();
   EXPECT_EQ(restored->feedback().at("acme\x1finvoice\x1fother\x1ftooling"), 3);
+}
+
+// The fold finds hourly entries by their parts (HourKeyView); that must
+// order exactly as the joined keys do, or a lookup would miss its entry and
+// split one series in two.
+TEST(HourKeyLessTest, LookupByPartsOrdersExactlyAsTheJoinedKeys) {
+  const std::vector<std::string> values = {"", "a", "ab", "a\x1e", "a\x20", "b", "\x1f", "\xff"};
+  std::vector<HourKey> keys;
+  std::vector<HourKeyView> views;
+  for (const auto& x : values) {
+    for (const auto& y : values) {
+      for (const auto& z : values) {
+        for (std::int64_t hour : {1, 2}) {
+          keys.push_back({x + "\x1f" + y + "\x1f" + z, hour});
+          views.push_back({{x, y, z}, 3, hour});
+        }
+      }
+    }
+  }
+  const HourKeyLess less;
+  int disagreements = 0;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    for (std::size_t j = 0; j < keys.size(); ++j) {
+      const bool want = keys[i] < keys[j];
+      if (less(keys[i], views[j]) != want || less(views[i], keys[j]) != want) ++disagreements;
+    }
+  }
+  EXPECT_EQ(disagreements, 0);
+  HourlyMap<int> map;
+  for (std::size_t i = 0; i < keys.size(); ++i) map.emplace(keys[i], static_cast<int>(i));
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    auto it = map.find(views[i]);
+    ASSERT_NE(it, map.end()) << keys[i].first;
+    // Equal joined keys (a value holding the separator) share an entry.
+    EXPECT_EQ(it->first, keys[i]);
+  }
+}
+
+kafka::Record RecordOf(const docket::v1::Event& e) { return kafka::EncodeEvent("docket.work.v1", e); }
+
+TEST(DecodeForKpisTest, SubmittedIsSkippedByItsTypeHeaderWithoutDecoding) {
+  docket::v1::Event submitted;
+  submitted.set_id("e1");
+  submitted.mutable_submitted()->mutable_submission()->set_kind("invoice");
+  auto skipped = DecodeForKpis(RecordOf(submitted));
+  ASSERT_TRUE(skipped.ok()) << skipped.status();
+  EXPECT_EQ(*skipped, nullptr);
+  // Not decoded at all: even a value that does not parse.
+  kafka::Record garbage = RecordOf(submitted);
+  garbage.value = "not-an-event";
+  auto still_skipped = DecodeForKpis(garbage);
+  ASSERT_TRUE(still_skipped.ok()) << still_skipped.status();
+  EXPECT_EQ(*still_skipped, nullptr);
+}
+
+TEST(DecodeForKpisTest, RecordWithoutTypeHeaderIsDecodedSoBadInputStillFails) {
+  docket::v1::Event submitted;
+  submitted.set_id("e1");
+  submitted.mutable_submitted()->mutable_submission()->set_kind("invoice");
+  kafka::Record bare = RecordOf(submitted);
+  bare.headers.clear();
+  auto decoded = DecodeForKpis(bare);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  ASSERT_NE(*decoded, nullptr);
+  EXPECT_EQ((*decoded)->id(), "e1");
+  bare.value = "not-an-event";
+  auto bad = DecodeForKpis(bare);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.status().message(), HasSubstr("is not a serialized docket.v1.Event"));
+}
+
+TEST(DecodeForKpisTest, ReusedEnvelopeKeepsNothingOfTheRecordBefore) {
+  docket::v1::Event completed;
+  completed.set_id("e1");
+  completed.set_subject("item-1");
+  completed.set_tenant("acme");
+  completed.set_traceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+  completed.mutable_completed()->set_queue("ap");
+  completed.mutable_completed()->set_verdict_id("v1");
+  docket::v1::Event routed;
+  routed.set_id("e2");
+  routed.mutable_routed()->set_kind("invoice");
+  ASSERT_TRUE(DecodeForKpis(RecordOf(completed)).ok());
+  auto decoded = DecodeForKpis(RecordOf(routed));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  routed.set_type("docket.work.v1.Routed");
+  EXPECT_EQ((*decoded)->SerializeAsString(), routed.SerializeAsString()) << (*decoded)->DebugString();
 }
 
 TEST(HistogramTest, QuantileInterpolatesInsideTheBucketLikePrometheus) {
