@@ -39,6 +39,7 @@ const MANIFEST_CASES = [
   ["a selector that misses its pods", edit("base/compliance/pdb.yaml", "    matchLabels:\n      app.kubernetes.io/name: docket-compliance", "    matchLabels:\n      app.kubernetes.io/name: docket-complianc"), /selector matches 0 Deployments/],
   ["a value of the wrong type (schema)", edit("base/metrics/pdb.yaml", "maxUnavailable: 1", "maxUnavailable: [1]"), /PodDisruptionBudget\/docket-metrics.*must be/],
   ["KEDA allowed beyond the partitions", edit("overlays/prod/scaling.yaml", "  minReplicaCount: 3\n  maxReplicaCount: 12", "  minReplicaCount: 3\n  maxReplicaCount: 16"), /maxReplicaCount 16 > 12 partitions/],
+  ["KEDA allowed beyond the partitions by consumer threads", edit("overlays/prod/scaling.yaml", "  minReplicaCount: 2\n  maxReplicaCount: 6", "  minReplicaCount: 2\n  maxReplicaCount: 8"), /maxReplicaCount 8 x DOCKET_CONSUMER_THREADS 2 = 16 members > 12 partitions/],
   ["a trigger on another consumer group", edit("base/metrics/scaledobject.yaml", "consumerGroup: docket-metrics", "consumerGroup: docket-kpi"), /consumerGroup docket-kpi != the service's group docket-metrics/],
   ["no egress to DNS", edit("base/common/networkpolicies.yaml", "        - port: 53\n          protocol: UDP\n", ""), /no egress to DNS/],
   ["ingress open to every source", edit("base/intake/networkpolicy.yaml", "    - from:\n        - namespaceSelector:\n            matchLabels:\n              docket.dev/client: \"true\"\n        - podSelector:\n            matchLabels:\n              docket.dev/client: \"true\"\n      ports:",

@@ -419,10 +419,14 @@ export async function checkVariant(report, variant, objs, facts) {
       if (max < min) fail(`${key(x)}: maxReplicaCount ${max} < minReplicaCount ${min}`);
       const declared = Number(x.metadata.annotations?.["docket.dev/topic-partitions"]);
       if (!Number.isInteger(declared) || declared < 1) fail(`${key(x)}: annotation docket.dev/topic-partitions (the partition count the cap assumes) is missing`);
-      else if (max > declared) fail(`${key(x)}: maxReplicaCount ${max} > ${declared} partitions: extra consumers would idle`);
+      // Each pod runs DOCKET_CONSUMER_THREADS members of the group.
+      const threads = Number(env.DOCKET_CONSUMER_THREADS ?? 1);
+      const members = max * threads;
+      const cap = threads === 1 ? `maxReplicaCount ${max}` : `maxReplicaCount ${max} x DOCKET_CONSUMER_THREADS ${threads} = ${members} members`;
+      if (Number.isInteger(declared) && declared >= 1 && members > declared) fail(`${key(x)}: ${cap} > ${declared} partitions: extra consumers would idle`);
       for (const t of want) {
         const kt = topicsByName.get(t);
-        if (kt && max > kt.spec.partitions) fail(`${key(x)}: maxReplicaCount ${max} > ${kt.spec.partitions} partitions of KafkaTopic ${t}`);
+        if (kt && members > kt.spec.partitions) fail(`${key(x)}: ${cap} > ${kt.spec.partitions} partitions of KafkaTopic ${t}`);
         if (kt && declared > kt.spec.partitions) fail(`${key(x)}: docket.dev/topic-partitions ${declared} > the ${kt.spec.partitions} partitions of KafkaTopic ${t}`);
       }
     }
