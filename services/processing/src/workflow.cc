@@ -34,8 +34,7 @@ const log::Logger& Log() {
 }
 
 constexpr char kLeases[] = "docket:leases";
-constexpr char kSlaRisk[] = "docket:sla:risk";
-constexpr char kSlaDue[] = "docket:sla:due";
+constexpr char kSla[] = "docket:sla";
 constexpr char kOutbox[] = "docket:outbox";
 constexpr char kOutboxAt[] = "docket:outbox:at";
 constexpr char kClaiming[] = "docket:claiming";
@@ -246,6 +245,23 @@ end
 redis.call('ZREM', KEYS[1], id)
 redis.call('HDEL', KEYS[2], id)
 return result
+)lua");
+  return script;
+}
+
+// Merges SLA timers kept by versions before docket:sla (two zsets, at-risk
+// and due times) into it, keeping each item's earlier moment; replicas of
+// those versions may still write them during a rolling update. KEYS:
+// docket:sla, docket:sla:risk, docket:sla:due. Returns how many old keys it
+// found.
+const redis::Script& MergeLegacySlaScript() {
+  static const redis::Script script(R"lua(
+local n = redis.call('EXISTS', KEYS[2], KEYS[3])
+if n > 0 then
+  redis.call('ZUNIONSTORE', KEYS[1], 3, KEYS[1], KEYS[2], KEYS[3], 'AGGREGATE', 'MIN')
+  redis.call('DEL', KEYS[2], KEYS[3])
+end
+return n
 )lua");
   return script;
 }
@@ -461,7 +477,7 @@ void Workflow::ArmSla(Change& c, const WorkItem& item) const {
   const catalog::Kind* kind = catalog_.FindKind(item.kind());
   const catalog::Queue* queue = catalog_.FindQueue(item.queue());
   const std::int64_t due = Ms(item.due_at());
-  c.Op("zadd", kSlaDue, item.id(), absl::StrCat(due));
+  std::int64_t next = due;
   if (kind && queue && kind->sla.count() > 0) {
     // At-risk once the queue's share of the budget is used, shifted by any
     // pause that moved the due time.
@@ -471,14 +487,12 @@ void Workflow::ArmSla(Change& c, const WorkItem& item) const {
         static_cast<std::int64_t>(static_cast<double>(kind->sla.count()) * queue->at_risk_share));
     const std::int64_t shift = due - ToMs(cal.AddBusinessTime(submitted, kind->sla));
     const std::int64_t risk = ToMs(cal.AddBusinessTime(submitted, share)) + shift;
-    if (risk > NowMs()) c.Op("zadd", kSlaRisk, item.id(), absl::StrCat(risk));
+    if (risk > NowMs() && risk < due) next = risk;
   }
+  c.Op("zadd", kSla, item.id(), absl::StrCat(next));
 }
 
-void Workflow::DisarmSla(Change& c, const std::string& id) const {
-  c.Op("zrem", kSlaDue, id);
-  c.Op("zrem", kSlaRisk, id);
-}
+void Workflow::DisarmSla(Change& c, const std::string& id) const { c.Op("zrem", kSla, id); }
 
 absl::StatusOr<std::optional<Workflow::Loaded>> Workflow::Load(const std::string& item_id) {
   DOCKET_ASSIGN_OR_RETURN(redis::Reply r,
@@ -1242,6 +1256,29 @@ absl::StatusOr<docket::v1::ListQueueResponse> Workflow::ListQueue(
 
 // ---- watchdog ----
 
+// At risk: a warning, no state change; the item's SLA entry moves to its due time.
+absl::StatusOr<bool> Workflow::WarnAtRisk(const Loaded& l) {
+  Change c;
+  c.expected_version = l.version;
+  c.item = l.item;
+  const catalog::Queue* q = catalog_.FindQueue(c.item.queue());
+  docket::v1::Event e = NewEvent(c.item, VersionedId(c.item, l.version, "SlaAtRisk"));
+  auto* p = e.mutable_sla_at_risk();
+  p->set_queue(c.item.queue());
+  *p->mutable_due_at() = c.item.due_at();
+  p->set_budget_used(q ? q->at_risk_share : 0.8);
+  p->set_kind(c.item.kind());
+  c.events.push_back(e);
+  c.Op("zmember", kSla, c.item.id());
+  c.Op("zadd", kSla, c.item.id(), absl::StrCat(Ms(c.item.due_at())));
+  c.transition = false;  // a warning: the item stays in its state
+  absl::Status st = Commit(c);
+  if (st.code() == absl::StatusCode::kAborted) return false;  // another replica, or a worker, was first
+  DOCKET_RETURN_IF_ERROR(st);
+  if (metrics_) metrics_->Sla(c.item.queue(), "at_risk");
+  return true;
+}
+
 absl::StatusOr<int> Workflow::Tick() {
   const std::int64_t now = NowMs();
   int changed = 0;
@@ -1300,40 +1337,23 @@ absl::StatusOr<int> Workflow::Tick() {
     ++changed;
   }
 
-  // At risk: a warning, no state change.
-  DOCKET_ASSIGN_OR_RETURN(std::vector<std::string> at_risk, due_members(kSlaRisk));
-  for (const auto& id : at_risk) {
+  // SLA timers: one entry per item, at its at-risk time while the warning is
+  // ahead (then moved to its due time), else at its due time.
+  DOCKET_RETURN_IF_ERROR(
+      redis_.Eval(MergeLegacySlaScript(), {kSla, "docket:sla:risk", "docket:sla:due"}, {}).status());
+  DOCKET_ASSIGN_OR_RETURN(redis::Reply sla, redis_.Command({"ZRANGEBYSCORE", kSla, "-inf", absl::StrCat(now),
+                                                            "WITHSCORES", "LIMIT", "0", "200"}));
+  for (std::size_t i = 0; i + 1 < sla.elements.size(); i += 2) {
+    const std::string& id = sla.elements[i].str;
+    const std::int64_t at = static_cast<std::int64_t>(std::stod(sla.elements[i + 1].str));
     DOCKET_ASSIGN_OR_RETURN(std::optional<Loaded> l, Load(id));
     if (!l || !SlaClockRuns(l->item.state())) {
-      (void)redis_.Command({"ZREM", kSlaRisk, id});
+      (void)redis_.Command({"ZREM", kSla, id});
       continue;
     }
-    Change c;
-    c.expected_version = l->version;
-    c.item = l->item;
-    const catalog::Queue* q = catalog_.FindQueue(c.item.queue());
-    docket::v1::Event e = NewEvent(c.item, VersionedId(c.item, l->version, "SlaAtRisk"));
-    auto* p = e.mutable_sla_at_risk();
-    p->set_queue(c.item.queue());
-    *p->mutable_due_at() = c.item.due_at();
-    p->set_budget_used(q ? q->at_risk_share : 0.8);
-    p->set_kind(c.item.kind());
-    c.events.push_back(e);
-    c.Op("zmember", kSlaRisk, id);
-    c.transition = false;  // a warning: the item stays in its state
-    absl::Status st = Commit(c);
-    if (st.code() == absl::StatusCode::kAborted) continue;
-    DOCKET_RETURN_IF_ERROR(st);
-    if (metrics_) metrics_->Sla(c.item.queue(), "at_risk");
-    ++changed;
-  }
-
-  // Breached: SlaBreached, and a waiting item moves to the escalation queue.
-  DOCKET_ASSIGN_OR_RETURN(std::vector<std::string> breached, due_members(kSlaDue));
-  for (const auto& id : breached) {
-    DOCKET_ASSIGN_OR_RETURN(std::optional<Loaded> l, Load(id));
-    if (!l || !SlaClockRuns(l->item.state())) {
-      (void)redis_.Command({"ZREM", kSlaDue, id});
+    if (at < Ms(l->item.due_at())) {
+      DOCKET_ASSIGN_OR_RETURN(bool warned, WarnAtRisk(*l));
+      changed += warned ? 1 : 0;
       continue;
     }
     Change c;
@@ -1349,8 +1369,7 @@ absl::StatusOr<int> Workflow::Tick() {
     *p->mutable_breached_at() = Ts(now);
     p->set_kind(item.kind());
     c.events.push_back(e);
-    c.Op("zmember", kSlaDue, id);
-    c.Op("zrem", kSlaRisk, id);
+    c.Op("zmember", kSla, id);
     const catalog::Queue* q = catalog_.FindQueue(item.queue());
     bool escalated = false;
     if (item.state() == docket::v1::WORK_STATE_QUEUED && q && q->escalation &&

@@ -30,7 +30,9 @@
 //                                    claim script, not yet committed as CLAIMED)
 //   docket:claiming:from             hash: item id -> "<urgency score> <queue key>", to put
 //                                    a reserved item back (same members as docket:claiming)
-//   docket:sla:risk, docket:sla:due  zset: item id -> at-risk / due time (ms)
+//   docket:sla                       zset: item id -> the item's next SLA moment (ms): its
+//                                    at-risk time while that warning is ahead, else its
+//                                    due time (one entry per item: ~137 B in Redis)
 //   docket:wip:<tenant>:<worker>     set of claimed item ids
 //   docket:outbox                    hash: event id -> serialized Event
 //   docket:outbox:at                 zset: event id -> written at (ms)
@@ -172,6 +174,9 @@ class Workflow {
   // `loaded` is what the caller last read (nullopt = read it). Returns
   // whether the item went back into its queue.
   absl::StatusOr<bool> Unreserve(const std::string& item_id, std::optional<Loaded> loaded);
+  // SlaAtRisk for an item whose at-risk time has come; false when another
+  // change was first (the next tick sees it again).
+  absl::StatusOr<bool> WarnAtRisk(const Loaded& l);
   absl::StatusOr<Loaded> LoadForWorker(const Worker& worker, const std::string& item_id);
   // Runs the CAS script; ABORTED on a version conflict, RESOURCE_EXHAUSTED at
   // a WIP cap. Then publishes the change's events.

@@ -204,6 +204,50 @@ TEST_F(WorkflowItest, WatchdogWarnsAtRiskThenBreachesAndEscalatesExactlyOnce) {
   EXPECT_EQ(Events(id, "docket.work.v1.SlaBreached").size(), 1u);
 }
 
+TEST_F(WorkflowItest, EachItemHasOneSlaTimerAtItsAtRiskTimeThenAtItsDueTime) {
+  const std::string id = Submit("invoice");
+  EXPECT_EQ(Redis({"ZCARD", "docket:sla"}).integer, 1);
+  EXPECT_EQ(std::stoll(Redis({"ZSCORE", "docket:sla", id}).str), Ms(Utc(2026, 11, 23, 10)));
+  clock_.Set(Utc(2026, 11, 23, 10, 0));
+  ASSERT_EQ(*wf_->Tick(), 1);  // at risk
+  EXPECT_EQ(std::stoll(Redis({"ZSCORE", "docket:sla", id}).str), Ms(Utc(2026, 11, 23, 12)))
+      << "after the warning the timer waits for the due time";
+  ASSERT_EQ(Claim(kAlice), id);
+  docket::v1::CompleteRequest done;
+  done.set_item_id(id);
+  ASSERT_TRUE(wf_->Complete(kAlice, done).ok());
+  EXPECT_EQ(Redis({"ZCARD", "docket:sla"}).integer, 0) << "a completed item keeps no SLA timer";
+}
+
+TEST_F(WorkflowItest, AnItemPastItsDueTimeBeforeAnyTickIsWarnedOnceThenBreachedOnce) {
+  const std::string id = Submit("invoice");
+  clock_.Set(Utc(2026, 11, 23, 13, 0));  // the watchdog was down past 10:00 and 12:00
+  ASSERT_EQ(*wf_->Tick(), 1);
+  EXPECT_EQ(Events(id, "docket.work.v1.SlaAtRisk").size(), 1u);
+  EXPECT_TRUE(Events(id, "docket.work.v1.SlaBreached").empty());
+  ASSERT_EQ(*wf_->Tick(), 1);
+  EXPECT_EQ(Events(id, "docket.work.v1.SlaBreached").size(), 1u);
+  EXPECT_EQ(*wf_->Tick(), 0);
+  EXPECT_EQ(Events(id, "docket.work.v1.SlaAtRisk").size(), 1u);
+}
+
+TEST_F(WorkflowItest, SlaTimersInTheTwoZsetsOfEarlierVersionsAreMergedAndStillFire) {
+  const std::string id = Submit("invoice");
+  // As a replica of an earlier version left them: at-risk and due in two zsets.
+  Redis({"ZREM", "docket:sla", id});
+  Redis({"ZADD", "docket:sla:risk", std::to_string(Ms(Utc(2026, 11, 23, 10))), id});
+  Redis({"ZADD", "docket:sla:due", std::to_string(Ms(Utc(2026, 11, 23, 12))), id});
+  ASSERT_EQ(*wf_->Tick(), 0);
+  EXPECT_EQ(Redis({"EXISTS", "docket:sla:risk", "docket:sla:due"}).integer, 0);
+  EXPECT_EQ(std::stoll(Redis({"ZSCORE", "docket:sla", id}).str), Ms(Utc(2026, 11, 23, 10)));
+  clock_.Set(Utc(2026, 11, 23, 10, 0));
+  ASSERT_EQ(*wf_->Tick(), 1);
+  EXPECT_EQ(Events(id, "docket.work.v1.SlaAtRisk").size(), 1u);
+  clock_.Set(Utc(2026, 11, 23, 12, 0));
+  ASSERT_EQ(*wf_->Tick(), 1);
+  EXPECT_EQ(Events(id, "docket.work.v1.SlaBreached").size(), 1u);
+}
+
 // Sum of the samples of `metric` whose labels contain `match`.
 double Sum(const std::string& text, const std::string& metric, const std::string& match) {
   double total = 0;
