@@ -30,8 +30,15 @@ namespace docket::kafka {
 using RecordHandler = std::function<absl::Status(const Record&)>;
 
 // Adapts a handler of decoded envelopes; undecodable records are poison.
+// The envelope is valid during the call only (one is reused per thread).
+// With `handled` (payload kinds), the handler sees only those; a record whose
+// ce_type header names any other type is done without being decoded: the part
+// of a topic a consumer does not act on (its own lifecycle events, say) costs
+// a header compare, not a parse. A record without a ce_type header is
+// decoded, so a malformed one is still poison, as is one of a handled type.
 using EventHandler = std::function<absl::Status(const docket::v1::Event&, const Record&)>;
-RecordHandler DecodingHandler(EventHandler handler);
+RecordHandler DecodingHandler(EventHandler handler,
+                              const std::vector<docket::v1::Event::PayloadCase>& handled = {});
 
 struct TopicPartition {
   std::string topic;

@@ -42,7 +42,7 @@ std::optional<std::string> Record::Header(std::string_view key) const {
 
 // The CloudEvents type of each payload, by payload field number; built once
 // from the descriptor (every consumed record asks).
-const std::string& CachedEventType(const docket::v1::Event& event) {
+const std::string& CachedEventType(docket::v1::Event::PayloadCase payload) {
   static const auto* types = [] {
     auto* m = new absl::flat_hash_map<int, std::string>();
     const auto* oneof = PayloadOneof();
@@ -58,11 +58,12 @@ const std::string& CachedEventType(const docket::v1::Event& event) {
     return m;
   }();
   static const std::string none;
-  auto it = types->find(static_cast<int>(event.payload_case()));
+  auto it = types->find(static_cast<int>(payload));
   return it == types->end() ? none : it->second;
 }
 
-std::string EventType(const docket::v1::Event& event) { return CachedEventType(event); }
+std::string EventType(const docket::v1::Event& event) { return CachedEventType(event.payload_case()); }
+std::string EventType(docket::v1::Event::PayloadCase payload) { return CachedEventType(payload); }
 
 std::string FormatCeTime(const google::protobuf::Timestamp& time) {
   std::time_t secs = static_cast<std::time_t>(time.seconds());
@@ -151,7 +152,7 @@ absl::Status DecodeEventInto(const Record& record, docket::v1::Event& event) {
         "event \"", event.id(), "\" has no payload",
         unknown ? " this binary knows (unknown fields present: a newer schema?)" : ""));
   }
-  const std::string& expected_type = CachedEventType(event);
+  const std::string& expected_type = CachedEventType(event.payload_case());
   if (!event.type().empty() && event.type() != expected_type) {
     return absl::InvalidArgumentError(absl::StrCat("event \"", event.id(), "\" has type \"",
                                                    event.type(), "\" but its payload is ",

@@ -73,6 +73,9 @@ absl::Status DecodeEventInto(const Record& record, docket::v1::Event& event);
 //   AuditRecord -> "docket.audit.v1.AuditRecord"
 // Empty string when the envelope has no payload.
 std::string EventType(const docket::v1::Event& event);
+// The same for a payload kind: EventType(Event::kSubmitted) ==
+// "docket.work.v1.Submitted".
+std::string EventType(docket::v1::Event::PayloadCase payload);
 
 // Formats a timestamp as EncodeEvent writes ce_time. Exposed for tests and
 // for services that mirror the attribute elsewhere.

@@ -259,5 +259,46 @@ TEST(DecodingHandlerTest, MapsUndecodableToInvalidArgumentNamingTheProblem) {
   EXPECT_FALSE(called);
 }
 
+TEST(EventTypeTest, OfAPayloadKindEqualsThatOfAnEnvelopeCarryingIt) {
+  EXPECT_EQ(EventType(docket::v1::Event::kSubmitted), "docket.work.v1.Submitted");
+  EXPECT_EQ(EventType(docket::v1::Event::kSubmitted), EventType(SampleEvent()));
+  EXPECT_EQ(EventType(docket::v1::Event::kVerdict), "docket.compliance.v1.Verdict");
+  EXPECT_EQ(EventType(docket::v1::Event::PAYLOAD_NOT_SET), "");
+}
+
+TEST(DecodingHandlerTest, WithHandledPayloadsSkipsOtherTypesUndecodedButDecodesHandledAndUntyped) {
+  int calls = 0;
+  RecordHandler h = DecodingHandler(
+      [&](const docket::v1::Event& e, const Record&) {
+        ++calls;
+        EXPECT_TRUE(e.has_submitted());
+        return absl::OkStatus();
+      },
+      {docket::v1::Event::kSubmitted});
+
+  // Another type: done without a parse (its value is not even an event).
+  docket::v1::Event routed = SampleEvent();
+  routed.mutable_routed()->set_queue("ap");
+  Record other = EncodeEvent("t", routed);
+  other.value = "not-an-event";
+  EXPECT_TRUE(h(other).ok());
+  EXPECT_EQ(calls, 0);
+
+  // The handled type is decoded and handed over; garbage of it is poison.
+  EXPECT_TRUE(h(EncodeEvent("t", SampleEvent())).ok());
+  EXPECT_EQ(calls, 1);
+  Record bad = EncodeEvent("t", SampleEvent());
+  bad.value = "not-an-event";
+  EXPECT_EQ(h(bad).code(), absl::StatusCode::kInvalidArgument);
+
+  // No ce_type header: decoded, so a malformed record still goes to the DLQ.
+  Record untyped = EncodeEvent("t", routed);
+  std::erase_if(untyped.headers, [](const Header& x) { return x.key == "ce_type"; });
+  EXPECT_TRUE(h(untyped).ok()) << "a decodable event of another type is done";
+  untyped.value = "not-an-event";
+  EXPECT_EQ(h(untyped).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(calls, 1);
+}
+
 }  // namespace
 }  // namespace docket::kafka

@@ -73,7 +73,8 @@ int App::Run(app::ShutdownSignal& signal) {
   consumer.topics = {rt.topics().work()};
   consumer.dlq_topic = rt.topics().dlq();
   consumer.handler = kafka::DecodingHandler(
-      [&handler](const docket::v1::Event& e, const kafka::Record& r) { return handler.Handle(e, r); });
+      [&handler](const docket::v1::Event& e, const kafka::Record& r) { return handler.Handle(e, r); },
+      ComplianceHandler::HandledPayloads());
   if (absl::Status s = rt.AddConsumers(consumer); !s.ok()) {
     Log().Error("cannot create the work topic consumer", {{"error", std::string(s.message())}});
     return 1;

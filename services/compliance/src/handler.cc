@@ -82,10 +82,15 @@ bool ComplianceHandler::Checks(const std::string& kind, docket::v1::Checkpoint c
   return checkpoint == docket::v1::CHECKPOINT_SUBMIT ? k->check_on_submit : k->check_on_complete;
 }
 
+const std::vector<Event::PayloadCase>& ComplianceHandler::HandledPayloads() {
+  static const std::vector<Event::PayloadCase> kHandled = {
+      Event::kSubmitted, Event::kCompletionRequested, Event::kReleased, Event::kRejected, Event::kEscalated};
+  return kHandled;
+}
+
 absl::Status ComplianceHandler::Handle(const Event& e, const kafka::Record& r) {
-  const bool relevant = e.has_submitted() || e.has_completion_requested() || e.has_released() ||
-                        e.has_rejected() || e.has_escalated();
-  if (!relevant) return absl::OkStatus();
+  const auto& handled = HandledPayloads();
+  if (std::find(handled.begin(), handled.end(), e.payload_case()) == handled.end()) return absl::OkStatus();
   if (e.subject().empty() || e.id().empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("work event of type ", e.type(), " has no subject (item id) or no id"));

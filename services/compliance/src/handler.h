@@ -18,6 +18,7 @@
 // retries the event: backpressure, never a verdict without its record.
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/clock/clock.h"
@@ -54,6 +55,8 @@ class ComplianceHandler {
   // UNAVAILABLE when the store or Kafka failed (retry the same record).
   // Safe to call concurrently for records of different partitions.
   absl::Status Handle(const docket::v1::Event& event, const kafka::Record& record);
+  // The payloads Handle acts on: the consumer skips the rest undecoded.
+  static const std::vector<docket::v1::Event::PayloadCase>& HandledPayloads();
 
   // Dry run for Evaluate: records nothing, publishes nothing.
   // INVALID_ARGUMENT for an unknown kind or a missing tenant.

@@ -51,11 +51,7 @@ absl::StatusOr<const docket::v1::Event*> DecodeForKpis(const kafka::Record& reco
   // attributes): arrivals are counted at Routed, so Submitted is not decoded.
   // A record without a ce_type header is decoded, so a malformed one still
   // goes to the DLQ.
-  static const std::string kSubmitted = [] {
-    docket::v1::Event e;
-    e.mutable_submitted();
-    return kafka::EventType(e);
-  }();
+  static const std::string kSubmitted = kafka::EventType(docket::v1::Event::kSubmitted);
   if (const std::string* type = record.FindHeader("ce_type"); type && *type == kSubmitted) {
     return nullptr;
   }

@@ -119,7 +119,8 @@ int App::Run(app::ShutdownSignal& signal) {
   consumer.topics = {rt.topics().work(), rt.topics().compliance()};
   consumer.dlq_topic = rt.topics().dlq();
   consumer.handler = kafka::DecodingHandler(
-      [wf = workflow->get()](const docket::v1::Event& e, const kafka::Record&) { return wf->Handle(e); });
+      [wf = workflow->get()](const docket::v1::Event& e, const kafka::Record&) { return wf->Handle(e); },
+      Workflow::HandledPayloads());
   if (absl::Status s = rt.AddConsumers(consumer); !s.ok()) {
     Log().Error("cannot create the consumer", {{"error", std::string(s.message())}});
     return 1;

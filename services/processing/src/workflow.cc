@@ -608,6 +608,12 @@ void Workflow::PublishAndClear(const std::vector<docket::v1::Event>& events) {
 
 // ---- consumer side ----
 
+const std::vector<docket::v1::Event::PayloadCase>& Workflow::HandledPayloads() {
+  static const std::vector<docket::v1::Event::PayloadCase> kHandled = {docket::v1::Event::kSubmitted,
+                                                                       docket::v1::Event::kVerdict};
+  return kHandled;
+}
+
 absl::Status Workflow::Handle(const docket::v1::Event& event) {
   if (event.has_submitted()) return Route(event);
   if (event.has_verdict()) return OnVerdict(event);

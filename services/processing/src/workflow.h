@@ -113,6 +113,8 @@ class Workflow {
   // INVALID_ARGUMENT for an input that can never apply (unknown kind);
   // retryable statuses when Redis is unavailable.
   absl::Status Handle(const docket::v1::Event& event);
+  // The payloads Handle acts on: the consumer skips the rest undecoded.
+  static const std::vector<docket::v1::Event::PayloadCase>& HandledPayloads();
 
   // Worker API. NOT_FOUND for an item of another tenant (never revealed),
   // PERMISSION_DENIED for a missing role or skill, FAILED_PRECONDITION for an
