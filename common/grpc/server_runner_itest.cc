@@ -24,6 +24,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "common/grpc/handler_pool.h"
 #include "common/grpc/server_runner.h"
 #include "common/metrics/metrics.h"
 #include "docket/v1/intake_service.grpc.pb.h"
@@ -44,6 +45,35 @@ std::chrono::system_clock::time_point CallDeadline() {
   return std::chrono::system_clock::now() + kDeadline;
 }
 
+// Where "slow" calls wait: until Release(), or until `cancelled` says the
+// server cancelled the call (it does so with calls left after the drain
+// timeout). True if released.
+class SlowGate {
+ public:
+  bool Wait(const std::function<bool()>& cancelled) {
+    std::unique_lock lock(mu_);
+    ++entered_;
+    cv_.notify_all();
+    while (!released_ && !cancelled()) cv_.wait_for(lock, std::chrono::milliseconds(10));
+    return released_;
+  }
+  bool WaitEntered(int count) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, kDeadline, [&] { return entered_ >= count; });
+  }
+  void Release() {
+    std::lock_guard lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int entered_ = 0;
+  bool released_ = false;
+};
+
 // Submit with client_ref "slow" blocks until Release() (or cancellation);
 // "auth" answers the caller's bearer token as item_id; anything else is
 // UNIMPLEMENTED, like the generated base class.
@@ -62,33 +92,59 @@ class TestIntake final : public docket::v1::Intake::Service {
     if (request->client_ref() != "slow") {
       return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "not in this test");
     }
-    std::unique_lock lock(mu_);
-    ++entered_;
-    cv_.notify_all();
     // Polls cancellation: the server cancels calls left after the drain timeout.
-    while (!released_ && !context->IsCancelled()) {
-      cv_.wait_for(lock, std::chrono::milliseconds(10));
+    if (!gate_.Wait([&] { return context->IsCancelled(); })) {
+      return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
     }
-    if (!released_) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
     response->set_item_id("slow-done");
     return grpc::Status::OK;
   }
 
-  bool WaitEntered(int count) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, kDeadline, [&] { return entered_ >= count; });
-  }
-  void Release() {
-    std::lock_guard lock(mu_);
-    released_ = true;
-    cv_.notify_all();
-  }
+  bool WaitEntered(int count) { return gate_.WaitEntered(count); }
+  void Release() { gate_.Release(); }
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int entered_ = 0;
-  bool released_ = false;
+  SlowGate gate_;
+};
+
+// The same Submit as a callback service whose calls run on a HandlerPool
+// (as WorkService's do), except that a call other than "slow" or "auth"
+// answers FAILED_PRECONDITION; SubmitBatch and the streams are the generated
+// callback defaults (UNIMPLEMENTED).
+class CallbackIntake final : public docket::v1::Intake::CallbackService {
+ public:
+  explicit CallbackIntake(int threads) : pool_(threads, "test-pool") {}
+
+  grpc::ServerUnaryReactor* Submit(grpc::CallbackServerContext* context,
+                                   const docket::v1::SubmitRequest* request,
+                                   docket::v1::SubmitResponse* response) override {
+    return pool_.Run(context, [=, this] {
+      if (request->client_ref() == "auth") {
+        auto token = BearerToken(*context);
+        if (!token.ok()) {
+          return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                              std::string(token.status().message()));
+        }
+        response->set_item_id(*token);
+        return grpc::Status::OK;
+      }
+      if (request->client_ref() != "slow") {
+        return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "not in this test");
+      }
+      if (!gate_.Wait([&] { return context->IsCancelled(); })) {
+        return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
+      }
+      response->set_item_id("slow-done");
+      return grpc::Status::OK;
+    });
+  }
+
+  bool WaitEntered(int count) { return gate_.WaitEntered(count); }
+  void Release() { gate_.Release(); }
+
+ private:
+  SlowGate gate_;
+  HandlerPool pool_;  // declared last: destroyed first, while gate_ still exists
 };
 
 // Options on a free loopback port, plus `tweak`. (Designated initializers
@@ -394,6 +450,73 @@ TEST(ServerRunnerShutdown, ShutdownBeforeStartAndTwiceIsHarmless) {
   EXPECT_EQ(runner.Start().code(), absl::StatusCode::kFailedPrecondition);
 }
 
+// ---- a callback service on a HandlerPool ----------------------------------
+
+TEST(ServerRunnerCallback, HealthAndReflectionServeNextToACallbackService) {
+  CallbackIntake intake(2);
+  ServerRunner runner(Loopback());
+  runner.AddService(&intake, kIntake);
+  ASSERT_TRUE(runner.Start().ok());
+  auto channel = Plaintext(runner.port());
+  EXPECT_EQ(HealthOf(channel, kIntake), HealthCheckResponse::SERVING);
+  EXPECT_EQ(HealthOf(channel, ""), HealthCheckResponse::SERVING);
+  EXPECT_THAT(ListServicesByReflection(channel), testing::Contains(kIntake));
+  docket::v1::SubmitResponse response;
+  ASSERT_TRUE(Submit(channel, "auth", &response, "Bearer key-7.secret").ok());
+  EXPECT_EQ(response.item_id(), "key-7.secret");
+  EXPECT_EQ(Submit(channel, "auth").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST(ServerRunnerCallback, DrainFinishesPooledCallsRunningAndQueuedThenStops) {
+  CallbackIntake intake(1);  // one thread: the second call waits in the pool's queue
+  ServerRunner runner(Loopback([&](ServerOptions& o) { o.drain_timeout = std::chrono::seconds(30); }));
+  runner.AddService(&intake, kIntake);
+  ASSERT_TRUE(runner.Start().ok());
+  auto channel = Plaintext(runner.port());
+
+  docket::v1::SubmitResponse running_response, queued_response;
+  auto running = std::async(std::launch::async, [&] { return Submit(channel, "slow", &running_response); });
+  ASSERT_TRUE(intake.WaitEntered(1));
+  auto queued = std::async(std::launch::async, [&] { return Submit(channel, "slow", &queued_response); });
+
+  auto shutdown = std::async(std::launch::async, [&] { runner.Shutdown(); });
+  // Wait until the drain refuses new calls (the queued call was sent before,
+  // so it was accepted: it is in flight too).
+  const auto refused = testing::AnyOf(grpc::StatusCode::CANCELLED, grpc::StatusCode::UNAVAILABLE);
+  grpc::StatusCode code = grpc::StatusCode::FAILED_PRECONDITION;
+  const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+  while (code == grpc::StatusCode::FAILED_PRECONDITION && std::chrono::steady_clock::now() < deadline) {
+    code = Submit(channel, "other").error_code();
+  }
+  EXPECT_THAT(code, refused);
+  EXPECT_EQ(shutdown.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout)
+      << "Shutdown returned while pooled calls were in flight";
+
+  intake.Release();
+  ASSERT_EQ(running.wait_for(kDeadline), std::future_status::ready);
+  ASSERT_EQ(queued.wait_for(kDeadline), std::future_status::ready);
+  const grpc::Status running_status = running.get(), queued_status = queued.get();
+  EXPECT_TRUE(running_status.ok()) << running_status.error_message();
+  EXPECT_TRUE(queued_status.ok()) << queued_status.error_message();
+  EXPECT_EQ(running_response.item_id(), "slow-done");
+  EXPECT_EQ(queued_response.item_id(), "slow-done");
+  ASSERT_EQ(shutdown.wait_for(kDeadline), std::future_status::ready) << "Shutdown hung";
+}
+
+TEST(ServerRunnerCallback, PooledCallLeftAfterTheDrainTimeoutIsCancelledAndShutdownReturns) {
+  CallbackIntake intake(1);
+  ServerRunner runner(Loopback([&](ServerOptions& o) { o.drain_timeout = std::chrono::milliseconds(200); }));
+  runner.AddService(&intake, kIntake);
+  ASSERT_TRUE(runner.Start().ok());
+  auto channel = Plaintext(runner.port());
+  auto slow = std::async(std::launch::async, [&] { return Submit(channel, "slow"); });
+  ASSERT_TRUE(intake.WaitEntered(1));
+  auto shutdown = std::async(std::launch::async, [&] { runner.Shutdown(); });
+  ASSERT_EQ(shutdown.wait_for(kDeadline), std::future_status::ready) << "Shutdown hung";
+  ASSERT_EQ(slow.wait_for(kDeadline), std::future_status::ready);
+  EXPECT_FALSE(slow.get().ok());
+}
+
 // ---- auth through a real call ----------------------------------------------
 
 TEST(ServerRunnerAuth, BearerTokenReachesTheHandler) {
@@ -451,6 +574,39 @@ TEST(ServerRunnerMetrics, CountsEveryCallByServiceMethodAndCode) {
   EXPECT_THAT(text, HasSubstr("docket_grpc_server_handling_seconds_count{method=\"Submit\","
                               "service=\"docket.v1.Intake\"} 3\n"));
   EXPECT_THAT(text, testing::Not(HasSubstr("NoSuchMethod")));
+}
+
+TEST(ServerRunnerMetrics, CountsCallsOfACallbackServiceFinishedOnAPool) {
+  metrics::MetricsRegistry registry({"intake", "", ""});
+  CallbackIntake intake(2);
+  ServerRunner runner(Loopback([&](ServerOptions& o) { o.metrics = &registry; }));
+  runner.AddService(&intake, kIntake);
+  ASSERT_TRUE(runner.Start().ok());
+  auto channel = Plaintext(runner.port());
+  EXPECT_EQ(Submit(channel, "other").error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Submit(channel, "other").error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(Submit(channel, "auth", nullptr, "Bearer t").ok());
+  {
+    auto stub = docket::v1::Intake::NewStub(channel);
+    grpc::ClientContext context;
+    context.set_deadline(CallDeadline());
+    docket::v1::SubmitBatchRequest request;
+    docket::v1::SubmitBatchResponse response;
+    EXPECT_EQ(stub->SubmitBatch(&context, request, &response).error_code(),
+              grpc::StatusCode::UNIMPLEMENTED);
+  }
+
+  const std::string text = registry.Serialize();
+  EXPECT_THAT(text, HasSubstr("docket_grpc_server_handled_total{code=\"FAILED_PRECONDITION\","
+                              "method=\"Submit\",service=\"docket.v1.Intake\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("docket_grpc_server_handled_total{code=\"OK\","
+                              "method=\"Submit\",service=\"docket.v1.Intake\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("docket_grpc_server_handled_total{code=\"UNIMPLEMENTED\","
+                              "method=\"SubmitBatch\",service=\"docket.v1.Intake\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("docket_grpc_server_started_total{method=\"Submit\","
+                              "service=\"docket.v1.Intake\"} 3\n"));
+  EXPECT_THAT(text, HasSubstr("docket_grpc_server_handling_seconds_count{method=\"Submit\","
+                              "service=\"docket.v1.Intake\"} 3\n"));
 }
 
 // ---- TLS -------------------------------------------------------------------

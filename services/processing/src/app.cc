@@ -10,6 +10,7 @@
 #include "common/clock/clock.h"
 #include "common/config/yaml.h"
 #include "common/status/macros.h"
+#include "common/grpc/handler_pool.h"
 #include "common/log/log.h"
 #include "common/runtime/service_runtime.h"
 #include "services/processing/src/work_service.h"
@@ -22,6 +23,10 @@ const log::Logger& Log() {
   static const log::Logger logger("processing");
   return logger;
 }
+
+// Threads running Work calls: each call holds one of the 4 pooled Redis
+// connections for most of its time, so more threads would mostly wait.
+constexpr int kWorkThreads = 4;
 
 // Runs the watchdog (leases, SLA timers), the outbox relay and the queue
 // gauges once a second until destroyed.
@@ -109,7 +114,8 @@ int App::Run(app::ShutdownSignal& signal) {
     return 2;
   }
   auth::ApiKeyAuthenticator authenticator(*keys);
-  WorkService service(**workflow, authenticator);
+  grpcutil::HandlerPool work_pool(kWorkThreads, "docket-work");
+  WorkService service(**workflow, authenticator, work_pool);
   rt.AddGrpcService(&service, "docket.v1.Work");
 
   kafka::ConsumerOptions consumer;

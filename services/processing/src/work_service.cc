@@ -35,7 +35,7 @@ absl::StatusOr<Worker> WorkerFor(const auth::ApiKey& key) {
   return w;
 }
 
-absl::StatusOr<Worker> WorkService::Authenticate(const grpc::ServerContext& ctx,
+absl::StatusOr<Worker> WorkService::Authenticate(const grpc::ServerContextBase& ctx,
                                                   Access access) const {
   auto principal = authenticator_.Authenticate(ctx);
   if (!principal.ok()) return principal.status();
@@ -59,77 +59,111 @@ absl::StatusOr<Worker> WorkService::Authenticate(const grpc::ServerContext& ctx,
   return WorkerFor(*key);
 }
 
-grpc::Status WorkService::ClaimNext(grpc::ServerContext* ctx, const docket::v1::ClaimNextRequest* req,
-                                    docket::v1::ClaimNextResponse* resp) {
-  auto worker = Authenticate(*ctx, Access::kWrite);
-  if (!worker.ok()) return grpcutil::ToGrpcStatus(worker.status());
-  auto item = workflow_.ClaimNext(*worker, *req);
-  if (!item.ok()) return grpcutil::ToGrpcStatus(item.status());
-  if (*item) *resp->mutable_item() = **item;
-  return grpc::Status::OK;
+grpc::ServerUnaryReactor* WorkService::ClaimNext(grpc::CallbackServerContext* ctx,
+                                                 const docket::v1::ClaimNextRequest* req,
+                                                 docket::v1::ClaimNextResponse* resp) {
+  return pool_.Run(ctx, [=, this] {
+    auto worker = Authenticate(*ctx, Access::kWrite);
+    if (!worker.ok()) return grpcutil::ToGrpcStatus(worker.status());
+    auto item = workflow_.ClaimNext(*worker, *req);
+    if (!item.ok()) return grpcutil::ToGrpcStatus(item.status());
+    if (*item) *resp->mutable_item() = **item;
+    return grpc::Status::OK;
+  });
 }
 
-grpc::Status WorkService::Complete(grpc::ServerContext* ctx, const docket::v1::CompleteRequest* req,
-                                   docket::v1::WorkItemResponse* resp) {
-  return ItemCall(Authenticate(*ctx, Access::kWrite), resp,
-                  [&](const Worker& w) { return workflow_.Complete(w, *req); });
+grpc::ServerUnaryReactor* WorkService::Complete(grpc::CallbackServerContext* ctx,
+                                                const docket::v1::CompleteRequest* req,
+                                                docket::v1::WorkItemResponse* resp) {
+  return pool_.Run(ctx, [=, this] {
+    return ItemCall(Authenticate(*ctx, Access::kWrite), resp,
+                    [&](const Worker& w) { return workflow_.Complete(w, *req); });
+  });
 }
 
-grpc::Status WorkService::Return(grpc::ServerContext* ctx, const docket::v1::ReturnRequest* req,
-                                 docket::v1::WorkItemResponse* resp) {
-  return ItemCall(Authenticate(*ctx, Access::kWrite), resp,
-                  [&](const Worker& w) { return workflow_.Return(w, req->item_id(), req->reason()); });
+grpc::ServerUnaryReactor* WorkService::Return(grpc::CallbackServerContext* ctx,
+                                              const docket::v1::ReturnRequest* req,
+                                              docket::v1::WorkItemResponse* resp) {
+  return pool_.Run(ctx, [=, this] {
+    return ItemCall(Authenticate(*ctx, Access::kWrite), resp, [&](const Worker& w) {
+      return workflow_.Return(w, req->item_id(), req->reason());
+    });
+  });
 }
 
-grpc::Status WorkService::Escalate(grpc::ServerContext* ctx, const docket::v1::EscalateRequest* req,
-                                   docket::v1::WorkItemResponse* resp) {
-  return ItemCall(Authenticate(*ctx, Access::kWrite), resp,
-                  [&](const Worker& w) { return workflow_.Escalate(w, req->item_id(), req->reason()); });
+grpc::ServerUnaryReactor* WorkService::Escalate(grpc::CallbackServerContext* ctx,
+                                                const docket::v1::EscalateRequest* req,
+                                                docket::v1::WorkItemResponse* resp) {
+  return pool_.Run(ctx, [=, this] {
+    return ItemCall(Authenticate(*ctx, Access::kWrite), resp, [&](const Worker& w) {
+      return workflow_.Escalate(w, req->item_id(), req->reason());
+    });
+  });
 }
 
-grpc::Status WorkService::Release(grpc::ServerContext* ctx, const docket::v1::ReleaseRequest* req,
-                                  docket::v1::WorkItemResponse* resp) {
-  return ItemCall(Authenticate(*ctx, Access::kWrite), resp,
-                  [&](const Worker& w) { return workflow_.Release(w, req->item_id(), req->comment()); });
+grpc::ServerUnaryReactor* WorkService::Release(grpc::CallbackServerContext* ctx,
+                                               const docket::v1::ReleaseRequest* req,
+                                               docket::v1::WorkItemResponse* resp) {
+  return pool_.Run(ctx, [=, this] {
+    return ItemCall(Authenticate(*ctx, Access::kWrite), resp, [&](const Worker& w) {
+      return workflow_.Release(w, req->item_id(), req->comment());
+    });
+  });
 }
 
-grpc::Status WorkService::Reject(grpc::ServerContext* ctx, const docket::v1::RejectRequest* req,
-                                 docket::v1::WorkItemResponse* resp) {
-  return ItemCall(Authenticate(*ctx, Access::kWrite), resp,
-                  [&](const Worker& w) { return workflow_.Reject(w, req->item_id(), req->reason()); });
+grpc::ServerUnaryReactor* WorkService::Reject(grpc::CallbackServerContext* ctx,
+                                              const docket::v1::RejectRequest* req,
+                                              docket::v1::WorkItemResponse* resp) {
+  return pool_.Run(ctx, [=, this] {
+    return ItemCall(Authenticate(*ctx, Access::kWrite), resp, [&](const Worker& w) {
+      return workflow_.Reject(w, req->item_id(), req->reason());
+    });
+  });
 }
 
-grpc::Status WorkService::Get(grpc::ServerContext* ctx, const docket::v1::GetRequest* req,
-                              docket::v1::WorkItemResponse* resp) {
-  return ItemCall(Authenticate(*ctx, Access::kRead), resp,
-                  [&](const Worker& w) { return workflow_.Get(w, req->item_id()); });
+grpc::ServerUnaryReactor* WorkService::Get(grpc::CallbackServerContext* ctx,
+                                           const docket::v1::GetRequest* req,
+                                           docket::v1::WorkItemResponse* resp) {
+  return pool_.Run(ctx, [=, this] {
+    return ItemCall(Authenticate(*ctx, Access::kRead), resp,
+                    [&](const Worker& w) { return workflow_.Get(w, req->item_id()); });
+  });
 }
 
-grpc::Status WorkService::ListQueue(grpc::ServerContext* ctx, const docket::v1::ListQueueRequest* req,
-                                    docket::v1::ListQueueResponse* resp) {
-  auto worker = Authenticate(*ctx, Access::kRead);
-  if (!worker.ok()) return grpcutil::ToGrpcStatus(worker.status());
-  auto page = workflow_.ListQueue(*worker, *req);
-  if (!page.ok()) return grpcutil::ToGrpcStatus(page.status());
-  *resp = *std::move(page);
-  return grpc::Status::OK;
+grpc::ServerUnaryReactor* WorkService::ListQueue(grpc::CallbackServerContext* ctx,
+                                                 const docket::v1::ListQueueRequest* req,
+                                                 docket::v1::ListQueueResponse* resp) {
+  return pool_.Run(ctx, [=, this] {
+    auto worker = Authenticate(*ctx, Access::kRead);
+    if (!worker.ok()) return grpcutil::ToGrpcStatus(worker.status());
+    auto page = workflow_.ListQueue(*worker, *req);
+    if (!page.ok()) return grpcutil::ToGrpcStatus(page.status());
+    *resp = *std::move(page);
+    return grpc::Status::OK;
+  });
 }
 
-grpc::Status WorkService::Comment(grpc::ServerContext* ctx, const docket::v1::CommentRequest* req,
-                                  docket::v1::WorkItemResponse* resp) {
-  return ItemCall(Authenticate(*ctx, Access::kNote), resp,
-                  [&](const Worker& w) { return workflow_.Comment(w, req->item_id(), req->text()); });
+grpc::ServerUnaryReactor* WorkService::Comment(grpc::CallbackServerContext* ctx,
+                                               const docket::v1::CommentRequest* req,
+                                               docket::v1::WorkItemResponse* resp) {
+  return pool_.Run(ctx, [=, this] {
+    return ItemCall(Authenticate(*ctx, Access::kNote), resp, [&](const Worker& w) {
+      return workflow_.Comment(w, req->item_id(), req->text());
+    });
+  });
 }
 
-grpc::Status WorkService::SubmitFeedback(grpc::ServerContext* ctx,
-                                         const docket::v1::SubmitFeedbackRequest* req,
-                                         docket::v1::SubmitFeedbackResponse* resp) {
-  auto worker = Authenticate(*ctx, Access::kNote);
-  if (!worker.ok()) return grpcutil::ToGrpcStatus(worker.status());
-  auto id = workflow_.SubmitFeedback(*worker, *req);
-  if (!id.ok()) return grpcutil::ToGrpcStatus(id.status());
-  resp->set_event_id(*std::move(id));
-  return grpc::Status::OK;
+grpc::ServerUnaryReactor* WorkService::SubmitFeedback(grpc::CallbackServerContext* ctx,
+                                                      const docket::v1::SubmitFeedbackRequest* req,
+                                                      docket::v1::SubmitFeedbackResponse* resp) {
+  return pool_.Run(ctx, [=, this] {
+    auto worker = Authenticate(*ctx, Access::kNote);
+    if (!worker.ok()) return grpcutil::ToGrpcStatus(worker.status());
+    auto id = workflow_.SubmitFeedback(*worker, *req);
+    if (!id.ok()) return grpcutil::ToGrpcStatus(id.status());
+    resp->set_event_id(*std::move(id));
+    return grpc::Status::OK;
+  });
 }
 
 }  // namespace docket::processing
