@@ -107,10 +107,11 @@ class TestIntake final : public docket::v1::Intake::Service {
   SlowGate gate_;
 };
 
-// The same Submit as a callback service whose calls run on a HandlerPool
-// (as WorkService's do), except that a call other than "slow" or "auth"
-// answers FAILED_PRECONDITION; SubmitBatch and the streams are the generated
-// callback defaults (UNIMPLEMENTED).
+// The same Submit as a callback service: "slow" and "auth" run on a
+// HandlerPool (as WorkService's calls do); any other call is answered at once
+// on gRPC's thread with FAILED_PRECONDITION, so it never waits behind a
+// "slow" one. SubmitBatch and the streams are the generated callback
+// defaults (UNIMPLEMENTED).
 class CallbackIntake final : public docket::v1::Intake::CallbackService {
  public:
   explicit CallbackIntake(int threads) : pool_(threads, "test-pool") {}
@@ -118,6 +119,16 @@ class CallbackIntake final : public docket::v1::Intake::CallbackService {
   grpc::ServerUnaryReactor* Submit(grpc::CallbackServerContext* context,
                                    const docket::v1::SubmitRequest* request,
                                    docket::v1::SubmitResponse* response) override {
+    {
+      std::lock_guard lock(mu_);
+      ++arrived_;
+      cv_.notify_all();
+    }
+    if (request->client_ref() != "slow" && request->client_ref() != "auth") {
+      grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+      reactor->Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "not in this test"));
+      return reactor;
+    }
     return pool_.Run(context, [=, this] {
       if (request->client_ref() == "auth") {
         auto token = BearerToken(*context);
@@ -128,9 +139,6 @@ class CallbackIntake final : public docket::v1::Intake::CallbackService {
         response->set_item_id(*token);
         return grpc::Status::OK;
       }
-      if (request->client_ref() != "slow") {
-        return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "not in this test");
-      }
       if (!gate_.Wait([&] { return context->IsCancelled(); })) {
         return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
       }
@@ -140,9 +148,17 @@ class CallbackIntake final : public docket::v1::Intake::CallbackService {
   }
 
   bool WaitEntered(int count) { return gate_.WaitEntered(count); }
+  // Until `count` calls have reached Submit (queued in the pool or running).
+  bool WaitArrived(int count) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, kDeadline, [&] { return arrived_ >= count; });
+  }
   void Release() { gate_.Release(); }
 
  private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int arrived_ = 0;
   SlowGate gate_;
   HandlerPool pool_;  // declared last: destroyed first, while gate_ still exists
 };
@@ -478,10 +494,11 @@ TEST(ServerRunnerCallback, DrainFinishesPooledCallsRunningAndQueuedThenStops) {
   auto running = std::async(std::launch::async, [&] { return Submit(channel, "slow", &running_response); });
   ASSERT_TRUE(intake.WaitEntered(1));
   auto queued = std::async(std::launch::async, [&] { return Submit(channel, "slow", &queued_response); });
+  ASSERT_TRUE(intake.WaitArrived(2));
 
   auto shutdown = std::async(std::launch::async, [&] { runner.Shutdown(); });
-  // Wait until the drain refuses new calls (the queued call was sent before,
-  // so it was accepted: it is in flight too).
+  // Wait until the drain refuses new calls (the queued call was accepted
+  // before: it is in flight too).
   const auto refused = testing::AnyOf(grpc::StatusCode::CANCELLED, grpc::StatusCode::UNAVAILABLE);
   grpc::StatusCode code = grpc::StatusCode::FAILED_PRECONDITION;
   const auto deadline = std::chrono::steady_clock::now() + kDeadline;
@@ -583,8 +600,9 @@ TEST(ServerRunnerMetrics, CountsCallsOfACallbackServiceFinishedOnAPool) {
   runner.AddService(&intake, kIntake);
   ASSERT_TRUE(runner.Start().ok());
   auto channel = Plaintext(runner.port());
-  EXPECT_EQ(Submit(channel, "other").error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_EQ(Submit(channel, "other").error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  // Finished on the pool: two errors and an OK.
+  EXPECT_EQ(Submit(channel, "auth").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(Submit(channel, "auth").error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_TRUE(Submit(channel, "auth", nullptr, "Bearer t").ok());
   {
     auto stub = docket::v1::Intake::NewStub(channel);
@@ -597,7 +615,7 @@ TEST(ServerRunnerMetrics, CountsCallsOfACallbackServiceFinishedOnAPool) {
   }
 
   const std::string text = registry.Serialize();
-  EXPECT_THAT(text, HasSubstr("docket_grpc_server_handled_total{code=\"FAILED_PRECONDITION\","
+  EXPECT_THAT(text, HasSubstr("docket_grpc_server_handled_total{code=\"UNAUTHENTICATED\","
                               "method=\"Submit\",service=\"docket.v1.Intake\"} 2\n"));
   EXPECT_THAT(text, HasSubstr("docket_grpc_server_handled_total{code=\"OK\","
                               "method=\"Submit\",service=\"docket.v1.Intake\"} 1\n"));

@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <string>
+#include <vector>
 #include <thread>
 
 #include "common/testing/fixtures.h"
@@ -485,6 +487,56 @@ TEST_F(ProcessingItest, MetricsCountTransitionsWithBoundedLabels) {
   EXPECT_EQ(scrape->body.find(id), std::string::npos) << "an item id became a label";
   absl::Status lint = testing::PromtoolCheckMetrics(scrape->body);
   EXPECT_TRUE(lint.ok()) << lint;
+}
+
+// The value of one series in a /metrics scrape; 0 if absent.
+double SeriesValue(const std::string& body, const std::string& series) {
+  const std::string line_start = series + " ";
+  for (std::size_t at = body.find(line_start); at != std::string::npos;
+       at = body.find(line_start, at + 1)) {
+    if (at == 0 || body[at - 1] == '\n') return std::stod(body.substr(at + line_start.size()));
+  }
+  return 0;
+}
+
+// WorkService is a callback service whose calls finish on its own threads:
+// gRPC's RED interceptor must still see each call's method and status code.
+TEST_F(ProcessingItest, WorkCallsAreCountedInTheGrpcRedMetricsByMethodAndCode) {
+  const auto handled = [](const std::string& code, const std::string& method) {
+    return "docket_grpc_server_handled_total{code=\"" + code + "\",method=\"" + method +
+           "\",service=\"docket.v1.Work\"}";
+  };
+  const std::vector<std::string> series = {
+      handled("OK", "ListQueue"), handled("INVALID_ARGUMENT", "ListQueue"),
+      handled("NOT_FOUND", "Get"), handled("PERMISSION_DENIED", "Get"),
+      "docket_grpc_server_started_total{method=\"Get\",service=\"docket.v1.Work\"}",
+      "docket_grpc_server_handling_seconds_count{method=\"Get\",service=\"docket.v1.Work\"}"};
+  auto before = testing::HttpGet(processing_->metrics_port, "/metrics");
+  ASSERT_TRUE(before.ok()) << before.status();
+
+  const auto list = [&](const std::string& queue) {
+    docket::v1::ListQueueRequest req;
+    req.set_tenant("acme");
+    req.set_queue(queue);
+    docket::v1::ListQueueResponse resp;
+    auto ctx = Ctx(kDana);
+    return stub_->ListQueue(ctx.get(), req, &resp).error_code();
+  };
+  EXPECT_EQ(list("data-entry"), grpc::StatusCode::OK);
+  EXPECT_EQ(list("no-such-queue"), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Get(testing::UniqueName("missing")).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Get(testing::UniqueName("missing")).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Get(testing::UniqueName("missing"), kPublisher).status().code(),
+            absl::StatusCode::kPermissionDenied);
+
+  // The status is counted before it is sent, so the scrape after the calls sees them all.
+  auto after = testing::HttpGet(processing_->metrics_port, "/metrics");
+  ASSERT_TRUE(after.ok()) << after.status();
+  const std::vector<double> expected = {1, 1, 2, 1, 3, 3};
+  for (std::size_t i = 0; i < series.size(); ++i) {
+    EXPECT_EQ(SeriesValue(after->body, series[i]) - SeriesValue(before->body, series[i]), expected[i])
+        << series[i];
+  }
 }
 
 }  // namespace
