@@ -25,9 +25,10 @@ const log::Logger& Log() {
 }
 
 // Threads running Work calls. Each call holds one of the 4 pooled Redis
-// connections for most of its time; measured with 16 claiming workers, 4
-// threads beat 2 and 8, and running the calls inline on gRPC's 2 callback
-// threads (which then stop polling sockets) was slower.
+// connections for most of its time; with 16 claiming workers 4 threads beat
+// 2 and 8. Running the calls inline on gRPC's 2 callback threads was slower
+// there (faster with 1-8 workers in one scan) and stalls those threads'
+// socket work, health checks included, for every Redis round trip.
 constexpr int kWorkThreads = 4;
 
 // Runs the watchdog (leases, SLA timers), the outbox relay and the queue
