@@ -31,7 +31,7 @@ grpc::ServerUnaryReactor* HandlerPool::Run(grpc::CallbackServerContext* context,
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   {
     std::lock_guard lock(mu_);
-    queue_.push_back(Call{reactor, std::move(handler)});
+    queue_.push_back(Call{context, reactor, std::move(handler)});
   }
   cv_.notify_one();
   return reactor;
@@ -49,7 +49,10 @@ void HandlerPool::Loop() {
     }
     grpc::Status status;
     try {
-      status = call.handler();
+      status = call.context->IsCancelled()
+                   ? grpc::Status(grpc::StatusCode::CANCELLED,
+                                  "the call ended (cancelled, or past its deadline) before it ran")
+                   : call.handler();
     } catch (...) {
       // gRPC's own words for a sync handler that throws.
       status = grpc::Status(grpc::StatusCode::UNKNOWN, "Unexpected error in RPC handling");

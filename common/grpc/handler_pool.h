@@ -40,12 +40,16 @@ class HandlerPool {
   // arrival order, and finishes the call with its status; the handler may
   // use the request, the response and the context until it returns (gRPC
   // keeps them until the call is finished). A handler that throws finishes
-  // the call with UNKNOWN, as gRPC does for a throwing sync handler.
+  // the call with UNKNOWN, as gRPC does for a throwing sync handler. A call
+  // that ended while queued (the client cancelled, or its deadline passed) is
+  // finished CANCELLED without running its handler: under a backlog no work
+  // (a claim, say) is done for a caller who is gone.
   grpc::ServerUnaryReactor* Run(grpc::CallbackServerContext* context,
                                 std::function<grpc::Status()> handler);
 
  private:
   struct Call {
+    grpc::CallbackServerContext* context = nullptr;
     grpc::ServerUnaryReactor* reactor = nullptr;
     std::function<grpc::Status()> handler;
   };

@@ -66,6 +66,10 @@ class SlowGate {
     released_ = true;
     cv_.notify_all();
   }
+  int entered() {
+    std::lock_guard lock(mu_);
+    return entered_;
+  }
 
  private:
   std::mutex mu_;
@@ -122,6 +126,7 @@ class CallbackIntake final : public docket::v1::Intake::CallbackService {
     {
       std::lock_guard lock(mu_);
       ++arrived_;
+      contexts_.push_back(context);
       cv_.notify_all();
     }
     if (request->client_ref() != "slow" && request->client_ref() != "auth") {
@@ -148,17 +153,36 @@ class CallbackIntake final : public docket::v1::Intake::CallbackService {
   }
 
   bool WaitEntered(int count) { return gate_.WaitEntered(count); }
+  // How many "slow" handlers have started.
+  int entered() { return gate_.entered(); }
   // Until `count` calls have reached Submit (queued in the pool or running).
   bool WaitArrived(int count) {
     std::unique_lock lock(mu_);
     return cv_.wait_for(lock, kDeadline, [&] { return arrived_ >= count; });
   }
   void Release() { gate_.Release(); }
+  // Until the server has marked the n-th call (0-based) cancelled; only for
+  // a call that is still queued or running (its context is alive until then).
+  bool WaitServerCancelled(int n) {
+    grpc::CallbackServerContext* context = nullptr;
+    {
+      std::unique_lock lock(mu_);
+      if (!cv_.wait_for(lock, kDeadline, [&] { return arrived_ > n; })) return false;
+      context = contexts_[static_cast<std::size_t>(n)];
+    }
+    const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+    while (!context->IsCancelled()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return true;
+  }
 
  private:
   std::mutex mu_;
   std::condition_variable cv_;
   int arrived_ = 0;
+  std::vector<grpc::CallbackServerContext*> contexts_;
   SlowGate gate_;
   HandlerPool pool_;  // declared last: destroyed first, while gate_ still exists
 };
@@ -532,6 +556,35 @@ TEST(ServerRunnerCallback, PooledCallLeftAfterTheDrainTimeoutIsCancelledAndShutd
   ASSERT_EQ(shutdown.wait_for(kDeadline), std::future_status::ready) << "Shutdown hung";
   ASSERT_EQ(slow.wait_for(kDeadline), std::future_status::ready);
   EXPECT_FALSE(slow.get().ok());
+}
+
+TEST(ServerRunnerCallback, PooledCallWhoseDeadlinePassedInTheQueueIsNeverRun) {
+  CallbackIntake intake(1);  // one thread: the second call waits behind the first
+  ServerRunner runner(Loopback());
+  runner.AddService(&intake, kIntake);
+  ASSERT_TRUE(runner.Start().ok());
+  auto channel = Plaintext(runner.port());
+  auto running = std::async(std::launch::async, [&] { return Submit(channel, "slow"); });
+  ASSERT_TRUE(intake.WaitEntered(1));
+
+  auto stub = docket::v1::Intake::NewStub(channel);
+  grpc::ClientContext short_deadline;
+  short_deadline.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
+  docket::v1::SubmitRequest request;
+  request.set_client_ref("slow");
+  docket::v1::SubmitResponse response;
+  EXPECT_EQ(stub->Submit(&short_deadline, request, &response).error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+  ASSERT_TRUE(intake.WaitServerCancelled(1)) << "the server never saw the deadline pass";
+
+  intake.Release();
+  ASSERT_EQ(running.wait_for(kDeadline), std::future_status::ready);
+  EXPECT_TRUE(running.get().ok());
+  // A call queued after the expired one has run, so the pool has taken that one too.
+  docket::v1::SubmitResponse auth;
+  ASSERT_TRUE(Submit(channel, "auth", &auth, "Bearer token-1").ok());
+  EXPECT_EQ(intake.entered(), 1) << "the handler of a call whose deadline had passed ran";
+  runner.Shutdown();
 }
 
 // ---- auth through a real call ----------------------------------------------
