@@ -65,6 +65,11 @@ struct ConsumerOptions {
   // Optional: called on revocation after in-flight records are done and
   // their offsets committed.
   std::function<void(const std::vector<TopicPartition>&)> on_revoked;
+  // Optional, a subset of `topics`: their records are handled before any
+  // record of the other topics already fetched, so a backlog on one topic (a
+  // burst of submissions) never holds back another's (verdicts). Records of
+  // one partition stay in order.
+  std::vector<std::string> priority_topics;
 };
 
 // A consumer-group member with at-least-once delivery: an offset is committed

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -494,6 +495,72 @@ TEST_F(KafkaItest, MetricsCountConsumedRecordsDlqAndConsumerLag) {
   EXPECT_THAT(text, HasSubstr(absl::StrCat("docket_kafka_records_consumed_total{client=\"kafka-itest-metrics\",result=\"dlq\",topic=\"", topic_, "\"} 1")));
   EXPECT_THAT(text, HasSubstr("docket_kafka_dlq_records_total{client=\"kafka-itest-metrics\",reason_class=\"invalid_argument\"} 1"));
   EXPECT_THAT(text, HasSubstr("docket_kafka_produce_latency_seconds_count{client=\"kafka-itest-metrics\"} 3"));
+}
+
+// A record of a priority topic is handled before the backlog of another
+// topic that was fetched before it (processing: verdicts before a burst of
+// submissions). The backlog's handler takes 1 ms a record (a slow handler, as
+// routing is), so without priority the verdict would wait for all 4,000.
+TEST_F(KafkaItest, PriorityTopicRecordOvertakesTheBacklogOfAnotherTopicAndOrderHoldsWithinPartitions) {
+  MakeTopics(2);
+  const std::string verdicts = docket::testing::UniqueName("kafka-itest-verdicts");
+  ASSERT_TRUE(docket::testing::CreateTopics(bootstrap_, {verdicts}, 1).ok());
+  constexpr int kBacklog = 4000;
+  std::atomic<int> failed{0};
+  for (int i = 0; i < kBacklog; ++i) {
+    Record r = EncodeEvent(topic_, TestEvent(absl::StrCat("backlog-", i), absl::StrCat("item-", i % 2)));
+    r.partition = i % 2;
+    publisher_->PublishAsync(std::move(r), [&](absl::Status st) { if (!st.ok()) ++failed; });
+  }
+  ASSERT_TRUE(publisher_->Flush(kWait).ok());
+  ASSERT_EQ(failed.load(), 0);
+
+  ConsumerOptions o = Options(AcceptAll());
+  o.topics = {topic_, verdicts};
+  o.priority_topics = {verdicts};
+  const std::string backlog_topic = topic_;
+  o.handler = [backlog_topic](const Record& r) {
+    if (r.topic == backlog_topic) std::this_thread::sleep_for(milliseconds(1));
+    return absl::OkStatus();
+  };
+  auto consumer = StartConsumer(std::move(o));
+  ASSERT_NE(consumer, nullptr);
+  // The verdict is produced once the backlog is being handled (all of it
+  // fetched already: it is ~1 MB).
+  ASSERT_TRUE(consumer->WaitUntil([](const auto& calls) { return calls.size() >= 10; }, kWait));
+  Record verdict = EncodeEvent(verdicts, TestEvent("verdict-1", "item-0"));
+  ASSERT_TRUE(publisher_->Publish(std::move(verdict)).ok());
+  ASSERT_TRUE(consumer->WaitUntil(
+      [&](const auto& calls) {
+        return std::any_of(calls.begin(), calls.end(), [&](const auto& c) { return c.record.topic == verdicts; });
+      },
+      kWait));
+  ASSERT_TRUE(consumer->Stop().ok());
+
+  const auto calls = consumer->calls();
+  const auto at = std::find_if(calls.begin(), calls.end(), [&](const auto& c) { return c.record.topic == verdicts; });
+  const auto before = std::distance(calls.begin(), at);
+  EXPECT_LT(before, kBacklog / 4) << "the verdict waited behind " << before << " backlog records";
+  // Within each backlog partition, offsets were handled in order.
+  std::map<std::int32_t, std::int64_t> last;
+  for (const auto& c : calls) {
+    if (c.record.topic != topic_) continue;
+    auto [it, fresh] = last.try_emplace(c.record.partition, c.record.offset);
+    if (!fresh) {
+      EXPECT_EQ(c.record.offset, it->second + 1) << "partition " << c.record.partition;
+      it->second = c.record.offset;
+    }
+  }
+}
+
+TEST_F(KafkaItest, PriorityTopicOutsideTheConsumersTopicsIsRefusedNamingIt) {
+  MakeTopics(1);
+  ConsumerOptions o = Options(AcceptAll());
+  o.priority_topics = {"not-subscribed"};
+  auto c = MakeKafkaConsumer(std::move(o), *publisher_, nullptr);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(c.status().message()), HasSubstr("not-subscribed"));
 }
 
 }  // namespace

@@ -10,9 +10,15 @@
 // offsets are committed synchronously when the consumer is idle, at least
 // every kCommitInterval while busy, before partitions are revoked, and on
 // Stop().
+//
+// Priority topics: the fetch queue of each of their assigned partitions is
+// forwarded, before the partition is assigned (so no record of it can reach
+// the consumer queue first and be overtaken), to a queue of their own that
+// the loop polls before the consumer queue.
 
 #include <librdkafka/rdkafka.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstring>
@@ -39,6 +45,10 @@ const log::Logger& Logger() {
 
 constexpr auto kCommitInterval = std::chrono::milliseconds(1000);
 constexpr auto kMaxPollWait = std::chrono::milliseconds(100);
+// The longest a record of a priority topic waits while the consumer is idle.
+constexpr std::int64_t kPriorityPollWaitMs = 10;
+// Priority records handled in a row before the consumer queue is polled once.
+constexpr int kMaxPriorityRun = 64;
 // A seek with a timeout guarantees no record fetched before it is handed out.
 constexpr int kSeekTimeoutMs = 5000;
 
@@ -155,9 +165,16 @@ class RdKafkaConsumer final : public EventConsumer {
   void Count(const std::string& topic, Result result);
   void ZeroLag(const PartitionKey& key);
 
+  // Forwards (dst = priority_) or stops forwarding (dst = nullptr) the fetch
+  // queues of the priority topics' partitions among `parts`.
+  void ForwardPriority(const rd_kafka_topic_partition_list_t* parts, rd_kafka_queue_t* dst);
+  bool IsPriority(std::string_view topic) const;
+
   ConsumerOptions options_;
   EventPublisher& dlq_;
   rd_kafka_t* rk_ = nullptr;
+  rd_kafka_queue_t* priority_ = nullptr;  // set when options_.priority_topics is not empty
+  int priority_run_ = 0;                  // priority records handled since the consumer queue was polled
   bool cooperative_ = false;  // the group's rebalance protocol, read on each rebalance
   std::map<PartitionKey, PartitionState> partitions_;
   Record record_;  // the message being handled (refilled, not reallocated)
@@ -189,6 +206,12 @@ absl::StatusOr<std::unique_ptr<EventConsumer>> RdKafkaConsumer::Create(
   if (!options.handler) return absl::InvalidArgumentError("consumer handler is empty");
   if (options.topics.empty()) return absl::InvalidArgumentError("consumer topics are empty");
   if (options.dlq_topic.empty()) return absl::InvalidArgumentError("consumer dlq_topic is empty");
+  for (const auto& t : options.priority_topics) {
+    if (std::find(options.topics.begin(), options.topics.end(), t) == options.topics.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("consumer priority topic \"", t, "\" is not among its topics"));
+    }
+  }
   auto props = internal::ConsumerProperties(options, metrics != nullptr);
   if (!props.ok()) return props.status();
   auto conf = internal::NewConf(*props, options.kafka.extra);
@@ -209,12 +232,19 @@ absl::StatusOr<std::unique_ptr<EventConsumer>> RdKafkaConsumer::Create(
   // Rebalance, statistics and errors are served by rd_kafka_consumer_poll()
   // on the Run() thread.
   rd_kafka_poll_set_consumer(self->rk_);
+  if (!self->options_.priority_topics.empty()) self->priority_ = rd_kafka_queue_new(self->rk_);
   return std::unique_ptr<EventConsumer>(std::move(self));
 }
 
 RdKafkaConsumer::~RdKafkaConsumer() {
   if (rk_ == nullptr) return;
   if (!closed_) rd_kafka_consumer_close(rk_);
+  if (priority_ != nullptr) {
+    // Records fetched but not handled hold their partitions: drop them (they
+    // were not committed) so the client can be destroyed.
+    while (rd_kafka_message_t* msg = rd_kafka_consume_queue(priority_, 0)) rd_kafka_message_destroy(msg);
+    rd_kafka_queue_destroy(priority_);
+  }
   rd_kafka_destroy(rk_);
 }
 
@@ -240,9 +270,25 @@ absl::Status RdKafkaConsumer::Run() {
     ResumeDue(now);
     if (now - last_commit_ >= kCommitInterval) (void)CommitDone("interval");
     const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(PollWait(now));
-    rd_kafka_message_t* msg = rd_kafka_consumer_poll(rk_, static_cast<int>(wait.count()));
+    // Priority records first, but at most kMaxPriorityRun in a row: the
+    // consumer queue also serves rebalances, errors and statistics (and
+    // counts as the application's poll), so it is polled between runs, and
+    // with priority topics its wait is short, so an idle consumer sees a
+    // priority record within kPriorityPollWaitMs.
+    rd_kafka_message_t* msg = nullptr;
+    const bool run_cut = priority_run_ >= kMaxPriorityRun;
+    if (priority_ != nullptr && !run_cut) msg = rd_kafka_consume_queue(priority_, 0);
+    if (msg != nullptr) {
+      ++priority_run_;
+    } else {
+      priority_run_ = 0;
+      const std::int64_t ms = priority_ == nullptr ? wait.count()
+                              : run_cut            ? 0
+                                                   : std::min<std::int64_t>(wait.count(), kPriorityPollWaitMs);
+      msg = rd_kafka_consumer_poll(rk_, static_cast<int>(ms));
+    }
     if (msg == nullptr) {
-      (void)CommitDone("idle");
+      if (!run_cut) (void)CommitDone("idle");  // after a cut run, priority records are likely waiting
       continue;
     }
     Handle(msg);
@@ -459,6 +505,7 @@ void RdKafkaConsumer::Rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partitio
       }
     }
     for (const auto& tp : tps) partitions_[{tp.topic, tp.partition}] = PartitionState{};
+    ForwardPriority(parts, priority_);
     // librdkafka keeps an application pause on the partition object across
     // unassign/assign (2.0 resets only its own pauses): a partition revoked
     // during a retry backoff would come back paused and never fetch. Every
@@ -500,6 +547,7 @@ void RdKafkaConsumer::Rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partitio
     } else {
       rd_kafka_assign(rk_, nullptr);
     }
+    ForwardPriority(parts, nullptr);
     for (const auto& tp : tps) {
       const PartitionKey key{tp.topic, tp.partition};
       partitions_.erase(key);
@@ -521,6 +569,28 @@ void RdKafkaConsumer::Rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partitio
   } else {
     rd_kafka_assign(rk_, nullptr);
     partitions_.clear();
+  }
+}
+
+bool RdKafkaConsumer::IsPriority(std::string_view topic) const {
+  const auto& p = options_.priority_topics;
+  return std::find(p.begin(), p.end(), topic) != p.end();
+}
+
+void RdKafkaConsumer::ForwardPriority(const rd_kafka_topic_partition_list_t* parts,
+                                      rd_kafka_queue_t* dst) {
+  if (priority_ == nullptr || parts == nullptr) return;
+  for (int i = 0; i < parts->cnt; ++i) {
+    const auto& e = parts->elems[i];
+    if (!IsPriority(e.topic)) continue;
+    rd_kafka_queue_t* q = rd_kafka_queue_get_partition(rk_, e.topic, e.partition);
+    if (q == nullptr) {
+      Logger().Warn("no fetch queue for a priority partition; its records take the common queue",
+                    {{"topic", e.topic}, {"partition", e.partition}});
+      continue;
+    }
+    rd_kafka_queue_forward(q, dst);
+    rd_kafka_queue_destroy(q);
   }
 }
 

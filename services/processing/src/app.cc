@@ -126,6 +126,9 @@ int App::Run(app::ShutdownSignal& signal) {
   consumer.kafka.client_id = "docket-processing-consumer";
   consumer.group_id = config_.consumer_group;
   consumer.topics = {rt.topics().work(), rt.topics().compliance()};
+  // Verdicts go first: a burst of submissions fetched before them would
+  // otherwise hold back every completion until the whole burst is routed.
+  consumer.priority_topics = {rt.topics().compliance()};
   consumer.dlq_topic = rt.topics().dlq();
   consumer.handler = kafka::DecodingHandler(
       [wf = workflow->get()](const docket::v1::Event& e, const kafka::Record&) { return wf->Handle(e); },
