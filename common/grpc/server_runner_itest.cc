@@ -228,6 +228,23 @@ grpc::Status Submit(const std::shared_ptr<grpc::Channel>& channel, const std::st
   return stub->Submit(&context, request, response != nullptr ? response : &ignored);
 }
 
+// What a call gets once a drain has started: refused before any handler runs.
+// gRPC 1.51 answers CANCELLED or UNAVAILABLE depending on how far its
+// listener has closed.
+auto RefusedByDrain() { return testing::AnyOf(grpc::StatusCode::CANCELLED, grpc::StatusCode::UNAVAILABLE); }
+
+// Calls Submit("other") until it is no longer answered `before_drain` (or
+// kDeadline passes) and returns the code it got then.
+grpc::StatusCode CodeOnceTheDrainStarts(const std::shared_ptr<grpc::Channel>& channel,
+                                        grpc::StatusCode before_drain) {
+  grpc::StatusCode code = before_drain;
+  const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+  while (code == before_drain && std::chrono::steady_clock::now() < deadline) {
+    code = Submit(channel, "other").error_code();
+  }
+  return code;
+}
+
 // ---- health ----------------------------------------------------------------
 
 TEST(ServerRunnerHealth, RegisteredNameAndEmptyNameAreServingUnknownIsNotFound) {
@@ -443,16 +460,9 @@ TEST(ServerRunnerShutdown, InFlightCallCompletesAndNewCallsFail) {
   ASSERT_TRUE(intake.WaitEntered(1));
 
   auto shutdown = std::async(std::launch::async, [&] { runner.Shutdown(); });
-  // Until the drain starts a new call reaches the handler (UNIMPLEMENTED);
-  // from then on it is refused before any handler runs. gRPC 1.51 answers
-  // CANCELLED or UNAVAILABLE depending on how far its listener has closed.
-  const auto refused = testing::AnyOf(grpc::StatusCode::CANCELLED, grpc::StatusCode::UNAVAILABLE);
-  grpc::StatusCode code = grpc::StatusCode::UNIMPLEMENTED;
-  const auto deadline = std::chrono::steady_clock::now() + kDeadline;
-  while (code == grpc::StatusCode::UNIMPLEMENTED && std::chrono::steady_clock::now() < deadline) {
-    code = Submit(channel, "other").error_code();
-  }
-  EXPECT_THAT(code, refused);
+  // Until the drain starts a new call reaches the handler (UNIMPLEMENTED).
+  const auto refused = RefusedByDrain();
+  EXPECT_THAT(CodeOnceTheDrainStarts(channel, grpc::StatusCode::UNIMPLEMENTED), refused);
   EXPECT_THAT(Submit(Plaintext(runner.port()), "other").error_code(), refused);
   EXPECT_EQ(shutdown.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout)
       << "Shutdown returned while a call was in flight";
@@ -521,15 +531,9 @@ TEST(ServerRunnerCallback, DrainFinishesPooledCallsRunningAndQueuedThenStops) {
   ASSERT_TRUE(intake.WaitArrived(2));
 
   auto shutdown = std::async(std::launch::async, [&] { runner.Shutdown(); });
-  // Wait until the drain refuses new calls (the queued call was accepted
-  // before: it is in flight too).
-  const auto refused = testing::AnyOf(grpc::StatusCode::CANCELLED, grpc::StatusCode::UNAVAILABLE);
-  grpc::StatusCode code = grpc::StatusCode::FAILED_PRECONDITION;
-  const auto deadline = std::chrono::steady_clock::now() + kDeadline;
-  while (code == grpc::StatusCode::FAILED_PRECONDITION && std::chrono::steady_clock::now() < deadline) {
-    code = Submit(channel, "other").error_code();
-  }
-  EXPECT_THAT(code, refused);
+  // Until the drain refuses new calls (the queued call was accepted before:
+  // it is in flight too); before, "other" is answered FAILED_PRECONDITION.
+  EXPECT_THAT(CodeOnceTheDrainStarts(channel, grpc::StatusCode::FAILED_PRECONDITION), RefusedByDrain());
   EXPECT_EQ(shutdown.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout)
       << "Shutdown returned while pooled calls were in flight";
 
