@@ -29,6 +29,16 @@ namespace docket::kafka {
 //    waits; on restart the record is consumed again.
 using RecordHandler = std::function<absl::Status(const Record&)>;
 
+// Handles the records already fetched, up to ConsumerOptions::max_batch, in
+// one call, so a handler can share round trips among them (one Redis
+// pipeline for the lot, say). Returns one status per record, in order, each
+// meaning what a RecordHandler's status means. Records of one partition come
+// in offset order; once a record's status is retryable, the later records
+// of its partition in the batch count as not handled whatever their status
+// (they are delivered again after it), so a handler may see a record twice,
+// as at-least-once delivery allows anyway.
+using BatchHandler = std::function<std::vector<absl::Status>(const std::vector<const Record*>&)>;
+
 // Adapts a handler of decoded envelopes; undecodable records are poison.
 // The envelope is valid during the call only (one is reused per thread).
 // With `handled` (payload kinds), the handler sees only those; a record whose
@@ -39,6 +49,14 @@ using RecordHandler = std::function<absl::Status(const Record&)>;
 using EventHandler = std::function<absl::Status(const docket::v1::Event&, const Record&)>;
 RecordHandler DecodingHandler(EventHandler handler,
                               const std::vector<docket::v1::Event::PayloadCase>& handled = {});
+
+// The same for a batch: the handler gets the decoded envelopes of the
+// records it handles (valid during the call only), and returns one status
+// for each; skipped records are OK, undecodable ones poison, without it.
+using EventBatchHandler =
+    std::function<std::vector<absl::Status>(const std::vector<const docket::v1::Event*>&)>;
+BatchHandler DecodingBatchHandler(EventBatchHandler handler,
+                                  const std::vector<docket::v1::Event::PayloadCase>& handled = {});
 
 struct TopicPartition {
   std::string topic;
@@ -52,7 +70,13 @@ struct ConsumerOptions {
   std::vector<std::string> topics;
   // Where poison records go (Topics().dlq()).
   std::string dlq_topic;
+  // Exactly one of the two: `handler` takes records one at a time (the
+  // consumer still fetches them in batches, and stops calling it for a
+  // partition once a record of it failed retryably), `batch_handler` takes
+  // up to `max_batch` at once. The consumer never waits to fill a batch.
   RecordHandler handler;
+  BatchHandler batch_handler;
+  int max_batch = 64;
   // Backoff between retries of a failing record.
   std::chrono::milliseconds retry_backoff_initial{100};
   std::chrono::milliseconds retry_backoff_max{5000};
@@ -78,7 +102,7 @@ struct ConsumerOptions {
 // record never blocks its partition.
 //
 // The handler, on_assigned and on_revoked all run on the Run() thread, one
-// record at a time, in order within a partition. Done offsets are committed
+// record (or batch) at a time, in order within a partition. Done offsets are committed
 // synchronously when the consumer is idle, at least every second while busy,
 // on revocation and on Stop(); a crash re-delivers at most that much. A
 // retrying partition is paused and rewound (seek) while the other partitions
@@ -103,8 +127,9 @@ class EventConsumer {
 // {client,topic,result=ok|retry|dlq} and docket_kafka_dlq_records_total
 // {client,reason_class=invalid_argument|data_loss}. Consumers of different
 // groups in one process should use distinct client ids (the labels do not
-// name the group). INVALID_ARGUMENT for an empty handler, topic list,
-// dlq_topic or group_id, or for extra properties that would auto-commit.
+// name the group). INVALID_ARGUMENT for no handler or two, max_batch < 1, an
+// empty topic list, dlq_topic or group_id, or for extra properties that would
+// auto-commit.
 absl::StatusOr<std::unique_ptr<EventConsumer>> MakeKafkaConsumer(
     ConsumerOptions options, EventPublisher& dlq, metrics::MetricsRegistry* metrics);
 

@@ -563,5 +563,105 @@ TEST_F(KafkaItest, PriorityTopicOutsideTheConsumersTopicsIsRefusedNamingIt) {
   EXPECT_THAT(std::string(c.status().message()), HasSubstr("not-subscribed"));
 }
 
+// A batch handler gets what is already fetched together (up to max_batch);
+// each record's status counts on its own: poison goes to the DLQ and the
+// partition moves on, while a retryable one holds its partition (the records
+// behind it in the batch do not count as done, whatever their status) and
+// the other partition goes on. What is committed stops at the failing record:
+// the next member of the group starts there.
+TEST_F(KafkaItest, BatchHandlerGetsFetchedRecordsTogetherAndNothingPastARetryingRecordIsCommitted) {
+  MakeTopics(2);
+  constexpr int kPerPartition = 300;
+  constexpr int kMaxBatch = 50;
+  std::atomic<int> failed{0};
+  for (int i = 0; i < kPerPartition; ++i) {
+    for (int p = 0; p < 2; ++p) {
+      Record r = EncodeEvent(topic_, TestEvent(absl::StrCat("p", p, "-", i), "item"));
+      r.partition = p;
+      publisher_->PublishAsync(std::move(r), [&](absl::Status st) { if (!st.ok()) ++failed; });
+    }
+  }
+  ASSERT_TRUE(publisher_->Flush(kWait).ok());
+  ASSERT_EQ(failed.load(), 0);
+
+  ConsumerOptions o = Options(nullptr);
+  o.max_batch = kMaxBatch;
+  o.batch_handler = DecodingBatchHandler([](const std::vector<const docket::v1::Event*>& events) {
+    std::vector<absl::Status> out;
+    for (const auto* e : events) {
+      out.push_back(e->id() == "p0-100"   ? absl::InvalidArgumentError("poison")
+                    : e->id() == "p0-200" ? absl::UnavailableError("not yet")
+                                          : absl::OkStatus());
+    }
+    return out;
+  });
+  auto first = StartConsumer(std::move(o));
+  ASSERT_NE(first, nullptr);
+  auto id_of = [](const Record& r) { return DecodeEvent(r)->id(); };
+  ASSERT_TRUE(first->WaitUntil(
+      [&](const auto& calls) {
+        int retries = 0;
+        std::set<std::int64_t> p1;
+        for (const auto& c : calls) {
+          retries += c.record.partition == 0 && c.record.offset == 200;
+          if (c.record.partition == 1 && c.status.ok()) p1.insert(c.record.offset);
+        }
+        return retries >= 3 && p1.size() == kPerPartition;
+      },
+      kWait));
+  ASSERT_TRUE(first->Stop().ok());
+
+  const std::vector<int> batches = first->batches();
+  ASSERT_FALSE(batches.empty());
+  EXPECT_LE(*std::max_element(batches.begin(), batches.end()), kMaxBatch);
+  EXPECT_GT(*std::max_element(batches.begin(), batches.end()), 1) << "records fetched together came one by one";
+  const auto calls = first->calls();
+  EXPECT_EQ(std::count_if(calls.begin(), calls.end(), [&](const auto& c) { return id_of(c.record) == "p0-100"; }), 1)
+      << "a poison record is handled once";
+  // Partition 0 came in offset order, rewinding to the retrying record only.
+  std::int64_t last = -1;
+  for (const auto& c : calls) {
+    if (c.record.partition != 0) continue;
+    if (c.record.offset <= last) {
+      EXPECT_EQ(c.record.offset, 200) << "rewound elsewhere than to the retrying record";
+    }
+    last = c.record.offset;
+  }
+
+  // The next member starts at the record that never succeeded, on partition
+  // 0 only: records behind it that shared its batch were not committed.
+  auto next = StartConsumer(Options(AcceptAll()));
+  ASSERT_NE(next, nullptr);
+  ASSERT_TRUE(next->WaitUntil([](const auto& calls) { return calls.size() >= kPerPartition - 200; }, kWait));
+  ASSERT_TRUE(next->Stop().ok());
+  const auto again = next->calls();
+  ASSERT_FALSE(again.empty());
+  EXPECT_EQ(again.front().record.partition, 0);
+  EXPECT_EQ(again.front().record.offset, 200);
+  std::set<std::int64_t> offsets;
+  for (const auto& c : again) {
+    EXPECT_EQ(c.record.partition, 0) << "partition 1 was committed to its end";
+    offsets.insert(c.record.offset);
+  }
+  EXPECT_EQ(offsets.size(), static_cast<std::size_t>(kPerPartition - 200));
+}
+
+TEST_F(KafkaItest, ConsumerNeedsExactlyOneHandlerAndAPositiveBatchSize) {
+  MakeTopics(1);
+  auto refused = [&](ConsumerOptions o, const std::string& what) {
+    auto c = MakeKafkaConsumer(std::move(o), *publisher_, nullptr);
+    ASSERT_FALSE(c.ok()) << what;
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument) << what;
+    EXPECT_THAT(std::string(c.status().message()), HasSubstr(what));
+  };
+  refused(Options(nullptr), "exactly one of handler and batch_handler");
+  ConsumerOptions both = Options(AcceptAll());
+  both.batch_handler = [](const std::vector<const Record*>& r) { return std::vector<absl::Status>(r.size()); };
+  refused(std::move(both), "exactly one of handler and batch_handler");
+  ConsumerOptions zero = Options(AcceptAll());
+  zero.max_batch = 0;
+  refused(std::move(zero), "max_batch");
+}
+
 }  // namespace
 }  // namespace docket::kafka

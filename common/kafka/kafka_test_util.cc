@@ -46,13 +46,26 @@ absl::StatusOr<std::unique_ptr<RunningConsumer>> RunningConsumer::Start(
     ConsumerOptions options, EventPublisher& dlq, metrics::MetricsRegistry* metrics) {
   std::unique_ptr<RunningConsumer> rc(new RunningConsumer());
   RunningConsumer* self = rc.get();
-  RecordHandler inner = std::move(options.handler);
-  options.handler = [self, inner](const Record& r) {
-    absl::Status s = inner(r);
-    std::lock_guard<std::mutex> lock(self->mu_);
-    self->calls_.push_back({r, s});
-    return s;
-  };
+  if (options.batch_handler) {
+    BatchHandler inner = std::move(options.batch_handler);
+    options.batch_handler = [self, inner](const std::vector<const Record*>& records) {
+      std::vector<absl::Status> statuses = inner(records);
+      std::lock_guard<std::mutex> lock(self->mu_);
+      self->batches_.push_back(static_cast<int>(records.size()));
+      for (std::size_t i = 0; i < records.size() && i < statuses.size(); ++i) {
+        self->calls_.push_back({*records[i], statuses[i]});
+      }
+      return statuses;
+    };
+  } else if (options.handler) {
+    RecordHandler inner = std::move(options.handler);
+    options.handler = [self, inner](const Record& r) {
+      absl::Status s = inner(r);
+      std::lock_guard<std::mutex> lock(self->mu_);
+      self->calls_.push_back({r, s});
+      return s;
+    };
+  }
   auto user_assigned = std::move(options.on_assigned);
   options.on_assigned = [self, user_assigned](const std::vector<TopicPartition>& tps) {
     {
@@ -116,6 +129,11 @@ std::vector<Record> RunningConsumer::succeeded() const {
 std::vector<TopicPartition> RunningConsumer::assignment() const {
   std::lock_guard<std::mutex> lock(mu_);
   return assignment_;
+}
+
+std::vector<int> RunningConsumer::batches() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return batches_;
 }
 
 int RunningConsumer::rebalances() const {

@@ -29,8 +29,9 @@ KafkaConfig TestConfig(const std::string& brokers, const std::string& client_id)
 // and empty fetches (devkafka waits the full fetch.wait.max.ms) stay quick.
 KafkaConfig TestConsumerConfig(const std::string& brokers, const std::string& client_id);
 
-// Runs MakeKafkaConsumer(options, dlq) on a thread. The handler in `options`
-// is wrapped: every call and its result are recorded.
+// Runs MakeKafkaConsumer(options, dlq) on a thread. The handler (or batch
+// handler) in `options` is wrapped: every record handed to it and its result
+// are recorded, and the size of each batch.
 class RunningConsumer {
  public:
   struct Call {
@@ -51,6 +52,8 @@ class RunningConsumer {
   // The partitions currently assigned (per on_assigned / on_revoked).
   std::vector<TopicPartition> assignment() const;
   int rebalances() const;
+  // Sizes of the batches handed to a batch handler, in order.
+  std::vector<int> batches() const;
 
   // Polls until `pred(calls())` holds or `timeout` passes.
   bool WaitUntil(const std::function<bool(const std::vector<Call>&)>& pred,
@@ -60,6 +63,7 @@ class RunningConsumer {
   RunningConsumer() = default;
   mutable std::mutex mu_;
   std::vector<Call> calls_;
+  std::vector<int> batches_;
   std::vector<TopicPartition> assignment_;
   int rebalances_ = 0;
   std::unique_ptr<EventConsumer> consumer_;

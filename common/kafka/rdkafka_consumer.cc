@@ -1,7 +1,8 @@
 // The librdkafka EventConsumer: a consumer-group member with at-least-once
 // delivery. Everything (handler, rebalance and statistics callbacks, commits)
 // runs on the thread that calls Run(): records of one partition are handled
-// in order, one at a time.
+// in order, a batch at a time (what is already fetched from one queue, up to
+// max_batch; a record handler is called for each record of a batch in turn).
 //
 // Per record: OK -> its offset+1 is marked done; poison (INVALID_ARGUMENT,
 // DATA_LOSS) -> published to the DLQ, confirmed, then marked done; anything
@@ -53,6 +54,41 @@ constexpr int kMaxPriorityRun = 64;
 constexpr int kSeekTimeoutMs = 5000;
 
 using PartitionKey = std::pair<std::string, std::int32_t>;
+
+absl::Status Threw(const char* what) { return absl::InternalError(absl::StrCat("handler threw: ", what)); }
+
+// A record handler as a batch handler: one record after the other, and none
+// of a partition after one of its records failed retryably (the consumer
+// rewinds to that one; the later ones are not handled, so need no status).
+BatchHandler OneAtATime(RecordHandler handler) {
+  return [handler = std::move(handler)](const std::vector<const Record*>& records) {
+    std::vector<absl::Status> statuses;
+    statuses.reserve(records.size());
+    std::vector<std::pair<const std::string*, std::int32_t>> failed;
+    for (const Record* r : records) {
+      const bool skip = std::any_of(failed.begin(), failed.end(), [r](const auto& f) {
+        return f.second == r->partition && *f.first == r->topic;
+      });
+      if (skip) {
+        statuses.push_back(absl::AbortedError("not handled: an earlier record of its partition failed"));
+        continue;
+      }
+      // A throwing handler must not take the consumer down; retry it like
+      // any other transient failure.
+      absl::Status s;
+      try {
+        s = handler(*r);
+      } catch (const std::exception& e) {
+        s = Threw(e.what());
+      } catch (...) {
+        s = Threw("a non-std exception");
+      }
+      if (!s.ok() && !internal::IsPoison(s)) failed.emplace_back(&r->topic, r->partition);
+      statuses.push_back(std::move(s));
+    }
+    return statuses;
+  };
+}
 
 // Owns a partition list for the length of a scope.
 struct PartitionList {
@@ -142,6 +178,7 @@ class RdKafkaConsumer final : public EventConsumer {
     bool seek_pending = false;    // the rewind failed; redo it before resuming
     std::int64_t retry_offset = -1;
     Clock::time_point resume_at;
+    std::uint64_t epoch = 0;      // which assignment: a record fetched under another is stale
   };
   // ok / retry / dlq counters of one topic.
   using ResultCounters = std::array<prometheus::Counter*, 3>;
@@ -155,8 +192,14 @@ class RdKafkaConsumer final : public EventConsumer {
   static void OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque);
 
   void Rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts);
-  void Handle(const rd_kafka_message_t* msg);
-  absl::Status CallHandler(const Record& record);
+  // The partition state of a message fetched now (nullptr: an error, not
+  // ours, or paused), and its epoch.
+  const PartitionState* Owner(const rd_kafka_message_t* msg) const;
+  void HandleBatch();
+  void HandleError(const rd_kafka_message_t* msg);
+  std::vector<absl::Status> CallHandler(const std::vector<const Record*>& records);
+  // Applies a handler's status to the partition: done, DLQ or retry.
+  void Settle(PartitionState& state, const Record& record, const absl::Status& status);
   void Retry(PartitionState& state, const Record& record, const absl::Status& why);
   bool Rewind(const PartitionKey& key, PartitionState& state);
   void ResumeDue(Clock::time_point now);
@@ -177,7 +220,11 @@ class RdKafkaConsumer final : public EventConsumer {
   int priority_run_ = 0;                  // priority records handled since the consumer queue was polled
   bool cooperative_ = false;  // the group's rebalance protocol, read on each rebalance
   std::map<PartitionKey, PartitionState> partitions_;
-  Record record_;  // the message being handled (refilled, not reallocated)
+  std::uint64_t epochs_ = 0;  // assignments so far
+  // The batch being gathered and handled: each message with the epoch of
+  // its partition when it was fetched (0: not ours then).
+  std::vector<std::pair<rd_kafka_message_t*, std::uint64_t>> batch_;
+  std::vector<Record> records_;  // refilled, not reallocated, batch after batch
   Clock::time_point last_commit_ = Clock::now();
 
   std::optional<KafkaMetrics> metrics_;
@@ -203,7 +250,11 @@ RdKafkaConsumer::RdKafkaConsumer(ConsumerOptions options, EventPublisher& dlq,
 
 absl::StatusOr<std::unique_ptr<EventConsumer>> RdKafkaConsumer::Create(
     ConsumerOptions options, EventPublisher& dlq, metrics::MetricsRegistry* metrics) {
-  if (!options.handler) return absl::InvalidArgumentError("consumer handler is empty");
+  if (!options.handler == !options.batch_handler) {
+    return absl::InvalidArgumentError("consumer needs exactly one of handler and batch_handler");
+  }
+  if (options.max_batch < 1) return absl::InvalidArgumentError("consumer max_batch must be at least 1");
+  if (options.handler) options.batch_handler = OneAtATime(std::move(options.handler));
   if (options.topics.empty()) return absl::InvalidArgumentError("consumer topics are empty");
   if (options.dlq_topic.empty()) return absl::InvalidArgumentError("consumer dlq_topic is empty");
   for (const auto& t : options.priority_topics) {
@@ -291,8 +342,26 @@ absl::Status RdKafkaConsumer::Run() {
       if (!run_cut) (void)CommitDone("idle");  // after a cut run, priority records are likely waiting
       continue;
     }
-    Handle(msg);
-    rd_kafka_message_destroy(msg);
+    // The rest of the batch: whatever that queue already holds, without
+    // waiting. (A consumer poll may serve a rebalance meanwhile: the epochs
+    // tell which records it made stale.)
+    const bool priority = priority_run_ > 0;
+    for (;;) {
+      const PartitionState* owner = Owner(msg);
+      batch_.emplace_back(msg, owner != nullptr ? owner->epoch : 0);
+      if (batch_.size() >= static_cast<std::size_t>(options_.max_batch)) break;
+      if (priority) {
+        if (priority_run_ >= kMaxPriorityRun) break;
+        msg = rd_kafka_consume_queue(priority_, 0);
+        if (msg != nullptr) ++priority_run_;
+      } else {
+        msg = rd_kafka_consumer_poll(rk_, 0);
+      }
+      if (msg == nullptr) break;
+    }
+    HandleBatch();
+    for (auto& [m, epoch] : batch_) rd_kafka_message_destroy(m);
+    batch_.clear();
   }
 
   (void)CommitDone("stop");
@@ -324,32 +393,78 @@ Clock::duration RdKafkaConsumer::PollWait(Clock::time_point now) const {
   return wait;
 }
 
-void RdKafkaConsumer::Handle(const rd_kafka_message_t* msg) {
-  if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return;
-    if (msg->err == RD_KAFKA_RESP_ERR__FATAL) {
-      fatal_.store(true);
-      return;
-    }
-    // Informational (e.g. unknown topic while it is being created, transport
-    // errors): librdkafka keeps trying.
-    Logger().Warn("kafka consume error",
-                  {{"client", options_.kafka.client_id},
-                   {"topic", msg->rkt != nullptr ? rd_kafka_topic_name(msg->rkt) : ""},
-                   {"error", rd_kafka_err2name(msg->err)},
-                   {"reason", rd_kafka_message_errstr(msg)}});
-    return;
-  }
-  const PartitionKey key{rd_kafka_topic_name(msg->rkt), msg->partition};
-  auto it = partitions_.find(key);
+const RdKafkaConsumer::PartitionState* RdKafkaConsumer::Owner(const rd_kafka_message_t* msg) const {
+  if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) return nullptr;
+  auto it = partitions_.find({rd_kafka_topic_name(msg->rkt), msg->partition});
   // Not (or no longer) ours, or waiting out a retry backoff: the record will
   // be fetched again from the rewound / committed offset.
-  if (it == partitions_.end() || it->second.paused) return;
-  PartitionState& state = it->second;
+  if (it == partitions_.end() || it->second.paused) return nullptr;
+  return &it->second;
+}
 
-  ToRecord(msg, record_);
-  const Record& record = record_;
-  const absl::Status status = CallHandler(record);
+void RdKafkaConsumer::HandleBatch() {
+  std::vector<const Record*> records;
+  std::vector<PartitionState*> states;
+  records.reserve(batch_.size());
+  states.reserve(batch_.size());
+  if (records_.size() < batch_.size()) records_.resize(batch_.size());
+  for (const auto& [msg, epoch] : batch_) {
+    if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      HandleError(msg);
+      continue;
+    }
+    // Still ours, under the assignment it was fetched in, and not paused by
+    // a retry: else it is fetched again.
+    const PartitionState* owner = Owner(msg);
+    if (owner == nullptr || owner->epoch != epoch) continue;
+    Record& r = records_[records.size()];
+    ToRecord(msg, r);
+    records.push_back(&r);
+    states.push_back(const_cast<PartitionState*>(owner));
+  }
+  if (records.empty()) return;
+  const std::vector<absl::Status> statuses = CallHandler(records);
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    // A retry earlier in the batch paused the partition: this record comes
+    // again after that one.
+    if (states[i]->paused) continue;
+    Settle(*states[i], *records[i], statuses[i]);
+  }
+}
+
+void RdKafkaConsumer::HandleError(const rd_kafka_message_t* msg) {
+  if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return;
+  if (msg->err == RD_KAFKA_RESP_ERR__FATAL) {
+    fatal_.store(true);
+    return;
+  }
+  // Informational (e.g. unknown topic while it is being created, transport
+  // errors): librdkafka keeps trying.
+  Logger().Warn("kafka consume error",
+                {{"client", options_.kafka.client_id},
+                 {"topic", msg->rkt != nullptr ? rd_kafka_topic_name(msg->rkt) : ""},
+                 {"error", rd_kafka_err2name(msg->err)},
+                 {"reason", rd_kafka_message_errstr(msg)}});
+}
+
+std::vector<absl::Status> RdKafkaConsumer::CallHandler(const std::vector<const Record*>& records) {
+  // A throwing handler must not take the consumer down; retry it like any
+  // other transient failure.
+  absl::Status failed;
+  try {
+    std::vector<absl::Status> statuses = options_.batch_handler(records);
+    if (statuses.size() == records.size()) return statuses;
+    failed = absl::InternalError(absl::StrCat("batch handler returned ", statuses.size(),
+                                              " statuses for ", records.size(), " records"));
+  } catch (const std::exception& e) {
+    failed = Threw(e.what());
+  } catch (...) {
+    failed = Threw("a non-std exception");
+  }
+  return std::vector<absl::Status>(records.size(), failed);
+}
+
+void RdKafkaConsumer::Settle(PartitionState& state, const Record& record, const absl::Status& status) {
   if (status.ok()) {
     state.done = record.offset + 1;
     state.attempts = 0;
@@ -381,18 +496,6 @@ void RdKafkaConsumer::Handle(const rd_kafka_message_t* msg) {
         .Add({{"client", options_.kafka.client_id},
               {"reason_class", internal::PoisonClass(status)}})
         .Increment();
-  }
-}
-
-absl::Status RdKafkaConsumer::CallHandler(const Record& record) {
-  // A throwing handler must not take the consumer down; retry it like any
-  // other transient failure.
-  try {
-    return options_.handler(record);
-  } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat("handler threw: ", e.what()));
-  } catch (...) {
-    return absl::InternalError("handler threw a non-std exception");
   }
 }
 
@@ -504,7 +607,11 @@ void RdKafkaConsumer::Rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partitio
         e->offset = offset;  // assign() starts there instead of the committed offset
       }
     }
-    for (const auto& tp : tps) partitions_[{tp.topic, tp.partition}] = PartitionState{};
+    for (const auto& tp : tps) {
+      PartitionState fresh;
+      fresh.epoch = ++epochs_;
+      partitions_[{tp.topic, tp.partition}] = fresh;
+    }
     ForwardPriority(parts, priority_);
     // librdkafka keeps an application pause on the partition object across
     // unassign/assign (2.0 resets only its own pauses): a partition revoked

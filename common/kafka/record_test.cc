@@ -300,5 +300,53 @@ TEST(DecodingHandlerTest, WithHandledPayloadsSkipsOtherTypesUndecodedButDecodesH
   EXPECT_EQ(calls, 1);
 }
 
+TEST(DecodingBatchHandlerTest, HandsOverOnlyHandledEventsAndMapsEachStatusBackToItsRecord) {
+  docket::v1::Event routed = SampleEvent();
+  routed.set_id("routed");
+  routed.mutable_routed()->set_queue("ap");
+  Record skipped = EncodeEvent("t", routed);
+  skipped.value = "not-an-event";  // another type: never parsed
+  docket::v1::Event first = SampleEvent();
+  first.set_id("first");
+  docket::v1::Event second = SampleEvent();
+  second.set_id("second");
+  Record garbage = EncodeEvent("t", SampleEvent());
+  garbage.value = "not-an-event";
+  const Record a = EncodeEvent("t", first);
+  const Record b = EncodeEvent("t", second);
+
+  std::vector<std::string> seen;
+  BatchHandler h = DecodingBatchHandler(
+      [&](const std::vector<const docket::v1::Event*>& events) {
+        std::vector<absl::Status> out;
+        for (const auto* e : events) {
+          seen.push_back(e->id());
+          out.push_back(e->id() == "second" ? absl::UnavailableError("later") : absl::OkStatus());
+        }
+        return out;
+      },
+      {docket::v1::Event::kSubmitted});
+  const std::vector<absl::Status> s = h({&a, &skipped, &garbage, &b});
+  EXPECT_THAT(seen, ::testing::ElementsAre("first", "second"));
+  ASSERT_EQ(s.size(), 4u);
+  EXPECT_TRUE(s[0].ok());
+  EXPECT_TRUE(s[1].ok()) << "a record of another type is done";
+  EXPECT_EQ(s[2].code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s[2].message()), HasSubstr("undecodable record"));
+  EXPECT_EQ(s[3].code(), absl::StatusCode::kUnavailable);
+}
+
+TEST(DecodingBatchHandlerTest, AHandlerReturningTheWrongNumberOfStatusesFailsEveryHandledRecordRetryably) {
+  BatchHandler h = DecodingBatchHandler(
+      [](const std::vector<const docket::v1::Event*>&) { return std::vector<absl::Status>{}; });
+  const Record a = EncodeEvent("t", SampleEvent());
+  const std::vector<absl::Status> s = h({&a, &a});
+  ASSERT_EQ(s.size(), 2u);
+  for (const auto& st : s) {
+    EXPECT_EQ(st.code(), absl::StatusCode::kInternal);
+    EXPECT_THAT(std::string(st.message()), HasSubstr("returned 0 statuses for 2 events"));
+  }
+}
+
 }  // namespace
 }  // namespace docket::kafka

@@ -30,7 +30,7 @@
 #   docket-metrics reads it ("offset reset ... Offset out of range").
 # --claim-scan then repeats prefill + claim with 1, 2, 4, 8 and 16 workers.
 # --perf also records `perf record -g` of the service under test: processing
-#   (processing section), compliance (lifecycle), docket-metrics (the drain);
+#   (processing section), every process (lifecycle), docket-metrics (the drain);
 #   perf must be installed.
 #
 # Every run prints, and keeps in $DOCKET_BUILD_DIR/bench/stack-<section>.*
@@ -117,10 +117,11 @@ run() {
 note() { printf '%s\n' "$*" | tee -a "$log" >&2; }
 
 # perf record of one process while a command runs (--perf).
-with_perf() {  # name pid command...
-  local name=$1 pid=$2; shift 2
+with_perf() {  # name pid|all command...  (all: every process, perf record -a)
+  local name=$1 target=(-p "$2"); shift 2
+  [[ ${target[1]} == all ]] && target=(-a)
   if ((perf)); then
-    perf record -g -o "$out/perf-$name.data" -p "$pid" 2>/dev/null &
+    perf record -g -o "$out/perf-$name.data" "${target[@]}" 2>/dev/null &
     local perf_pid=$!
     "$@"
     kill -INT "$perf_pid" 2>/dev/null || true
@@ -189,7 +190,7 @@ section_lifecycle() {
   header lifecycle
   local_stack lifecycle
   note "# stack up: $(load)"
-  with_perf lifecycle-compliance "$(pid_of compliance)" \
+  with_perf lifecycle all \
     run "$loadgen" --mode=lifecycle \
       --target="$DOCKET_INTAKE_ADDR" --key="$publisher" \
       --work-target="$DOCKET_WORK_ADDR" --worker-key="$worker" \
