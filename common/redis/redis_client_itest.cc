@@ -162,6 +162,40 @@ TEST_F(RedisClientTest, EvalRunsTheScriptAndSurvivesScriptFlushThroughTheNoscrip
   EXPECT_EQ(MustCommand(*admin, {"GET", "ek"}).str, "v2");
 }
 
+TEST_F(RedisClientTest, EvalPipelineRunsEachCallInOrderInOneRoundTripAndSurvivesScriptFlush) {
+  auto admin = Client();
+  auto client = Client();
+  // Appends ARGV[1] to KEYS[1] and returns the result; fails on "bad".
+  const Script script(
+      "if ARGV[1] == 'bad' then return redis.error_reply('bad call') end "
+      "return redis.call('APPEND', KEYS[1], ARGV[1])");
+  std::vector<EvalCall> calls;
+  for (const char* a : {"a", "b", "bad", "c"}) calls.push_back({{"ep"}, {a}});
+  // Not cached yet: every call is answered NOSCRIPT, loaded, and sent again.
+  auto first = EvalPipeline(*client, script, calls);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->size(), 4u);
+  EXPECT_EQ((*first)[0].integer, 1);
+  EXPECT_EQ((*first)[1].integer, 2);
+  EXPECT_TRUE((*first)[2].is_error());
+  EXPECT_NE((*first)[2].str.find("bad call"), std::string::npos) << (*first)[2].str;
+  EXPECT_EQ((*first)[3].integer, 3);
+  EXPECT_EQ(MustCommand(*admin, {"GET", "ep"}).str, "abc");
+
+  auto cached = EvalPipeline(*client, script, calls);
+  ASSERT_TRUE(cached.ok()) << cached.status();
+  EXPECT_EQ((*cached)[3].integer, 6);
+  EXPECT_EQ(MustCommand(*admin, {"SCRIPT", "FLUSH"}).str, "OK");
+  auto flushed = EvalPipeline(*client, script, {{{"ep"}, {"d"}}});
+  ASSERT_TRUE(flushed.ok()) << flushed.status();
+  ASSERT_EQ(flushed->size(), 1u);
+  EXPECT_EQ((*flushed)[0].integer, 7);
+  EXPECT_EQ(MustCommand(*admin, {"GET", "ep"}).str, "abcabcd");
+  auto none = EvalPipeline(*client, script, {});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
 TEST_F(RedisClientTest, EvalScriptErrorIsInternalWithTheScriptsMessage) {
   auto client = Client();
   auto reply = client->Eval(Script("return redis.error_reply('no such item')"), {}, {});

@@ -1,6 +1,10 @@
 #include <openssl/evp.h>
 
 #include <string>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 
 #include "common/redis/redis_client.h"
 
@@ -27,5 +31,39 @@ std::string Sha1Hex(const std::string& data) {
 }  // namespace
 
 Script::Script(std::string source) : source_(std::move(source)), sha1_(Sha1Hex(source_)) {}
+
+absl::StatusOr<std::vector<Reply>> EvalPipeline(RedisClient& redis, const Script& script,
+                                                const std::vector<EvalCall>& calls) {
+  auto command = [&script](const EvalCall& call) {
+    std::vector<std::string> cmd;
+    cmd.reserve(3 + call.keys.size() + call.args.size());
+    cmd.push_back("EVALSHA");
+    cmd.push_back(script.sha1());
+    cmd.push_back(std::to_string(call.keys.size()));
+    cmd.insert(cmd.end(), call.keys.begin(), call.keys.end());
+    cmd.insert(cmd.end(), call.args.begin(), call.args.end());
+    return cmd;
+  };
+  std::vector<std::vector<std::string>> commands;
+  commands.reserve(calls.size());
+  for (const auto& call : calls) commands.push_back(command(call));
+  absl::StatusOr<std::vector<Reply>> replies = redis.Pipeline(commands);
+  if (!replies.ok()) return replies;
+  std::vector<std::size_t> missing;
+  for (std::size_t i = 0; i < replies->size(); ++i) {
+    const Reply& r = (*replies)[i];
+    if (r.is_error() && absl::StartsWith(r.str, "NOSCRIPT")) missing.push_back(i);
+  }
+  if (missing.empty()) return replies;
+  std::vector<std::vector<std::string>> again = {{"SCRIPT", "LOAD", script.source()}};
+  for (std::size_t i : missing) again.push_back(std::move(commands[i]));
+  absl::StatusOr<std::vector<Reply>> retried = redis.Pipeline(again);
+  if (!retried.ok()) return retried.status();
+  if ((*retried)[0].is_error()) {
+    return absl::InternalError(absl::StrCat("redis: SCRIPT LOAD failed: ", (*retried)[0].str));
+  }
+  for (std::size_t j = 0; j < missing.size(); ++j) (*replies)[missing[j]] = std::move((*retried)[j + 1]);
+  return replies;
+}
 
 }  // namespace docket::redis
