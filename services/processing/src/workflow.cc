@@ -4,6 +4,8 @@
 #include <condition_variable>
 #include <limits>
 #include <mutex>
+#include <set>
+#include <string_view>
 #include <thread>
 
 #include <prometheus/counter.h>
@@ -546,8 +548,10 @@ absl::StatusOr<Workflow::Loaded> Workflow::LoadForWorker(const Worker& worker,
   return *l;
 }
 
-absl::Status Workflow::Commit(const Change& c) {
-  std::vector<std::string> args;
+redis::EvalCall Workflow::CasCall(Change& c) const {
+  redis::EvalCall call;
+  call.keys = {ItemKey(c.item.id()), kOutbox, kOutboxAt};
+  std::vector<std::string>& args = call.args;
   args.reserve(8 + c.events.size() * 2 + c.fields.size() * 2 + c.ops.size() * 4);
   WorkItem item = c.item;
   item.set_version(c.expected_version + 1);
@@ -555,8 +559,7 @@ absl::Status Workflow::Commit(const Change& c) {
   args.push_back(item.SerializeAsString());
   args.push_back(absl::StrCat(RealNowMs()));  // outbox age is real time
   args.push_back(absl::StrCat(c.events.size()));
-  std::vector<docket::v1::Event> events = c.events;
-  for (auto& e : events) {
+  for (auto& e : c.events) {
     e.set_type(kafka::EventType(e));
     args.push_back(e.id());
     args.push_back(e.SerializeAsString());
@@ -568,25 +571,34 @@ absl::Status Workflow::Commit(const Change& c) {
   }
   // A finished item is kept for terminal_retention (Get, comments, replay
   // safety), then Redis drops it: Redis does not grow with history.
-  std::vector<std::array<std::string, 4>> ops = c.ops;
-  if (IsTerminal(item.state())) {
-    ops.push_back({"pexpire", ItemKey(item.id()), absl::StrCat(options_.terminal_retention.count()), ""});
+  const bool terminal = IsTerminal(item.state());
+  args.push_back(absl::StrCat(c.ops.size() + (terminal ? 1 : 0)));
+  for (const auto& op : c.ops) args.insert(args.end(), op.begin(), op.end());
+  if (terminal) {
+    args.insert(args.end(), {"pexpire", ItemKey(item.id()), absl::StrCat(options_.terminal_retention.count()), ""});
   }
-  args.push_back(absl::StrCat(ops.size()));
-  for (const auto& op : ops) args.insert(args.end(), op.begin(), op.end());
-  DOCKET_ASSIGN_OR_RETURN(redis::Reply r,
-                          redis_.Eval(CasScript(), {ItemKey(item.id()), kOutbox, kOutboxAt}, args));
+  return call;
+}
+
+absl::Status Workflow::Committed(const Change& c, const redis::Reply& r) {
+  if (r.is_error()) return absl::InternalError(absl::StrCat("the CAS script failed: ", r.str));
   if (r.elements.size() != 2) return absl::InternalError("unexpected reply of the CAS script");
   if (r.elements[0].integer == -1) {
     return absl::ResourceExhaustedError("the worker is at the work-in-progress limit");
   }
   if (r.elements[0].integer == 0) {
-    return absl::AbortedError(absl::StrCat("work item ", item.id(),
+    return absl::AbortedError(absl::StrCat("work item ", c.item.id(),
                                            " was changed concurrently; retry"));
   }
-  if (metrics_ && c.transition) metrics_->Transition(item.kind(), item.state());
-  PublishAndClear(events);
+  if (metrics_ && c.transition) metrics_->Transition(c.item.kind(), c.item.state());
+  PublishAndClear(c.events);
   return absl::OkStatus();
+}
+
+absl::Status Workflow::Commit(Change& c) {
+  const redis::EvalCall call = CasCall(c);
+  DOCKET_ASSIGN_OR_RETURN(redis::Reply r, redis_.Eval(CasScript(), call.keys, call.args));
+  return Committed(c, r);
 }
 
 void Workflow::PublishAndClear(const std::vector<docket::v1::Event>& events) {
@@ -614,10 +626,91 @@ const std::vector<docket::v1::Event::PayloadCase>& Workflow::HandledPayloads() {
   return kHandled;
 }
 
-absl::Status Workflow::Handle(const docket::v1::Event& event) {
-  if (event.has_submitted()) return Route(event);
-  if (event.has_verdict()) return OnVerdict(event);
-  return absl::OkStatus();  // our own lifecycle events, and anything else
+absl::Status Workflow::Handle(const docket::v1::Event& event) { return HandleBatch({&event})[0]; }
+
+namespace {
+
+// The item an input event changes ("" for events Handle ignores).
+const std::string& InputItem(const docket::v1::Event& e) {
+  static const std::string kNone;
+  if (e.has_submitted()) return e.subject();
+  if (e.has_verdict() && e.verdict().checkpoint() == docket::v1::CHECKPOINT_COMPLETE) return e.verdict().item_id();
+  return kNone;
+}
+
+}  // namespace
+
+std::vector<absl::Status> Workflow::HandleBatch(const std::vector<const docket::v1::Event*>& events) {
+  std::vector<absl::Status> out(events.size());
+  // Segments without two events of one item: within a segment every change
+  // is computed from what Redis held before it, so a second event of an item
+  // waits for the next segment, which sees the first one's effect.
+  std::size_t begin = 0;
+  while (begin < events.size()) {
+    std::set<std::string_view> items;
+    std::size_t end = begin;
+    for (; end < events.size(); ++end) {
+      const std::string& item = InputItem(*events[end]);
+      if (!item.empty() && !items.insert(item).second) break;
+    }
+    HandleSegment(events, begin, end, out);
+    begin = end;
+  }
+  return out;
+}
+
+void Workflow::HandleSegment(const std::vector<const docket::v1::Event*>& events, std::size_t begin,
+                             std::size_t end, std::vector<absl::Status>& out) {
+  // One round trip reads every item a verdict judges.
+  std::vector<std::size_t> verdicts;
+  std::vector<std::vector<std::string>> reads;
+  for (std::size_t i = begin; i < end; ++i) {
+    if (events[i]->has_verdict() && !InputItem(*events[i]).empty()) {
+      verdicts.push_back(i);
+      reads.push_back({"HMGET", ItemKey(InputItem(*events[i])), "pb", "v", "check", "held"});
+    }
+  }
+  absl::StatusOr<std::vector<redis::Reply>> loaded = redis_.Pipeline(reads);
+  // Then every change is computed, and one round trip commits them all.
+  std::vector<Change> changes;
+  std::vector<std::size_t> of;  // event index of each change
+  changes.reserve(end - begin);
+  std::size_t next_verdict = 0;
+  for (std::size_t i = begin; i < end; ++i) {
+    const docket::v1::Event& e = *events[i];
+    absl::StatusOr<std::optional<Change>> change = std::nullopt;
+    if (e.has_submitted()) {
+      change = RouteChange(e);
+    } else if (!InputItem(e).empty()) {
+      const std::size_t v = next_verdict++;
+      if (!loaded.ok()) {
+        change = loaded.status();
+      } else if ((*loaded)[v].is_error()) {
+        change = absl::InternalError(absl::StrCat("reading item ", InputItem(e), ": ", (*loaded)[v].str));
+      } else {
+        absl::StatusOr<std::optional<Loaded>> item = FromFields(InputItem(e), (*loaded)[v].elements);
+        change = item.ok() ? VerdictChange(e, *item) : item.status();
+      }
+    }
+    if (!change.ok()) {
+      out[i] = change.status();
+    } else if (*change) {
+      changes.push_back(**std::move(change));
+      of.push_back(i);
+    }
+  }
+  std::vector<redis::EvalCall> calls;
+  calls.reserve(changes.size());
+  for (Change& c : changes) calls.push_back(CasCall(c));
+  absl::StatusOr<std::vector<redis::Reply>> replies = redis::EvalPipeline(redis_, CasScript(), calls);
+  for (std::size_t k = 0; k < changes.size(); ++k) {
+    const std::size_t i = of[k];
+    absl::Status s = replies.ok() ? Committed(changes[k], (*replies)[k]) : replies.status();
+    // A routing that lost means the item exists: routed by another delivery.
+    // A verdict that lost is retried by the consumer against the new version.
+    if (s.code() == absl::StatusCode::kAborted && events[i]->has_submitted()) s = absl::OkStatus();
+    out[i] = std::move(s);
+  }
 }
 
 docket::v1::Event Workflow::CompletedEvent(const WorkItem& item, const std::string& id,
@@ -655,14 +748,17 @@ docket::v1::Event Workflow::AutoCompletedEvent(const WorkItem& item, const std::
   return e;
 }
 
-absl::Status Workflow::Route(const docket::v1::Event& event) {
+absl::StatusOr<std::optional<Workflow::Change>> Workflow::RouteChange(const docket::v1::Event& event) {
   const auto& sub = event.submitted().submission();
   const std::string& id = event.subject();
   if (id.empty()) return absl::InvalidArgumentError("Submitted event without a subject (item id)");
-  DOCKET_ASSIGN_OR_RETURN(std::optional<Loaded> existing, Load(id));
-  if (existing) return absl::OkStatus();  // redelivery
+  // A redelivery needs no read: the CAS creates the item only if it does not
+  // exist yet.
   const catalog::Kind* kind = catalog_.FindKind(sub.kind());
   if (!kind) {
+    // Unless routed before the kind left the catalog, this can never apply.
+    DOCKET_ASSIGN_OR_RETURN(std::optional<Loaded> existing, Load(id));
+    if (existing) return std::nullopt;
     return absl::InvalidArgumentError(
         absl::StrCat("item ", id, ": kind \"", sub.kind().substr(0, 64), "\" is not in the catalog"));
   }
@@ -725,24 +821,21 @@ absl::Status Workflow::Route(const docket::v1::Event& event) {
     Enqueue(c, item, now);
     ArmSla(c, item);
   }
-  absl::Status s = Commit(c);
-  if (s.code() == absl::StatusCode::kAborted) return absl::OkStatus();  // routed concurrently
-  return s;
+  return c;
 }
 
-absl::Status Workflow::OnVerdict(const docket::v1::Event& event) {
+absl::StatusOr<std::optional<Workflow::Change>> Workflow::VerdictChange(
+    const docket::v1::Event& event, const std::optional<Loaded>& l) {
   const auto& v = event.verdict();
-  if (v.checkpoint() != docket::v1::CHECKPOINT_COMPLETE) return absl::OkStatus();
-  DOCKET_ASSIGN_OR_RETURN(std::optional<Loaded> l, Load(v.item_id()));
   if (!l) {
     Log().Warn("verdict for an unknown item ignored", {{"item_id", v.item_id()}});
-    return absl::OkStatus();
+    return std::nullopt;
   }
   // Only the verdict on the current completion counts; a redelivered or
   // stale one changes nothing.
   if (l->item.state() != docket::v1::WORK_STATE_COMPLETION_REQUESTED ||
       l->check != v.source_event_id()) {
-    return absl::OkStatus();
+    return std::nullopt;
   }
   const std::int64_t now = NowMs();
   Change c;
@@ -777,7 +870,7 @@ absl::Status Workflow::OnVerdict(const docket::v1::Event& event) {
     p->set_kind(item.kind());
     c.events.push_back(e);
   }
-  return Commit(c);  // ABORTED is retried by the consumer
+  return c;
 }
 
 // ---- worker API ----

@@ -113,6 +113,11 @@ class Workflow {
   // INVALID_ARGUMENT for an input that can never apply (unknown kind);
   // retryable statuses when Redis is unavailable.
   absl::Status Handle(const docket::v1::Event& event);
+  // The same for events fetched together, one status per event: one Redis
+  // round trip reads the items the verdicts judge, one commits every change
+  // (a pipeline of CAS scripts), instead of two per event. Events of one
+  // item are applied in order. Handle is a batch of one.
+  std::vector<absl::Status> HandleBatch(const std::vector<const docket::v1::Event*>& events);
   // The payloads Handle acts on: the consumer skips the rest undecoded.
   static const std::vector<docket::v1::Event::PayloadCase>& HandledPayloads();
 
@@ -164,8 +169,15 @@ class Workflow {
            kafka::EventPublisher& publisher, const Clock& clock, const kafka::Topics& topics,
            WorkflowOptions options);
 
-  absl::Status Route(const docket::v1::Event& event);
-  absl::Status OnVerdict(const docket::v1::Event& event);
+  // events[begin, end), no two of one item, into out[begin, end).
+  void HandleSegment(const std::vector<const docket::v1::Event*>& events, std::size_t begin,
+                     std::size_t end, std::vector<absl::Status>& out);
+  // What routing a Submitted event changes; nullopt: nothing (routed before).
+  absl::StatusOr<std::optional<Change>> RouteChange(const docket::v1::Event& event);
+  // What a verdict changes on the item as read (`loaded`); nullopt: nothing
+  // (an unknown item, or a stale or redelivered verdict).
+  absl::StatusOr<std::optional<Change>> VerdictChange(const docket::v1::Event& event,
+                                                       const std::optional<Loaded>& loaded);
   absl::StatusOr<std::optional<Loaded>> Load(const std::string& item_id);
   // The item from its hash fields pb, v, check, held (nullopt: no item).
   static absl::StatusOr<std::optional<Loaded>> FromFields(const std::string& item_id,
@@ -182,7 +194,11 @@ class Workflow {
   absl::StatusOr<Loaded> LoadForWorker(const Worker& worker, const std::string& item_id);
   // Runs the CAS script; ABORTED on a version conflict, RESOURCE_EXHAUSTED at
   // a WIP cap. Then publishes the change's events.
-  absl::Status Commit(const Change& change);
+  absl::Status Commit(Change& change);
+  // The CAS script's call for a change (stamps the events' types), and what
+  // its reply means (publishing the events once it committed).
+  redis::EvalCall CasCall(Change& change) const;
+  absl::Status Committed(const Change& change, const redis::Reply& reply);
   void PublishAndClear(const std::vector<docket::v1::Event>& events);
 
   docket::v1::Event NewEvent(const docket::v1::WorkItem& item, const std::string& id) const;

@@ -91,6 +91,12 @@ class WorkflowItest : public ::testing::Test {
   std::string Submit(const std::string& kind, double amount = 100,
                      docket::v1::Priority priority = docket::v1::PRIORITY_UNSPECIFIED) {
     const std::string id = "item-" + std::to_string(++n_);
+    EXPECT_TRUE(wf_->Handle(Submitted(id, kind, amount, priority)).ok());
+    return id;
+  }
+
+  docket::v1::Event Submitted(const std::string& id, const std::string& kind, double amount = 100,
+                              docket::v1::Priority priority = docket::v1::PRIORITY_UNSPECIFIED) {
     docket::v1::Event e;
     e.set_id(id + ":submitted");
     e.set_subject(id);
@@ -101,8 +107,7 @@ class WorkflowItest : public ::testing::Test {
     s->mutable_submission()->set_priority(priority);
     (*s->mutable_submission()->mutable_attributes())["amount"].set_number_value(amount);
     *s->mutable_submitted_at() = TimeUtil::MillisecondsToTimestamp(Ms(clock_.Now()));
-    EXPECT_TRUE(wf_->Handle(e).ok());
-    return id;
+    return e;
   }
 
   docket::v1::WorkItem Item(const std::string& id) {
@@ -317,6 +322,93 @@ TEST_F(WorkflowItest, StaleOrRedeliveredVerdictChangesNothing) {
   ASSERT_TRUE(wf_->Handle(Verdict(id, docket::v1::OUTCOME_PASS, request)).ok());
   EXPECT_EQ(Item(id).version(), version);
   EXPECT_EQ(Events(id, "docket.work.v1.Completed").size(), 1u);
+}
+
+// A batch (what the consumer fetched together) has the effects of its
+// events handled one by one: each once, a second event of one item after the
+// first, a bad event failing alone.
+TEST_F(WorkflowItest, BatchAppliesEachEventOnceInOrderPerItemAndFailsOnlyTheBadOne) {
+  const std::string checked = Submit("checked");
+  ASSERT_EQ(Claim(kAlice), checked);
+  docket::v1::CompleteRequest done;
+  done.set_item_id(checked);
+  ASSERT_TRUE(wf_->Complete(kAlice, done).ok());
+  const std::string request = Events(checked, "docket.work.v1.CompletionRequested")[0].id();
+  const auto checked_version = Item(checked).version();
+
+  docket::v1::Event ignored = Submitted("item-x", "invoice");
+  ignored.mutable_routed()->set_queue("ap");  // our own lifecycle event: not an input
+  const std::vector<docket::v1::Event> events = {
+      Submitted("item-a", "invoice"),
+      Submitted("item-b", "invoice", 0.5),  // automated
+      Submitted("item-a", "invoice"),       // redelivered in the same batch
+      Verdict(checked, docket::v1::OUTCOME_PASS, request),
+      Verdict(checked, docket::v1::OUTCOME_PASS, request),  // redelivered
+      Submitted("item-c", "no-such-kind"),
+      Verdict("item-unknown", docket::v1::OUTCOME_PASS, "whatever"),
+      ignored,
+      Submitted("item-d", "memo"),
+  };
+  std::vector<const docket::v1::Event*> batch;
+  for (const auto& e : events) batch.push_back(&e);
+  const std::vector<absl::Status> statuses = wf_->HandleBatch(batch);
+  ASSERT_EQ(statuses.size(), events.size());
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    if (i == 5) continue;
+    EXPECT_TRUE(statuses[i].ok()) << i << ": " << statuses[i];
+  }
+  EXPECT_EQ(statuses[5].code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(statuses[5].message()), HasSubstr("no-such-kind"));
+
+  EXPECT_EQ(Item("item-a").state(), docket::v1::WORK_STATE_QUEUED);
+  EXPECT_EQ(Item("item-a").version(), 1);
+  EXPECT_EQ(Events("item-a", "docket.work.v1.Routed").size(), 1u);
+  EXPECT_EQ(Item("item-b").state(), docket::v1::WORK_STATE_AUTO_COMPLETED);
+  EXPECT_EQ(Item("item-d").queue(), "sup");
+  EXPECT_EQ(Item(checked).state(), docket::v1::WORK_STATE_COMPLETED);
+  EXPECT_EQ(Item(checked).version(), checked_version + 1);
+  EXPECT_EQ(Events(checked, "docket.work.v1.Completed").size(), 1u);
+  EXPECT_FALSE(wf_->Get(kOps, "item-c").ok());
+  EXPECT_FALSE(wf_->Get(kOps, "item-x").ok());
+}
+
+// The point of a batch: Redis round trips per batch, not per event. Routing
+// needs no read at all (the CAS creates an item only if it is new).
+TEST_F(WorkflowItest, BatchOfSubmissionsCommitsInOneRedisRoundTripWithoutReadingTheItems) {
+  metrics::MetricsRegistry registry({"processing", "test", "test"});
+  auto options = redis::ParseRedisUrl(server_->url());
+  ASSERT_TRUE(options.ok());
+  auto metered = redis::MakeRedisClient(*options, &registry);
+  ASSERT_TRUE(metered.ok()) << metered.status();
+  // Kafka refuses: nothing is confirmed, so the outbox clearer's own
+  // pipelines stay out of the count (the events wait in the outbox).
+  kafka::FakeEventPublisher refusing;
+  refusing.FailNext(1000, absl::UnavailableError("held back"));
+  auto wf = Workflow::Create(*catalog_, **metered, refusing, clock_, kafka::Topics(), nullptr, WorkflowOptions{});
+  ASSERT_TRUE(wf.ok()) << wf.status();
+  ASSERT_TRUE((*wf)->Handle(Submitted("warm-up", "invoice")).ok());  // the script is cached now
+  auto calls = [&](const std::string& command) {
+    return Sum(registry.Serialize(), "docket_redis_command_duration_seconds_count",
+               "command=\"" + command + "\"");
+  };
+  const double pipelines = calls("PIPELINE");
+  const double hmgets = calls("HMGET");
+  const double evals = calls("EVALSHA");
+
+  std::vector<docket::v1::Event> events;
+  for (int i = 0; i < 50; ++i) events.push_back(Submitted("batch-" + std::to_string(i), "invoice", i % 2 ? 100 : 0.5));
+  std::vector<const docket::v1::Event*> batch;
+  for (const auto& e : events) batch.push_back(&e);
+  for (const auto& s : (*wf)->HandleBatch(batch)) EXPECT_TRUE(s.ok()) << s;
+
+  EXPECT_EQ(calls("PIPELINE") - pipelines, 1) << "one round trip for the 50 changes";
+  EXPECT_EQ(calls("HMGET") - hmgets, 0);
+  EXPECT_EQ(calls("EVALSHA") - evals, 0);
+  EXPECT_EQ(Redis({"ZCARD", "docket:q:acme:ap"}).integer, 25 + 1);
+  // Routed for each, AutoCompleted too for the 25 automated.
+  EXPECT_EQ(Redis({"HLEN", "docket:outbox"}).integer, 1 + 50 + 25) << "every event kept for the relay";
+  EXPECT_EQ(Item("batch-0").state(), docket::v1::WORK_STATE_AUTO_COMPLETED);
+  EXPECT_EQ(Item("batch-1").state(), docket::v1::WORK_STATE_QUEUED);
 }
 
 TEST_F(WorkflowItest, FourEyesRefusesTheCompleterAsReleaser) {
