@@ -151,6 +151,18 @@ class WorkflowItest : public ::testing::Test {
     EXPECT_EQ(Redis({"HLEN", "docket:claiming:from"}).integer, 0);
   }
 
+  // A "checked" item claimed and completed by alice: its id, and the id of
+  // the CompletionRequested its verdict must name ("" if a step failed).
+  std::pair<std::string, std::string> AwaitingVerdict() {
+    const std::string id = Submit("checked");
+    EXPECT_EQ(Claim(kAlice), id);
+    docket::v1::CompleteRequest done;
+    done.set_item_id(id);
+    EXPECT_TRUE(wf_->Complete(kAlice, done).ok());
+    const auto requested = Events(id, "docket.work.v1.CompletionRequested");
+    return {id, requested.empty() ? "" : requested[0].id()};
+  }
+
   docket::v1::Event Verdict(const std::string& id, docket::v1::Outcome outcome, const std::string& source) {
     docket::v1::Event e;
     e.set_id(id + ":verdict:" + source);
@@ -308,12 +320,8 @@ TEST_F(WorkflowItest, HeldTimeDoesNotCountAgainstTheSla) {
 }
 
 TEST_F(WorkflowItest, StaleOrRedeliveredVerdictChangesNothing) {
-  const std::string id = Submit("checked");
-  ASSERT_EQ(Claim(kAlice), id);
-  docket::v1::CompleteRequest done;
-  done.set_item_id(id);
-  ASSERT_TRUE(wf_->Complete(kAlice, done).ok());
-  const std::string request = Events(id, "docket.work.v1.CompletionRequested")[0].id();
+  const auto [id, request] = AwaitingVerdict();
+  ASSERT_FALSE(request.empty());
   ASSERT_TRUE(wf_->Handle(Verdict(id, docket::v1::OUTCOME_PASS, "some-older-request")).ok());
   EXPECT_EQ(Item(id).state(), docket::v1::WORK_STATE_COMPLETION_REQUESTED);
   ASSERT_TRUE(wf_->Handle(Verdict(id, docket::v1::OUTCOME_PASS, request)).ok());
@@ -328,12 +336,8 @@ TEST_F(WorkflowItest, StaleOrRedeliveredVerdictChangesNothing) {
 // events handled one by one: each once, a second event of one item after the
 // first, a bad event failing alone.
 TEST_F(WorkflowItest, BatchAppliesEachEventOnceInOrderPerItemAndFailsOnlyTheBadOne) {
-  const std::string checked = Submit("checked");
-  ASSERT_EQ(Claim(kAlice), checked);
-  docket::v1::CompleteRequest done;
-  done.set_item_id(checked);
-  ASSERT_TRUE(wf_->Complete(kAlice, done).ok());
-  const std::string request = Events(checked, "docket.work.v1.CompletionRequested")[0].id();
+  const auto [checked, request] = AwaitingVerdict();
+  ASSERT_FALSE(request.empty());
   const auto checked_version = Item(checked).version();
 
   docket::v1::Event ignored = Submitted("item-x", "invoice");
