@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <deque>
 #include <limits>
 #include <mutex>
 #include <set>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
@@ -345,6 +347,36 @@ struct Workflow::Loaded {
   std::int64_t held_ms = 0;  // when the item was held (SLA clock paused)
 };
 
+// Items this replica just claimed, as committed: the worker's Complete
+// usually follows on the same replica, and then needs no read. A copy is
+// only ever a guess: the CAS still checks its version, and any failure on a
+// copy is judged again on what Redis holds (see Complete).
+class Workflow::ClaimedItems {
+ public:
+  void Put(const Loaded& l) {
+    std::lock_guard lock(mu_);
+    if (items_.insert_or_assign(l.item.id(), l).second) order_.push_back(l.item.id());
+    while (order_.size() > kMax) {
+      items_.erase(order_.front());
+      order_.pop_front();
+    }
+  }
+  std::optional<Loaded> Take(const std::string& id) {
+    std::lock_guard lock(mu_);
+    auto it = items_.find(id);
+    if (it == items_.end()) return std::nullopt;
+    Loaded l = std::move(it->second);
+    items_.erase(it);  // its id stays in order_ until evicted: harmless
+    return l;
+  }
+
+ private:
+  static constexpr std::size_t kMax = 4096;  // ~2 MB of copies at most
+  std::mutex mu_;
+  std::unordered_map<std::string, Loaded> items_;
+  std::deque<std::string> order_;
+};
+
 struct Workflow::Change {
   std::int64_t expected_version = 0;  // 0 = the item must not exist yet
   WorkItem item;                      // the new state
@@ -434,7 +466,7 @@ Workflow::Workflow(const catalog::Catalog& catalog, redis::RedisClient& redis,
                    kafka::EventPublisher& publisher, const Clock& clock,
                    const kafka::Topics& topics, WorkflowOptions options)
     : catalog_(catalog), redis_(redis), publisher_(publisher), clock_(clock), topics_(topics),
-      options_(std::move(options)), ids_(clock), clearer_(std::make_unique<OutboxClearer>(redis)) {}
+      options_(std::move(options)), ids_(clock), claimed_(std::make_unique<ClaimedItems>()), clearer_(std::make_unique<OutboxClearer>(redis)) {}
 
 Workflow::~Workflow() = default;
 
@@ -537,12 +569,16 @@ absl::StatusOr<bool> Workflow::Unreserve(const std::string& item_id, std::option
   return absl::AbortedError(absl::StrCat("work item ", item_id, " kept changing; its claim reservation is left to the watchdog"));
 }
 
+bool Workflow::Visible(const Worker& worker, const Loaded& l) {
+  return MayActFor(worker, l.item.tenant()) && MaySeeKind(worker, l.item.kind());
+}
+
 absl::StatusOr<Workflow::Loaded> Workflow::LoadForWorker(const Worker& worker,
                                                          const std::string& item_id) {
   if (item_id.empty()) return absl::InvalidArgumentError("item_id is required");
   DOCKET_ASSIGN_OR_RETURN(std::optional<Loaded> l, Load(item_id));
   // Another tenant's item is "not found": its existence is not revealed.
-  if (!l || !MayActFor(worker, l->item.tenant()) || !MaySeeKind(worker, l->item.kind())) {
+  if (!l || !Visible(worker, *l)) {
     return absl::NotFoundError(absl::StrCat("work item ", item_id.substr(0, 64), " not found"));
   }
   return *l;
@@ -1000,6 +1036,7 @@ absl::StatusOr<std::optional<WorkItem>> Workflow::ClaimNext(
     }
     observe();
     item.set_version(l->version + 1);
+    claimed_->Put(Loaded{.item = item, .version = l->version + 1, .check = l->check, .held_ms = l->held_ms});
     return std::optional<WorkItem>(item);
   }
   return absl::AbortedError("the items to claim kept changing while being claimed; retry");
@@ -1007,7 +1044,24 @@ absl::StatusOr<std::optional<WorkItem>> Workflow::ClaimNext(
 
 absl::StatusOr<WorkItem> Workflow::Complete(const Worker& worker,
                                             const docket::v1::CompleteRequest& request) {
+  // The copy kept by this replica's claim saves a read; whatever goes wrong
+  // with it (it may be stale) is decided again on the item as stored.
+  if (std::optional<Loaded> copy = claimed_->Take(request.item_id()); copy && Visible(worker, *copy)) {
+    absl::StatusOr<WorkItem> done = Complete(worker, request, *std::move(copy));
+    // What a stale copy can cause: a lost CAS, or a refusal of what the
+    // stored item may allow. Anything else (Redis down, say) stands.
+    const auto code = done.status().code();
+    if (code != absl::StatusCode::kAborted && code != absl::StatusCode::kFailedPrecondition &&
+        code != absl::StatusCode::kPermissionDenied) {
+      return done;
+    }
+  }
   DOCKET_ASSIGN_OR_RETURN(Loaded l, LoadForWorker(worker, request.item_id()));
+  return Complete(worker, request, std::move(l));
+}
+
+absl::StatusOr<WorkItem> Workflow::Complete(const Worker& worker,
+                                            const docket::v1::CompleteRequest& request, Loaded l) {
   DOCKET_ASSIGN_OR_RETURN(WorkState s, Apply(l.item.state(), Action::kComplete));
   if (l.item.worker() != worker.id) {
     return absl::PermissionDeniedError(

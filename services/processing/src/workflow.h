@@ -192,6 +192,11 @@ class Workflow {
   // change was first (the next tick sees it again).
   absl::StatusOr<bool> WarnAtRisk(const Loaded& l);
   absl::StatusOr<Loaded> LoadForWorker(const Worker& worker, const std::string& item_id);
+  // Whether the worker may see the item at all (else it is "not found").
+  static bool Visible(const Worker& worker, const Loaded& l);
+  // Complete on the item as `l` holds it.
+  absl::StatusOr<docket::v1::WorkItem> Complete(const Worker& worker,
+                                                const docket::v1::CompleteRequest& request, Loaded l);
   // Runs the CAS script; ABORTED on a version conflict, RESOURCE_EXHAUSTED at
   // a WIP cap. Then publishes the change's events.
   absl::Status Commit(Change& change);
@@ -224,6 +229,8 @@ class Workflow {
   std::map<std::string, BusinessCalendar> calendars_;  // by queue
   std::unique_ptr<WorkflowMetrics> metrics_;
   UuidV7Generator ids_;  // ids of original events (Feedback)
+  class ClaimedItems;
+  std::unique_ptr<ClaimedItems> claimed_;
   class OutboxClearer;
   std::unique_ptr<OutboxClearer> clearer_;  // last: stops before the rest goes
 };

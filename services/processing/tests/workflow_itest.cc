@@ -415,6 +415,58 @@ TEST_F(WorkflowItest, BatchOfSubmissionsCommitsInOneRedisRoundTripWithoutReading
   EXPECT_EQ(Item("batch-1").state(), docket::v1::WORK_STATE_QUEUED);
 }
 
+// Complete after a claim on the same replica uses the claim's copy of the
+// item (no read); a copy made stale by another replica's change is never
+// committed over it: the CAS refuses it and the item as stored decides.
+TEST_F(WorkflowItest, CompleteAfterAClaimHereReadsNothingAndAStaleCopyNeverOverwritesTheStoredItem) {
+  metrics::MetricsRegistry registry({"processing", "test", "test"});
+  auto options = redis::ParseRedisUrl(server_->url());
+  ASSERT_TRUE(options.ok());
+  auto metered = redis::MakeRedisClient(*options, &registry);
+  ASSERT_TRUE(metered.ok()) << metered.status();
+  auto here = Workflow::Create(*catalog_, **metered, publisher_, clock_, kafka::Topics(), nullptr,
+                               WorkflowOptions{.lease = 10min, .default_wip_limit = 5});
+  ASSERT_TRUE(here.ok()) << here.status();
+  auto hmgets = [&] {
+    return Sum(registry.Serialize(), "docket_redis_command_duration_seconds_count", "command=\"HMGET\"");
+  };
+  docket::v1::ClaimNextRequest claim;
+  claim.set_tenant("acme");
+  docket::v1::CompleteRequest done;
+
+  // Claimed and completed here: the completion reads nothing.
+  const std::string fresh = Submit("invoice");
+  ASSERT_EQ((*(*here)->ClaimNext(kAlice, claim))->id(), fresh);
+  const double before = hmgets();
+  done.set_item_id(fresh);
+  ASSERT_TRUE((*here)->Complete(kAlice, done).ok());
+  EXPECT_EQ(hmgets() - before, 0);
+  EXPECT_EQ(Item(fresh).state(), docket::v1::WORK_STATE_COMPLETED);
+
+  // Commented on another replica after the claim: the copy is stale, the
+  // comment survives the completion.
+  const std::string commented = Submit("invoice");
+  ASSERT_EQ((*(*here)->ClaimNext(kAlice, claim))->id(), commented);
+  ASSERT_TRUE(wf_->Comment(kBob, commented, "please check the VAT").ok());
+  done.set_item_id(commented);
+  auto completed = (*here)->Complete(kAlice, done);
+  ASSERT_TRUE(completed.ok()) << completed.status();
+  EXPECT_EQ(Item(commented).state(), docket::v1::WORK_STATE_COMPLETED);
+  ASSERT_EQ(Item(commented).comments_size(), 1) << "a stale copy overwrote the stored item";
+
+  // Its lease ran out and bob claimed it elsewhere: alice's copy says she
+  // holds it, the stored item says bob does.
+  const std::string moved = Submit("invoice");
+  ASSERT_EQ((*(*here)->ClaimNext(kAlice, claim))->id(), moved);
+  clock_.Advance(11min);
+  ASSERT_TRUE(wf_->Tick().ok());
+  ASSERT_EQ(Claim(kBob), moved);
+  done.set_item_id(moved);
+  EXPECT_EQ((*here)->Complete(kAlice, done).status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(Item(moved).worker(), "bob");
+  EXPECT_EQ(Item(moved).state(), docket::v1::WORK_STATE_CLAIMED);
+}
+
 TEST_F(WorkflowItest, FourEyesRefusesTheCompleterAsReleaser) {
   const std::string id = Submit("checked");
   ASSERT_EQ(Claim(kBob), id);
