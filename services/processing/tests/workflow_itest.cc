@@ -140,6 +140,16 @@ class WorkflowItest : public ::testing::Test {
     return wf.ok() ? std::move(*wf) : nullptr;
   }
 
+  // A client of the test's Redis that counts its commands in `registry`
+  // (docket_redis_command_duration_seconds_count{command}).
+  std::unique_ptr<redis::RedisClient> MeteredRedis(metrics::MetricsRegistry& registry) {
+    auto options = redis::ParseRedisUrl(server_->url());
+    EXPECT_TRUE(options.ok());
+    auto client = options.ok() ? redis::MakeRedisClient(*options, &registry) : options.status();
+    EXPECT_TRUE(client.ok()) << client.status();
+    return client.ok() ? std::move(*client) : nullptr;
+  }
+
   redis::Reply Redis(const std::vector<std::string>& args) {
     auto r = redis_->Command(args);
     EXPECT_TRUE(r.ok()) << r.status();
@@ -380,15 +390,13 @@ TEST_F(WorkflowItest, BatchAppliesEachEventOnceInOrderPerItemAndFailsOnlyTheBadO
 // needs no read at all (the CAS creates an item only if it is new).
 TEST_F(WorkflowItest, BatchOfSubmissionsCommitsInOneRedisRoundTripWithoutReadingTheItems) {
   metrics::MetricsRegistry registry({"processing", "test", "test"});
-  auto options = redis::ParseRedisUrl(server_->url());
-  ASSERT_TRUE(options.ok());
-  auto metered = redis::MakeRedisClient(*options, &registry);
-  ASSERT_TRUE(metered.ok()) << metered.status();
   // Kafka refuses: nothing is confirmed, so the outbox clearer's own
   // pipelines stay out of the count (the events wait in the outbox).
   kafka::FakeEventPublisher refusing;
   refusing.FailNext(1000, absl::UnavailableError("held back"));
-  auto wf = Workflow::Create(*catalog_, **metered, refusing, clock_, kafka::Topics(), nullptr, WorkflowOptions{});
+  const std::unique_ptr<redis::RedisClient> metered = MeteredRedis(registry);
+  ASSERT_NE(metered, nullptr);
+  auto wf = Workflow::Create(*catalog_, *metered, refusing, clock_, kafka::Topics(), nullptr, WorkflowOptions{});
   ASSERT_TRUE(wf.ok()) << wf.status();
   ASSERT_TRUE((*wf)->Handle(Submitted("warm-up", "invoice")).ok());  // the script is cached now
   auto calls = [&](const std::string& command) {
@@ -420,11 +428,9 @@ TEST_F(WorkflowItest, BatchOfSubmissionsCommitsInOneRedisRoundTripWithoutReading
 // committed over it: the CAS refuses it and the item as stored decides.
 TEST_F(WorkflowItest, CompleteAfterAClaimHereReadsNothingAndAStaleCopyNeverOverwritesTheStoredItem) {
   metrics::MetricsRegistry registry({"processing", "test", "test"});
-  auto options = redis::ParseRedisUrl(server_->url());
-  ASSERT_TRUE(options.ok());
-  auto metered = redis::MakeRedisClient(*options, &registry);
-  ASSERT_TRUE(metered.ok()) << metered.status();
-  auto here = Workflow::Create(*catalog_, **metered, publisher_, clock_, kafka::Topics(), nullptr,
+  const std::unique_ptr<redis::RedisClient> metered = MeteredRedis(registry);
+  ASSERT_NE(metered, nullptr);
+  auto here = Workflow::Create(*catalog_, *metered, publisher_, clock_, kafka::Topics(), nullptr,
                                WorkflowOptions{.lease = 10min, .default_wip_limit = 5});
   ASSERT_TRUE(here.ok()) << here.status();
   auto hmgets = [&] {
