@@ -488,9 +488,13 @@ TEST_F(KafkaItest, MetricsCountConsumedRecordsDlqAndConsumerLag) {
   EXPECT_TRUE(docket::testing::WaitFor(
       [&] { return registry.Serialize().find(lag) != std::string::npos; }, seconds(20)))
       << registry.Serialize();
+  EXPECT_THAT(registry.Serialize(),
+              HasSubstr("docket_kafka_consumer_assigned_partitions{client=\"kafka-itest-metrics\"} 1"));
   ASSERT_TRUE((*consumer)->Stop().ok());
 
   const std::string text = registry.Serialize();
+  EXPECT_THAT(text, HasSubstr("docket_kafka_consumer_assigned_partitions{client=\"kafka-itest-metrics\"} 0"))
+      << "a member that left still counts its partitions";
   EXPECT_THAT(text, HasSubstr(absl::StrCat("docket_kafka_records_consumed_total{client=\"kafka-itest-metrics\",result=\"ok\",topic=\"", topic_, "\"} 1")));
   EXPECT_THAT(text, HasSubstr(absl::StrCat("docket_kafka_records_consumed_total{client=\"kafka-itest-metrics\",result=\"dlq\",topic=\"", topic_, "\"} 1")));
   EXPECT_THAT(text, HasSubstr("docket_kafka_dlq_records_total{client=\"kafka-itest-metrics\",reason_class=\"invalid_argument\"} 1"));

@@ -15,6 +15,12 @@ struct KafkaMetrics {
                          .Help("Records behind the partition's high watermark, per assigned "
                                "partition (librdkafka statistics, every 5 s)")
                          .Register(registry)),
+        assigned_partitions(prometheus::BuildGauge()
+                                .Name("docket_kafka_consumer_assigned_partitions")
+                                .Help("Partitions assigned to the process's group members, per "
+                                      "client: 0 until the group is joined (and for a member "
+                                      "without partitions)")
+                                .Register(registry)),
         records_consumed(prometheus::BuildCounter()
                              .Name("docket_kafka_records_consumed_total")
                              .Help("Records handed to a handler, by result: ok (committed), "
@@ -41,6 +47,7 @@ struct KafkaMetrics {
                            .Register(registry)) {}
 
   prometheus::Family<prometheus::Gauge>& consumer_lag;         // {client,topic,partition}
+  prometheus::Family<prometheus::Gauge>& assigned_partitions;  // {client}
   prometheus::Family<prometheus::Counter>& records_consumed;   // {client,topic,result}
   prometheus::Family<prometheus::Counter>& dlq_records;        // {client,reason_class}
   prometheus::Family<prometheus::Counter>& produce_errors;     // {client,reason}

@@ -192,6 +192,9 @@ class RdKafkaConsumer final : public EventConsumer {
   static void OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque);
 
   void Rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts);
+  // Brings this member's share of docket_kafka_consumer_assigned_partitions
+  // to its assignment.
+  void ReportAssigned();
   // The partition state of a message fetched now (nullptr: an error, not
   // ours, or paused), and its epoch.
   const PartitionState* Owner(const rd_kafka_message_t* msg) const;
@@ -228,6 +231,8 @@ class RdKafkaConsumer final : public EventConsumer {
   Clock::time_point last_commit_ = Clock::now();
 
   std::optional<KafkaMetrics> metrics_;
+  prometheus::Gauge* assigned_ = nullptr;  // this client's docket_kafka_consumer_assigned_partitions
+  std::size_t reported_ = 0;               // this member's share of it
   std::map<std::string, ResultCounters> counters_;
 
   std::atomic<bool> stop_{false};
@@ -245,6 +250,9 @@ RdKafkaConsumer::RdKafkaConsumer(ConsumerOptions options, EventPublisher& dlq,
     for (const char* c : {"invalid_argument", "data_loss"}) {
       metrics_->dlq_records.Add({{"client", options_.kafka.client_id}, {"reason_class", c}});
     }
+    // Shared by the members of one client id (consumer threads): each adds
+    // what it gets and takes away what it gives up.
+    assigned_ = &metrics_->assigned_partitions.Add({{"client", options_.kafka.client_id}});
   }
 }
 
@@ -290,6 +298,8 @@ absl::StatusOr<std::unique_ptr<EventConsumer>> RdKafkaConsumer::Create(
 RdKafkaConsumer::~RdKafkaConsumer() {
   if (rk_ == nullptr) return;
   if (!closed_) rd_kafka_consumer_close(rk_);
+  partitions_.clear();
+  ReportAssigned();
   if (priority_ != nullptr) {
     // Records fetched but not handled hold their partitions: drop them (they
     // were not committed) so the client can be destroyed.
@@ -589,6 +599,19 @@ absl::Status RdKafkaConsumer::CommitDone(std::string_view why) {
   return absl::OkStatus();
 }
 
+void RdKafkaConsumer::ReportAssigned() {
+  if (assigned_ == nullptr) return;
+  assigned_->Increment(static_cast<double>(partitions_.size()) - static_cast<double>(reported_));
+  reported_ = partitions_.size();
+}
+
+void RdKafkaConsumer::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                                  rd_kafka_topic_partition_list_t* parts, void* opaque) {
+  auto* self = static_cast<RdKafkaConsumer*>(opaque);
+  self->Rebalance(err, parts);
+  self->ReportAssigned();
+}
+
 void RdKafkaConsumer::Rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts) {
   // Known only once the group is joined: "NONE" before, then EAGER or COOPERATIVE
   // depending on partition.assignment.strategy.
@@ -728,10 +751,6 @@ void RdKafkaConsumer::ZeroLag(const PartitionKey& key) {
       .Set(0);
 }
 
-void RdKafkaConsumer::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
-                                  rd_kafka_topic_partition_list_t* parts, void* opaque) {
-  static_cast<RdKafkaConsumer*>(opaque)->Rebalance(err, parts);
-}
 
 int RdKafkaConsumer::OnStats(rd_kafka_t* rk, char* json, size_t len, void* opaque) {
   auto* self = static_cast<RdKafkaConsumer*>(opaque);

@@ -86,6 +86,25 @@ done
 for s in "${services[@]}"; do wait_for_file "$state/$s.ready" "$s" 60; done
 
 port_of() { sed -n "s/^$2=//p" "$state/$1.ready"; }
+
+# Ready (serving) is not yet consuming: a consumer group hands out partitions
+# a few seconds after its members join (the initial rebalance delay). Wait
+# until every consumer of every service holds some, so that what is submitted
+# next is handled at once (the demo's day, the benchmarks' clocks).
+for s in "${services[@]}"; do
+  url="http://127.0.0.1:$(port_of "$s" metrics_port)/metrics"
+  deadline=$((SECONDS + 60))
+  while :; do
+    # One line per consumer client; none for a service without a consumer.
+    waiting="its /metrics did not answer"
+    if body=$(curl -fsS --max-time 2 "$url" 2>/dev/null); then
+      waiting=$(awk '/^docket_kafka_consumer_assigned_partitions\{/ && $NF + 0 < 1 { print $1 }' <<<"$body")
+    fi
+    [[ -z $waiting ]] && break
+    (( SECONDS < deadline )) || die "$s: no Kafka partitions assigned within 60 s ($waiting); see $state/logs/$s.log"
+    sleep 0.2
+  done
+done
 {
   echo "# Written by deploy/local/up.sh; source it or let docketctl read it."
   echo "DOCKET_KAFKA_BROKERS=$brokers"
