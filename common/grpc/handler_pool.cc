@@ -7,7 +7,8 @@
 
 namespace docket::grpcutil {
 
-HandlerPool::HandlerPool(int threads, const std::string& name) {
+HandlerPool::HandlerPool(int threads, const std::string& name, std::size_t max_queued)
+    : max_queued_(max_queued) {
   assert(threads >= 1);
   const std::string thread_name = name.substr(0, 15);  // the kernel's limit
   threads_.reserve(static_cast<std::size_t>(threads));
@@ -29,9 +30,17 @@ HandlerPool::~HandlerPool() {
 grpc::ServerUnaryReactor* HandlerPool::Run(grpc::CallbackServerContext* context,
                                            std::function<grpc::Status()> handler) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::size_t waiting = 0;
   {
     std::lock_guard lock(mu_);
-    queue_.push_back(Call{context, reactor, std::move(handler)});
+    waiting = queue_.size();
+    if (waiting < max_queued_) queue_.push_back(Call{context, reactor, std::move(handler)});
+  }
+  if (waiting >= max_queued_) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                 "server overloaded: " + std::to_string(waiting) +
+                                     " calls already waiting; retry with backoff"));
+    return reactor;
   }
   cv_.notify_one();
   return reactor;

@@ -28,7 +28,13 @@ namespace docket::grpcutil {
 class HandlerPool {
  public:
   // `threads` >= 1 threads named `name` (at most 15 characters are kept).
-  HandlerPool(int threads, const std::string& name);
+  // At most `max_queued` calls wait for a thread; beyond that a call is
+  // refused at once with UNAVAILABLE (the replica is overloaded: the client
+  // backs off and retries, or goes to another replica) instead of waiting in
+  // an ever longer queue until its deadline. Not RESOURCE_EXHAUSTED: the Work
+  // API answers that for a worker at the WIP cap, which a retry cannot fix.
+  HandlerPool(int threads, const std::string& name, std::size_t max_queued = kDefaultMaxQueued);
+  static constexpr std::size_t kDefaultMaxQueued = 512;
   // Runs every queued handler, finishing its call, then joins the threads.
   // Destroy it only after the server that calls Run() has shut down.
   ~HandlerPool();
@@ -59,6 +65,7 @@ class HandlerPool {
   std::condition_variable cv_;
   std::deque<Call> queue_;  // guarded by mu_
   bool stopping_ = false;   // guarded by mu_
+  const std::size_t max_queued_;
   std::vector<std::thread> threads_;
 };
 

@@ -118,7 +118,8 @@ class TestIntake final : public docket::v1::Intake::Service {
 // defaults (UNIMPLEMENTED).
 class CallbackIntake final : public docket::v1::Intake::CallbackService {
  public:
-  explicit CallbackIntake(int threads) : pool_(threads, "test-pool") {}
+  explicit CallbackIntake(int threads, std::size_t max_queued = grpcutil::HandlerPool::kDefaultMaxQueued)
+      : pool_(threads, "test-pool", max_queued) {}
 
   grpc::ServerUnaryReactor* Submit(grpc::CallbackServerContext* context,
                                    const docket::v1::SubmitRequest* request,
@@ -588,6 +589,32 @@ TEST(ServerRunnerCallback, PooledCallWhoseDeadlinePassedInTheQueueIsNeverRun) {
   docket::v1::SubmitResponse auth;
   ASSERT_TRUE(Submit(channel, "auth", &auth, "Bearer token-1").ok());
   EXPECT_EQ(intake.entered(), 1) << "the handler of a call whose deadline had passed ran";
+  runner.Shutdown();
+}
+
+TEST(ServerRunnerCallback, CallBeyondThePoolsQueueBoundIsRefusedAtOnceAndTheQueuedOnesStillRun) {
+  CallbackIntake intake(1, /*max_queued=*/2);  // one running, two waiting
+  ServerRunner runner(Loopback());
+  runner.AddService(&intake, kIntake);
+  ASSERT_TRUE(runner.Start().ok());
+  auto channel = Plaintext(runner.port());
+  auto running = std::async(std::launch::async, [&] { return Submit(channel, "slow"); });
+  ASSERT_TRUE(intake.WaitEntered(1));
+  auto queued1 = std::async(std::launch::async, [&] { return Submit(channel, "slow"); });
+  auto queued2 = std::async(std::launch::async, [&] { return Submit(channel, "slow"); });
+  ASSERT_TRUE(intake.WaitArrived(3));
+
+  const grpc::Status refused = Submit(channel, "slow");
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(refused.error_message(), HasSubstr("server overloaded: 2 calls already waiting"));
+  EXPECT_EQ(intake.entered(), 1);
+
+  intake.Release();
+  for (auto* call : {&running, &queued1, &queued2}) {
+    ASSERT_EQ(call->wait_for(kDeadline), std::future_status::ready);
+    EXPECT_TRUE(call->get().ok());
+  }
+  EXPECT_EQ(intake.entered(), 3) << "the refused call ran anyway";
   runner.Shutdown();
 }
 
