@@ -443,9 +443,39 @@ TEST_F(ProcessingItest, ClaimWhoseWorkerVanishedReturnsToTheQueueWhenTheLeaseRun
   EXPECT_TRUE(item->worker().empty());
 }
 
+// The value of one series in a /metrics scrape; 0 if absent.
+double SeriesValue(const std::string& body, const std::string& series) {
+  const std::string line_start = series + " ";
+  for (std::size_t at = body.find(line_start); at != std::string::npos;
+       at = body.find(line_start, at + 1)) {
+    if (at == 0 || body[at - 1] == '\n') return std::stod(body.substr(at + line_start.size()));
+  }
+  return 0;
+}
+
+// Partitions a processing replica's consumer holds (-1: no scrape).
+double AssignedPartitions(int metrics_port) {
+  auto scrape = testing::HttpGet(metrics_port, "/metrics");
+  if (!scrape.ok()) return -1;
+  return SeriesValue(scrape->body,
+                     "docket_kafka_consumer_assigned_partitions{client=\"docket-processing-consumer\"}");
+}
+
 TEST_F(ProcessingItest, TwoReplicasShareTheWorkAndEitherServesTheWorkerApi) {
   auto second = testing::StartService("processing", bootstrap_, redis_->url(), env_);
   ASSERT_TRUE(second.ok()) << second.status();
+  // Both members of the group hold partitions, together all 8 (4 of each of
+  // the two topics), before any work is submitted: the work is shared, and
+  // no submission waits out the rebalance the second member caused.
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        const double a = AssignedPartitions(processing_->metrics_port);
+        const double b = AssignedPartitions(second->metrics_port);
+        return a > 0 && b > 0 && a + b == 8;
+      },
+      60s))
+      << "partitions: " << AssignedPartitions(processing_->metrics_port) << " + "
+      << AssignedPartitions(second->metrics_port);
   DrainQueue();
   std::set<std::string> ids;
   for (int i = 0; i < 12; ++i) ids.insert(Submit("data_entry", DataEntryAttrs()));
@@ -487,16 +517,6 @@ TEST_F(ProcessingItest, MetricsCountTransitionsWithBoundedLabels) {
   EXPECT_EQ(scrape->body.find(id), std::string::npos) << "an item id became a label";
   absl::Status lint = testing::PromtoolCheckMetrics(scrape->body);
   EXPECT_TRUE(lint.ok()) << lint;
-}
-
-// The value of one series in a /metrics scrape; 0 if absent.
-double SeriesValue(const std::string& body, const std::string& series) {
-  const std::string line_start = series + " ";
-  for (std::size_t at = body.find(line_start); at != std::string::npos;
-       at = body.find(line_start, at + 1)) {
-    if (at == 0 || body[at - 1] == '\n') return std::stod(body.substr(at + line_start.size()));
-  }
-  return 0;
 }
 
 // WorkService is a callback service whose calls finish on its own threads:
