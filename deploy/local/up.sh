@@ -65,6 +65,17 @@ else
   cp "$state/kafka/kafka.pid" "$state/kafka.pid"
   brokers=$(cat "$state/kafka/bootstrap")
   control=""
+  # Docket's topics, as docket-devkafka makes them: the broker creates a topic
+  # (num.partitions=4) when its metadata is asked for, but a consumer's
+  # subscription does not ask, and docket.intake.v1 has no producer here.
+  for t in intake work compliance audit dlq; do
+    topic="${DOCKET_TOPIC_PREFIX:-docket.}$t.v1"
+    deadline=$((SECONDS + 30))
+    until kcat -L -b "$brokers" -t "$topic" 2>/dev/null | grep -q "topic \"$topic\" with [1-9]"; do
+      (( SECONDS < deadline )) || die "Kafka did not create topic $topic within 30 s"
+      sleep 0.2
+    done
+  done
 fi
 
 sim_clock=""
