@@ -51,10 +51,12 @@ RecordHandler DecodingHandler(EventHandler handler,
                               const std::vector<docket::v1::Event::PayloadCase>& handled = {});
 
 // The same for a batch: the handler gets the decoded envelopes of the
-// records it handles (valid during the call only), and returns one status
-// for each; skipped records are OK, undecodable ones poison, without it.
-using EventBatchHandler =
-    std::function<std::vector<absl::Status>(const std::vector<const docket::v1::Event*>&)>;
+// records it handles and, at the same index, the record each came from (its
+// topic, partition, offset, headers); both valid during the call only. It
+// returns one status for each; skipped records are OK, undecodable ones
+// poison, without it.
+using EventBatchHandler = std::function<std::vector<absl::Status>(
+    const std::vector<const docket::v1::Event*>& events, const std::vector<const Record*>& records)>;
 BatchHandler DecodingBatchHandler(EventBatchHandler handler,
                                   const std::vector<docket::v1::Event::PayloadCase>& handled = {});
 
