@@ -59,7 +59,8 @@ BatchHandler DecodingBatchHandler(EventBatchHandler handler,
     if (events.size() < records.size()) events.resize(records.size());
     std::vector<absl::Status> statuses(records.size());
     std::vector<const docket::v1::Event*> in;
-    std::vector<std::size_t> at;  // index into records of each of `in`
+    std::vector<const Record*> from;  // the record of each of `in`
+    std::vector<std::size_t> at;      // index into records of each of `in`
     for (std::size_t i = 0; i < records.size(); ++i) {
       if (!filter.MayHandle(*records[i])) continue;
       if (absl::Status s = Decode(*records[i], events[i]); !s.ok()) {
@@ -68,10 +69,11 @@ BatchHandler DecodingBatchHandler(EventBatchHandler handler,
       }
       if (!filter.Handles(events[i])) continue;
       in.push_back(&events[i]);
+      from.push_back(records[i]);
       at.push_back(i);
     }
     if (in.empty()) return statuses;
-    std::vector<absl::Status> out = handler(in);
+    std::vector<absl::Status> out = handler(in, from);
     if (out.size() != in.size()) {
       const absl::Status bad = absl::InternalError(
           absl::StrCat("batch handler returned ", out.size(), " statuses for ", in.size(), " events"));

@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -51,12 +52,26 @@ RecordHandler DecodingHandler(EventHandler handler,
                               const std::vector<docket::v1::Event::PayloadCase>& handled = {});
 
 // The same for a batch: the handler gets the decoded envelopes of the
-// records it handles (valid during the call only), and returns one status
-// for each; skipped records are OK, undecodable ones poison, without it.
-using EventBatchHandler =
-    std::function<std::vector<absl::Status>(const std::vector<const docket::v1::Event*>&)>;
+// records it handles and, at the same index, the record each came from (its
+// topic, partition, offset, headers); both valid during the call only. It
+// returns one status for each; skipped records are OK, undecodable ones
+// poison, without it.
+using EventBatchHandler = std::function<std::vector<absl::Status>(
+    const std::vector<const docket::v1::Event*>& events, const std::vector<const Record*>& records)>;
 BatchHandler DecodingBatchHandler(EventBatchHandler handler,
                                   const std::vector<docket::v1::Event::PayloadCase>& handled = {});
+// A handler that needs the envelopes only may take just them (the same
+// adapter, the records left out).
+template <typename F>
+  requires std::is_invocable_r_v<std::vector<absl::Status>, F&, const std::vector<const docket::v1::Event*>&>
+BatchHandler DecodingBatchHandler(F handler, const std::vector<docket::v1::Event::PayloadCase>& handled = {}) {
+  return DecodingBatchHandler(
+      EventBatchHandler([handler = std::move(handler)](const std::vector<const docket::v1::Event*>& events,
+                                                       const std::vector<const Record*>&) mutable {
+        return handler(events);
+      }),
+      handled);
+}
 
 struct TopicPartition {
   std::string topic;

@@ -590,7 +590,8 @@ TEST_F(KafkaItest, BatchHandlerGetsFetchedRecordsTogetherAndNothingPastARetrying
 
   ConsumerOptions o = Options(nullptr);
   o.max_batch = kMaxBatch;
-  o.batch_handler = DecodingBatchHandler([](const std::vector<const docket::v1::Event*>& events) {
+  o.batch_handler = DecodingBatchHandler([](const std::vector<const docket::v1::Event*>& events,
+                                             const std::vector<const Record*>&) {
     std::vector<absl::Status> out;
     for (const auto* e : events) {
       out.push_back(e->id() == "p0-100"   ? absl::InvalidArgumentError("poison")

@@ -300,7 +300,7 @@ TEST(DecodingHandlerTest, WithHandledPayloadsSkipsOtherTypesUndecodedButDecodesH
   EXPECT_EQ(calls, 1);
 }
 
-TEST(DecodingBatchHandlerTest, HandsOverOnlyHandledEventsAndMapsEachStatusBackToItsRecord) {
+TEST(DecodingBatchHandlerTest, HandsOverOnlyHandledEventsWithTheirRecordsAndMapsEachStatusBackToItsRecord) {
   docket::v1::Event routed = SampleEvent();
   routed.set_id("routed");
   routed.mutable_routed()->set_queue("ap");
@@ -316,8 +316,10 @@ TEST(DecodingBatchHandlerTest, HandsOverOnlyHandledEventsAndMapsEachStatusBackTo
   const Record b = EncodeEvent("t", second);
 
   std::vector<std::string> seen;
+  std::vector<const Record*> records;
   BatchHandler h = DecodingBatchHandler(
-      [&](const std::vector<const docket::v1::Event*>& events) {
+      [&](const std::vector<const docket::v1::Event*>& events, const std::vector<const Record*>& from) {
+        records = from;
         std::vector<absl::Status> out;
         for (const auto* e : events) {
           seen.push_back(e->id());
@@ -328,6 +330,7 @@ TEST(DecodingBatchHandlerTest, HandsOverOnlyHandledEventsAndMapsEachStatusBackTo
       {docket::v1::Event::kSubmitted});
   const std::vector<absl::Status> s = h({&a, &skipped, &garbage, &b});
   EXPECT_THAT(seen, ::testing::ElementsAre("first", "second"));
+  EXPECT_THAT(records, ::testing::ElementsAre(&a, &b)) << "each event comes with the record it was decoded from";
   ASSERT_EQ(s.size(), 4u);
   EXPECT_TRUE(s[0].ok());
   EXPECT_TRUE(s[1].ok()) << "a record of another type is done";
@@ -336,9 +339,29 @@ TEST(DecodingBatchHandlerTest, HandsOverOnlyHandledEventsAndMapsEachStatusBackTo
   EXPECT_EQ(s[3].code(), absl::StatusCode::kUnavailable);
 }
 
+TEST(DecodingBatchHandlerTest, AHandlerOfEnvelopesOnlyGetsTheSameEventsAndStatuses) {
+  docket::v1::Event first = SampleEvent();
+  first.set_id("first");
+  Record garbage = EncodeEvent("t", SampleEvent());
+  garbage.value = "not-an-event";
+  const Record a = EncodeEvent("t", first);
+  std::vector<std::string> seen;
+  BatchHandler h = DecodingBatchHandler([&](const std::vector<const docket::v1::Event*>& events) {
+    for (const auto* e : events) seen.push_back(e->id());
+    return std::vector<absl::Status>(events.size(), absl::UnavailableError("later"));
+  });
+  const std::vector<absl::Status> s = h({&garbage, &a});
+  EXPECT_THAT(seen, ::testing::ElementsAre("first"));
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[0].code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s[1].code(), absl::StatusCode::kUnavailable);
+}
+
 TEST(DecodingBatchHandlerTest, AHandlerReturningTheWrongNumberOfStatusesFailsEveryHandledRecordRetryably) {
   BatchHandler h = DecodingBatchHandler(
-      [](const std::vector<const docket::v1::Event*>&) { return std::vector<absl::Status>{}; });
+      [](const std::vector<const docket::v1::Event*>&, const std::vector<const Record*>&) {
+        return std::vector<absl::Status>{};
+      });
   const Record a = EncodeEvent("t", SampleEvent());
   const std::vector<absl::Status> s = h({&a, &a});
   ASSERT_EQ(s.size(), 2u);

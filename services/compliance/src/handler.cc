@@ -3,6 +3,10 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -88,31 +92,198 @@ const std::vector<Event::PayloadCase>& ComplianceHandler::HandledPayloads() {
   return kHandled;
 }
 
-absl::Status ComplianceHandler::Handle(const Event& e, const kafka::Record& r) {
-  const auto& handled = HandledPayloads();
-  if (std::find(handled.begin(), handled.end(), e.payload_case()) == handled.end()) return absl::OkStatus();
-  if (e.subject().empty() || e.id().empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("work event of type ", e.type(), " has no subject (item id) or no id"));
+// One event on its way through HandleBatch.
+struct ComplianceHandler::Job {
+  const Event* event = nullptr;
+  std::size_t index = 0;  // in the batch
+  std::string chain;      // of the record it came from
+  absl::Status status;  // the first failure; OK while it goes on, and at the end
+  // The item as this event leaves it, to save (Submitted, CompletionRequested).
+  std::optional<docket::v1::WorkItem> save;
+  // The record to write (verdicts and overrides), sealed in Append.
+  bool ledger = false;
+  AuditRecord draft;
+  AuditRecord sealed;
+  std::optional<docket::v1::Verdict> verdict;  // verdict events: as evaluated now
+  std::string verdict_bytes;
+  double seconds = 0;
+  // What the store holds for the subject once appended (or found recorded).
+  StoredEntry entry;
+};
+
+// The jobs of one HandleBatch call, and which partitions are held.
+class ComplianceHandler::Batch {
+ public:
+  Batch(const std::vector<const Event*>& events, const std::vector<const kafka::Record*>& records,
+        ComplianceMetrics* metrics)
+      : jobs_(events.size()), metrics_(metrics) {
+    for (std::size_t i = 0; i < jobs_.size(); ++i) {
+      jobs_[i].event = events[i];
+      jobs_[i].index = i;
+      jobs_[i].chain = ChainOf(*records[i]);
+    }
   }
-  if (e.has_submitted()) return OnSubmitted(e, r);
-  if (e.has_completion_requested()) return OnCompletionRequested(e, r);
-  return OnOverride(e, r);
+
+  std::vector<Job>& jobs() { return jobs_; }
+
+  // False once the job failed, or once an earlier job of its partition did
+  // (then it fails too, held behind that one: the consumer delivers it again
+  // after the failed one, and its effects must not overtake that one's).
+  bool Going(Job& job) {
+    if (!job.status.ok()) return false;
+    auto it = failed_.find(job.chain);
+    if (it == failed_.end() || it->second->index > job.index) return true;
+    job.status = absl::UnavailableError(absl::StrCat("held behind event ", it->second->event->id(),
+                                                     " of the same partition: ",
+                                                     it->second->status.message()));
+    return false;
+  }
+
+  // A poison status (INVALID_ARGUMENT) holds nothing: the consumer goes on.
+  void Fail(Job& job, absl::Status status) {
+    job.status = std::move(status);
+    if (job.status.code() == absl::StatusCode::kInvalidArgument) return;
+    auto [it, inserted] = failed_.emplace(job.chain, &job);
+    if (!inserted && job.index < it->second->index) it->second = &job;
+  }
+
+  // Fails the job retryably (see Retryable); `stage` labels the failure metric.
+  void Failed(Job& job, const std::string& stage, std::string_view what, const absl::Status& status) {
+    if (metrics_) metrics_->Failure(stage);
+    Fail(job, Retryable(what, status));
+  }
+  // The same for each of `jobs` whose status (at the same index) is not OK.
+  void FailedWhere(const std::vector<Job*>& jobs, const std::vector<absl::Status>& statuses,
+                   const std::string& stage, std::string_view what) {
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      if (!statuses[i].ok()) Failed(*jobs[i], stage, what, statuses[i]);
+    }
+  }
+
+  std::vector<absl::Status> Statuses() {
+    std::vector<absl::Status> out;
+    out.reserve(jobs_.size());
+    for (Job& job : jobs_) {
+      Going(job);
+      out.push_back(job.status);
+    }
+    return out;
+  }
+
+ private:
+  std::vector<Job> jobs_;
+  std::map<std::string, const Job*> failed_;  // chain -> its earliest failed job
+  ComplianceMetrics* metrics_;
+};
+
+namespace {
+
+// Publishes every record at once and waits for all confirmations: each
+// `done` runs exactly once, within the producer's delivery timeout.
+std::vector<absl::Status> PublishAll(kafka::EventPublisher& publisher, std::vector<kafka::Record> records) {
+  struct Pending {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::size_t left = 0;
+    std::vector<absl::Status> status;
+  };
+  auto pending = std::make_shared<Pending>();
+  pending->left = records.size();
+  pending->status.resize(records.size());
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    publisher.PublishAsync(std::move(records[i]), [pending, i](absl::Status s) {
+      std::lock_guard lock(pending->mu);
+      pending->status[i] = std::move(s);
+      if (--pending->left == 0) pending->cv.notify_all();
+    });
+  }
+  std::unique_lock lock(pending->mu);
+  pending->cv.wait(lock, [&] { return pending->left == 0; });
+  return std::move(pending->status);
 }
 
-absl::Status ComplianceHandler::OnSubmitted(const Event& e, const kafka::Record& r) {
+}  // namespace
+
+absl::Status ComplianceHandler::Handle(const Event& e, const kafka::Record& r) {
+  return HandleBatch({&e}, {&r}).front();
+}
+
+std::vector<absl::Status> ComplianceHandler::HandleBatch(const std::vector<const Event*>& events,
+                                                         const std::vector<const kafka::Record*>& records) {
+  if (events.size() != records.size()) {
+    return std::vector<absl::Status>(
+        events.size(), absl::InternalError(absl::StrCat("HandleBatch got ", events.size(), " events and ",
+                                                        records.size(), " records")));
+  }
+  Batch batch(events, records, metrics_);
+  LoadAndEvaluate(batch);
+  SaveItems(batch);
+  Append(batch);
+  Index(batch);
+  PublishAuditRecords(batch);
+  PublishVerdicts(batch);
+  return batch.Statuses();
+}
+
+void ComplianceHandler::LoadAndEvaluate(Batch& batch) {
+  const auto& handled = HandledPayloads();
+  std::vector<std::string> ids;  // the items completions and releases look at
+  for (Job& job : batch.jobs()) {
+    const Event& e = *job.event;
+    if (std::find(handled.begin(), handled.end(), e.payload_case()) == handled.end()) continue;
+    if (e.subject().empty() || e.id().empty()) {
+      batch.Fail(job, absl::InvalidArgumentError(
+                          absl::StrCat("work event of type ", e.type(), " has no subject (item id) or no id")));
+      continue;
+    }
+    if ((e.has_completion_requested() || e.has_released()) &&
+        std::find(ids.begin(), ids.end(), e.subject()) == ids.end()) {
+      ids.push_back(e.subject());
+    }
+  }
+  auto loaded = store_.LoadItems(ids);
+  // The batch's view of its items: what the store held, then what each
+  // event of the batch left (an item submitted in this batch is not stored yet).
+  std::map<std::string, absl::StatusOr<std::optional<docket::v1::WorkItem>>> items;
+  for (std::size_t i = 0; i < ids.size(); ++i) items.emplace(ids[i], std::move(loaded[i]));
+  for (Job& job : batch.jobs()) {
+    const Event& e = *job.event;
+    if (!batch.Going(job) || std::find(handled.begin(), handled.end(), e.payload_case()) == handled.end()) {
+      continue;
+    }
+    if (e.has_submitted()) {
+      OnSubmitted(job);
+      items.insert_or_assign(e.subject(), job.save);
+      continue;
+    }
+    if (e.has_rejected() || e.has_escalated()) {
+      OnOverride(job, std::nullopt);
+      continue;
+    }
+    const auto& item = items.at(e.subject());
+    if (!item.ok()) {
+      batch.Failed(job, "store", "loading the item", item.status());
+      continue;
+    }
+    if (e.has_released()) {
+      OnOverride(job, *item);
+      continue;
+    }
+    OnCompletionRequested(job, *item);
+    items.insert_or_assign(e.subject(), job.save);
+  }
+}
+
+void ComplianceHandler::OnSubmitted(Job& job) {
+  const Event& e = *job.event;
   const auto& sub = e.submitted().submission();
-  docket::v1::WorkItem item;
+  docket::v1::WorkItem& item = job.save.emplace();
   item.set_id(e.subject());
   item.set_tenant(e.tenant().empty() ? sub.tenant() : e.tenant());
   item.set_kind(sub.kind());
   *item.mutable_attributes() = sub.attributes();
   *item.mutable_requester() = sub.requester();
-  if (absl::Status s = store_.SaveItem(item, evaluator_.policies().ledger.item_ttl_seconds); !s.ok()) {
-    if (metrics_) metrics_->Failure("store");
-    return Retryable("saving the item", s);
-  }
-  if (!Checks(item.kind(), docket::v1::CHECKPOINT_SUBMIT)) return absl::OkStatus();
+  if (!Checks(item.kind(), docket::v1::CHECKPOINT_SUBMIT)) return;
 
   EvaluationInput in;
   in.item_id = item.id();
@@ -127,18 +298,13 @@ absl::Status ComplianceHandler::OnSubmitted(const Event& e, const kafka::Record&
   const auto start = clock_.Monotonic();
   docket::v1::Verdict verdict = evaluator_.Evaluate(in);
   const double seconds = std::chrono::duration<double>(clock_.Monotonic() - start).count();
-  return RecordVerdict(e, r, verdict, in.submitter, seconds);
+  DraftVerdict(job, std::move(verdict), in.submitter, seconds);
 }
 
-absl::Status ComplianceHandler::OnCompletionRequested(const Event& e, const kafka::Record& r) {
+void ComplianceHandler::OnCompletionRequested(Job& job, const std::optional<docket::v1::WorkItem>& known) {
+  const Event& e = *job.event;
   const auto& done = e.completion_requested();
-  auto loaded = store_.LoadItem(e.subject());
-  if (!loaded.ok()) {
-    if (metrics_) metrics_->Failure("store");
-    return Retryable("loading the item", loaded.status());
-  }
-  const bool known = loaded->has_value();
-  docket::v1::WorkItem item = known ? **loaded : docket::v1::WorkItem();
+  docket::v1::WorkItem& item = job.save.emplace(known ? *known : docket::v1::WorkItem());
   if (!known) {
     item.set_id(e.subject());
     item.set_tenant(e.tenant());
@@ -146,11 +312,7 @@ absl::Status ComplianceHandler::OnCompletionRequested(const Event& e, const kafk
   if (!done.kind().empty()) item.set_kind(done.kind());
   *item.mutable_completer() = done.completer();
   *item.mutable_outcome() = done.outcome();
-  if (absl::Status s = store_.SaveItem(item, evaluator_.policies().ledger.item_ttl_seconds); !s.ok()) {
-    if (metrics_) metrics_->Failure("store");
-    return Retryable("saving the item", s);
-  }
-  if (!Checks(item.kind(), docket::v1::CHECKPOINT_COMPLETE)) return absl::OkStatus();
+  if (!Checks(item.kind(), docket::v1::CHECKPOINT_COMPLETE)) return;
 
   EvaluationInput in;
   in.item_id = item.id();
@@ -176,32 +338,29 @@ absl::Status ComplianceHandler::OnCompletionRequested(const Event& e, const kafk
     if (verdict.outcome() == docket::v1::OUTCOME_PASS) verdict.set_outcome(docket::v1::OUTCOME_FLAG);
   }
   const double seconds = std::chrono::duration<double>(clock_.Monotonic() - start).count();
-  return RecordVerdict(e, r, verdict, in.completer, seconds);
+  DraftVerdict(job, std::move(verdict), in.completer, seconds);
 }
 
-absl::Status ComplianceHandler::OnOverride(const Event& e, const kafka::Record& r) {
-  AuditRecord draft;
-  draft.set_chain(ChainOf(r));
+void ComplianceHandler::OnOverride(Job& job, const std::optional<docket::v1::WorkItem>& known) {
+  const Event& e = *job.event;
+  AuditRecord& draft = job.draft;
+  job.ledger = true;
+  draft.set_chain(job.chain);
   draft.set_item_id(e.subject());
   draft.set_tenant(e.tenant());
   *draft.mutable_recorded_at() = Now();
   draft.set_subject_event_id(e.id());
   if (e.has_released()) {
     const auto& rel = e.released();
-    auto loaded = store_.LoadItem(e.subject());
-    if (!loaded.ok()) {
-      if (metrics_) metrics_->Failure("store");
-      return Retryable("loading the item", loaded.status());
-    }
     EvaluationInput in;
     in.item_id = e.subject();
     in.tenant = e.tenant();
     in.kind = rel.kind();
     in.releaser = rel.releaser().id();
-    if (loaded->has_value()) {
-      if (in.kind.empty()) in.kind = (*loaded)->kind();
-      in.submitter = (*loaded)->requester().id();
-      in.completer = (*loaded)->completer().id();
+    if (known) {
+      if (in.kind.empty()) in.kind = known->kind();
+      in.submitter = known->requester().id();
+      in.completer = known->completer().id();
     }
     std::vector<std::string> broken;
     for (const auto& v : evaluator_.CheckRelease(in)) {
@@ -228,15 +387,13 @@ absl::Status ComplianceHandler::OnOverride(const Event& e, const kafka::Record& 
     draft.set_summary(absl::StrCat("escalation from=", e.escalated().from_queue(),
                                    " to=", e.escalated().to_queue()));
   }
-  bool appended = false;
-  return Ledger(std::move(draft), "", e.traceparent(), &appended).status();
 }
 
-absl::Status ComplianceHandler::RecordVerdict(const Event& e, const kafka::Record& r,
-                                              const docket::v1::Verdict& verdict,
-                                              const std::string& actor, double seconds) {
-  AuditRecord draft;
-  draft.set_chain(ChainOf(r));
+void ComplianceHandler::DraftVerdict(Job& job, docket::v1::Verdict verdict, const std::string& actor,
+                                     double seconds) {
+  AuditRecord& draft = job.draft;
+  job.ledger = true;
+  draft.set_chain(job.chain);
   draft.set_type(AuditRecord::TYPE_VERDICT);
   draft.set_item_id(verdict.item_id());
   draft.set_tenant(verdict.tenant());
@@ -244,106 +401,189 @@ absl::Status ComplianceHandler::RecordVerdict(const Event& e, const kafka::Recor
   draft.set_subject_event_id(verdict.id());
   draft.set_actor_id(actor);
   draft.set_summary(VerdictSummary(verdict));
-  bool appended = false;
-  auto entry = Ledger(std::move(draft), verdict.SerializeAsString(), e.traceparent(), &appended);
-  if (!entry.ok()) return entry.status();
-  // Publish what the ledger holds: on a redelivery that is the verdict of the
-  // first evaluation, even if the policy changed in between.
-  docket::v1::Verdict recorded;
-  if (!recorded.ParseFromString(entry->verdict)) {
-    return absl::UnavailableError("the stored verdict does not parse");
-  }
-  if (metrics_ && appended) {
-    // Counted once per recorded verdict, not per delivery attempt.
-    metrics_->Evaluation(recorded.kind(), std::string(CheckpointName(recorded.checkpoint())),
-                         std::string(OutcomeName(recorded.outcome())), seconds);
-    for (const auto& v : recorded.violations()) metrics_->Violation(v.rule_id());
-  }
-  return PublishVerdict(recorded, e.traceparent());
+  job.verdict_bytes = verdict.SerializeAsString();
+  job.verdict = std::move(verdict);
+  job.seconds = seconds;
 }
 
-absl::StatusOr<StoredEntry> ComplianceHandler::Ledger(AuditRecord draft, const std::string& verdict,
-                                                      const std::string& traceparent, bool* appended) {
+void ComplianceHandler::SaveItems(Batch& batch) {
+  std::vector<Job*> jobs;
+  std::vector<const docket::v1::WorkItem*> items;
+  for (Job& job : batch.jobs()) {
+    if (batch.Going(job) && job.save) {
+      jobs.push_back(&job);
+      items.push_back(&*job.save);
+    }
+  }
+  if (jobs.empty()) return;
+  batch.FailedWhere(jobs, store_.SaveItems(items, evaluator_.policies().ledger.item_ttl_seconds), "store",
+                    "saving the item");
+}
+
+void ComplianceHandler::Append(Batch& batch) {
+  std::map<std::string, std::vector<Job*>> chains;  // each chain's jobs, in order
+  for (Job& job : batch.jobs()) {
+    if (batch.Going(job) && job.ledger) chains[job.chain].push_back(&job);
+  }
+  if (chains.empty()) return;
+  std::vector<std::string> names;
+  for (const auto& [chain, jobs] : chains) names.push_back(chain);
+  auto heads = store_.Heads(names);
+
+  // Seal each chain's records one after the other from its head, and append
+  // them all at once: each append still compares its head, so a record only
+  // lands right after the one it was sealed after.
   const std::string& key = evaluator_.policies().ledger.hmac_key;
-  std::optional<StoredEntry> entry;
-  for (int attempt = 0; attempt < options_.max_append_attempts && !entry; ++attempt) {
-    auto head = store_.Head(draft.chain());
+  std::vector<AppendRequest> requests;
+  std::vector<Job*> sent;
+  std::size_t h = 0;
+  for (auto& [chain, jobs] : chains) {
+    const absl::StatusOr<ChainHead>& head = heads[h++];
     if (!head.ok()) {
-      if (metrics_) metrics_->Failure("store");
-      return Retryable("reading the chain head", head.status());
+      batch.Failed(*jobs.front(), "store", "reading the chain head", head.status());
+      continue;
     }
-    AuditRecord sealed = draft;
-    Seal(*head, key, &sealed);
-    auto result = store_.Append(sealed, verdict);
-    if (!result.ok()) {
-      if (metrics_) metrics_->Failure("store");
-      return Retryable("appending to the ledger", result.status());
-    }
-    switch (result->status) {
-      case AppendStatus::kAppended:
-        *appended = true;
-        if (metrics_) metrics_->Append(std::string(RecordTypeLabel(sealed.type())));
-        entry = std::move(result->entry);
-        break;
-      case AppendStatus::kDuplicate:
-        if (metrics_) metrics_->Duplicate();
-        entry = std::move(result->entry);
-        break;
-      case AppendStatus::kConflict:
-        break;  // another writer moved the head: re-read and re-seal
+    ChainHead after = *head;
+    for (Job* job : jobs) {
+      job->sealed = job->draft;
+      Seal(after, key, &job->sealed);
+      after = ChainHead{job->sealed.sequence(), job->sealed.hash()};
+      requests.push_back(AppendRequest{job->sealed, job->verdict_bytes});
+      sent.push_back(job);
     }
   }
-  if (!entry) {
-    if (metrics_) metrics_->Failure("store");
-    return absl::UnavailableError(absl::StrCat("chain ", draft.chain(), " head kept moving"));
-  }
-  if (absl::Status s = store_.Index(entry->record); !s.ok()) {
-    if (metrics_) metrics_->Failure("store");
-    return Retryable("indexing the audit record", s);
-  }
-  if (!entry->published) {
-    Event out;
-    out.set_id(AuditEventId(entry->record.subject_event_id()));
-    out.set_source(options_.source);
-    *out.mutable_time() = entry->record.recorded_at();
-    out.set_subject(entry->record.item_id());
-    out.set_tenant(entry->record.tenant());
-    out.set_traceparent(traceparent);
-    *out.mutable_audit_record() = entry->record;
-    kafka::Record rec = kafka::EncodeEvent(topics_.audit(), out);
-    // Keyed by chain, not item: one chain stays in one partition, in order.
-    rec.key = entry->record.chain();
-    if (absl::Status s = publisher_.Publish(std::move(rec)); !s.ok()) {
-      if (metrics_) metrics_->Failure("audit_topic");
-      return Retryable("publishing the audit record", s);
+  auto results = store_.Append(requests);
+  for (std::size_t i = 0; i < sent.size(); ++i) {
+    Job& job = *sent[i];
+    if (!batch.Going(job)) continue;
+    if (!results[i].ok()) {
+      batch.Failed(job, "store", "appending to the ledger", results[i].status());
+    } else if (results[i]->status == AppendStatus::kConflict) {
+      // Another writer moved the head (or an earlier record of the batch was
+      // a duplicate): from here on this chain goes one record at a time.
+      AppendCarefully(batch, job);
+    } else {
+      Recorded(job, *std::move(results[i]));
     }
-    if (absl::Status s = store_.MarkPublished(entry->record.chain(), entry->record.subject_event_id());
-        !s.ok()) {
-      // Harmless to retry: the record would be published once more, and
-      // verifiers skip an identical copy.
-      if (metrics_) metrics_->Failure("store");
-      return Retryable("marking the audit record published", s);
-    }
-    entry->published = true;
   }
-  return *std::move(entry);
 }
 
-absl::Status ComplianceHandler::PublishVerdict(const docket::v1::Verdict& verdict,
-                                               const std::string& traceparent) {
-  Event out;
-  out.set_id(verdict.id());
-  out.set_source(options_.source);
-  *out.mutable_time() = verdict.evaluated_at();
-  out.set_subject(verdict.item_id());
-  out.set_tenant(verdict.tenant());
-  out.set_traceparent(traceparent);
-  *out.mutable_verdict() = verdict;
-  if (absl::Status s = publisher_.Publish(topics_.compliance(), out); !s.ok()) {
-    if (metrics_) metrics_->Failure("verdict_topic");
-    return Retryable("publishing the verdict", s);
+void ComplianceHandler::AppendCarefully(Batch& batch, Job& job) {
+  const std::string& key = evaluator_.policies().ledger.hmac_key;
+  for (int attempt = 0; attempt < options_.max_append_attempts; ++attempt) {
+    auto head = store_.Head(job.chain);
+    if (!head.ok()) {
+      batch.Failed(job, "store", "reading the chain head", head.status());
+      return;
+    }
+    job.sealed = job.draft;
+    Seal(*head, key, &job.sealed);
+    auto result = std::move(store_.Append({AppendRequest{job.sealed, job.verdict_bytes}}).front());
+    if (!result.ok()) {
+      batch.Failed(job, "store", "appending to the ledger", result.status());
+      return;
+    }
+    if (result->status != AppendStatus::kConflict) {
+      Recorded(job, *std::move(result));
+      return;
+    }
   }
-  return absl::OkStatus();
+  batch.Failed(job, "store", "appending to the ledger",
+               absl::UnavailableError(absl::StrCat("chain ", job.chain, " head kept moving")));
+}
+
+void ComplianceHandler::Recorded(Job& job, AppendResult result) {
+  if (metrics_ && result.status == AppendStatus::kAppended) {
+    // Counted once per recorded record, not per delivery attempt.
+    metrics_->Append(std::string(RecordTypeLabel(job.sealed.type())));
+    if (job.verdict) {
+      metrics_->Evaluation(job.verdict->kind(), std::string(CheckpointName(job.verdict->checkpoint())),
+                           std::string(OutcomeName(job.verdict->outcome())), job.seconds);
+      for (const auto& v : job.verdict->violations()) metrics_->Violation(v.rule_id());
+    }
+  } else if (metrics_) {
+    metrics_->Duplicate();
+  }
+  job.entry = std::move(result.entry);
+}
+
+void ComplianceHandler::Index(Batch& batch) {
+  std::vector<Job*> jobs;
+  std::vector<const AuditRecord*> records;
+  for (Job& job : batch.jobs()) {
+    if (batch.Going(job) && job.ledger) {
+      jobs.push_back(&job);
+      records.push_back(&job.entry.record);
+    }
+  }
+  if (jobs.empty()) return;
+  batch.FailedWhere(jobs, store_.Index(records), "store", "indexing the audit record");
+}
+
+void ComplianceHandler::PublishAuditRecords(Batch& batch) {
+  std::vector<Job*> jobs;
+  std::vector<kafka::Record> out;
+  for (Job& job : batch.jobs()) {
+    if (!batch.Going(job) || !job.ledger || job.entry.published) continue;
+    const AuditRecord& record = job.entry.record;
+    Event e;
+    e.set_id(AuditEventId(record.subject_event_id()));
+    e.set_source(options_.source);
+    *e.mutable_time() = record.recorded_at();
+    e.set_subject(record.item_id());
+    e.set_tenant(record.tenant());
+    e.set_traceparent(job.event->traceparent());
+    *e.mutable_audit_record() = record;
+    kafka::Record rec = kafka::EncodeEvent(topics_.audit(), e);
+    // Keyed by chain, not item: one chain stays in one partition, in order.
+    rec.key = record.chain();
+    jobs.push_back(&job);
+    out.push_back(std::move(rec));
+  }
+  if (jobs.empty()) return;
+  const auto confirmed = PublishAll(publisher_, std::move(out));
+  std::vector<Job*> marked;
+  std::vector<const AuditRecord*> records;
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    if (!confirmed[i].ok()) {
+      batch.Failed(*jobs[i], "audit_topic", "publishing the audit record", confirmed[i]);
+    } else if (batch.Going(*jobs[i])) {
+      marked.push_back(jobs[i]);
+      records.push_back(&jobs[i]->entry.record);
+    }
+  }
+  const auto stored = store_.MarkPublished(records);
+  for (std::size_t i = 0; i < marked.size(); ++i) marked[i]->entry.published = stored[i].ok();
+  // Harmless to retry: the record would be published once more, and
+  // verifiers skip an identical copy.
+  batch.FailedWhere(marked, stored, "store", "marking the audit record published");
+}
+
+void ComplianceHandler::PublishVerdicts(Batch& batch) {
+  std::vector<Job*> jobs;
+  std::vector<kafka::Record> out;
+  for (Job& job : batch.jobs()) {
+    if (!batch.Going(job) || !job.verdict) continue;
+    // Publish what the ledger holds: on a redelivery that is the verdict of
+    // the first evaluation, even if the policy changed in between.
+    docket::v1::Verdict recorded;
+    if (!recorded.ParseFromString(job.entry.verdict)) {
+      batch.Fail(job, absl::UnavailableError("the stored verdict does not parse"));
+      continue;
+    }
+    Event e;
+    e.set_id(recorded.id());
+    e.set_source(options_.source);
+    *e.mutable_time() = recorded.evaluated_at();
+    e.set_subject(recorded.item_id());
+    e.set_tenant(recorded.tenant());
+    e.set_traceparent(job.event->traceparent());
+    *e.mutable_verdict() = std::move(recorded);
+    jobs.push_back(&job);
+    out.push_back(kafka::EncodeEvent(topics_.compliance(), e));
+  }
+  if (jobs.empty()) return;
+  batch.FailedWhere(jobs, PublishAll(publisher_, std::move(out)), "verdict_topic", "publishing the verdict");
 }
 
 absl::StatusOr<docket::v1::Verdict> ComplianceHandler::DryRun(

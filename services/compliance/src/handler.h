@@ -16,7 +16,18 @@
 // unless the store says it was confirmed before; (4) publish the verdict on
 // docket.compliance.v1. Any failure returns UNAVAILABLE so the consumer
 // retries the event: backpressure, never a verdict without its record.
+//
+// A batch of events goes through these steps together, each step one round
+// trip for the whole batch (items loaded, items saved, chain heads read,
+// records appended, indexed, marked published) and one wait for Kafka's
+// confirmations (audit records, then verdicts). The records of one chain are
+// sealed one after the other from the head read once; if the head moved
+// (another writer), the chain's remaining records are appended one at a
+// time as for a single event. Once an event fails, the later events of its
+// partition in the batch go no further and fail too (the consumer delivers
+// them again anyway): a chain's effects keep their order.
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,6 +66,11 @@ class ComplianceHandler {
   // UNAVAILABLE when the store or Kafka failed (retry the same record).
   // Safe to call concurrently for records of different partitions.
   absl::Status Handle(const docket::v1::Event& event, const kafka::Record& record);
+  // The same for a batch (Handle is a batch of one): records[i] is the
+  // record events[i] came from; one status per event, in order, each meaning
+  // what Handle's does. Events of one partition must be in offset order.
+  std::vector<absl::Status> HandleBatch(const std::vector<const docket::v1::Event*>& events,
+                                        const std::vector<const kafka::Record*>& records);
   // The payloads Handle acts on: the consumer skips the rest undecoded.
   static const std::vector<docket::v1::Event::PayloadCase>& HandledPayloads();
 
@@ -71,19 +87,26 @@ class ComplianceHandler {
   static std::string VerdictSummary(const docket::v1::Verdict& verdict);
 
  private:
+  struct Job;
+  class Batch;
   bool Checks(const std::string& kind, docket::v1::Checkpoint checkpoint) const;
-  absl::Status OnSubmitted(const docket::v1::Event& e, const kafka::Record& r);
-  absl::Status OnCompletionRequested(const docket::v1::Event& e, const kafka::Record& r);
-  absl::Status OnOverride(const docket::v1::Event& e, const kafka::Record& r);
-  absl::Status RecordVerdict(const docket::v1::Event& e, const kafka::Record& r,
-                             const docket::v1::Verdict& verdict, const std::string& actor,
-                             double seconds);
-  // Appends (or finds) the record, indexes and publishes it; returns what
-  // the store holds for the subject; *appended tells whether this call
-  // appended it (false: a redelivery found it recorded).
-  absl::StatusOr<StoredEntry> Ledger(docket::v1::AuditRecord draft, const std::string& verdict,
-                                     const std::string& traceparent, bool* appended);
-  absl::Status PublishVerdict(const docket::v1::Verdict& verdict, const std::string& traceparent);
+  // The steps of HandleBatch, in order; each acts on the jobs still going,
+  // with one store call (or one wait for Kafka) for all of them.
+  void LoadAndEvaluate(Batch& batch);
+  void SaveItems(Batch& batch);
+  void Append(Batch& batch);
+  void Index(Batch& batch);
+  void PublishAuditRecords(Batch& batch);
+  void PublishVerdicts(Batch& batch);
+  // What each event means, from the batch's view of its item (`known`: the
+  // item as stored or as an earlier event of the batch left it).
+  void OnSubmitted(Job& job);
+  void OnCompletionRequested(Job& job, const std::optional<docket::v1::WorkItem>& known);
+  void OnOverride(Job& job, const std::optional<docket::v1::WorkItem>& known);
+  void DraftVerdict(Job& job, docket::v1::Verdict verdict, const std::string& actor, double seconds);
+  // A conflicting append, one record at a time, re-reading the head.
+  void AppendCarefully(Batch& batch, Job& job);
+  void Recorded(Job& job, AppendResult result);
   google::protobuf::Timestamp Now() const;
 
   const catalog::Catalog* catalog_;

@@ -1,6 +1,6 @@
-#include "services/compliance/src/store.h"
-
 #include <algorithm>
+
+#include "services/compliance/src/store.h"
 
 namespace docket::compliance {
 
@@ -12,58 +12,101 @@ absl::Status InMemoryComplianceStore::MaybeFail() {
   return absl::OkStatus();
 }
 
+absl::Status InMemoryComplianceStore::MaybeFail(Operation op, const std::string& key) {
+  if (absl::Status s = MaybeFail(); !s.ok()) return s;
+  for (auto& f : targeted_) {
+    if (f.op == op && f.key == key && f.count > 0) {
+      --f.count;
+      return f.status;
+    }
+  }
+  return absl::OkStatus();
+}
+
 void InMemoryComplianceStore::FailNext(int count, absl::Status status) {
   std::lock_guard lock(mu_);
   fail_count_ = count;
   fail_status_ = std::move(status);
 }
 
-absl::StatusOr<ChainHead> InMemoryComplianceStore::Head(const std::string& chain) {
+void InMemoryComplianceStore::FailFor(Operation op, std::string key, int count, absl::Status status) {
   std::lock_guard lock(mu_);
-  if (auto s = MaybeFail(); !s.ok()) return s;
-  auto it = heads_.find(chain);
-  return it == heads_.end() ? ChainHead{} : it->second;
+  targeted_.push_back(TargetedFailure{op, std::move(key), count, std::move(status)});
 }
 
-absl::StatusOr<AppendResult> InMemoryComplianceStore::Append(const docket::v1::AuditRecord& record,
-                                                             const std::string& verdict) {
+std::vector<absl::StatusOr<ChainHead>> InMemoryComplianceStore::Heads(const std::vector<std::string>& chains) {
   std::lock_guard lock(mu_);
-  if (auto s = MaybeFail(); !s.ok()) return s;
-  AppendResult result;
-  const auto key = std::make_pair(record.chain(), record.subject_event_id());
-  if (auto it = subjects_.find(key); it != subjects_.end()) {
-    result.status = AppendStatus::kDuplicate;
-    result.entry = it->second;
-    return result;
+  std::vector<absl::StatusOr<ChainHead>> out;
+  for (const std::string& chain : chains) {
+    if (absl::Status s = MaybeFail(Operation::kHeads, chain); !s.ok()) {
+      out.push_back(s);
+      continue;
+    }
+    auto it = heads_.find(chain);
+    out.push_back(it == heads_.end() ? ChainHead{} : it->second);
   }
-  ChainHead& head = heads_[record.chain()];
-  if (head.sequence + 1 != record.sequence()) {
-    result.status = AppendStatus::kConflict;
-    return result;
+  return out;
+}
+
+std::vector<absl::StatusOr<AppendResult>> InMemoryComplianceStore::Append(
+    const std::vector<AppendRequest>& records) {
+  std::lock_guard lock(mu_);
+  std::vector<absl::StatusOr<AppendResult>> out;
+  for (const auto& [record, verdict] : records) {
+    if (absl::Status s = MaybeFail(Operation::kAppend, record.subject_event_id()); !s.ok()) {
+      out.push_back(s);
+      continue;
+    }
+    AppendResult result;
+    const auto key = std::make_pair(record.chain(), record.subject_event_id());
+    if (auto it = subjects_.find(key); it != subjects_.end()) {
+      result.status = AppendStatus::kDuplicate;
+      result.entry = it->second;
+      out.push_back(std::move(result));
+      continue;
+    }
+    ChainHead& head = heads_[record.chain()];
+    if (head.sequence + 1 != record.sequence() || head.hash != record.prev_hash()) {
+      result.status = AppendStatus::kConflict;
+      out.push_back(std::move(result));
+      continue;
+    }
+    head = ChainHead{record.sequence(), record.hash()};
+    records_[record.chain()][record.sequence()] = record;
+    StoredEntry entry{record, verdict, false};
+    subjects_[key] = entry;
+    result.status = AppendStatus::kAppended;
+    result.entry = std::move(entry);
+    out.push_back(std::move(result));
   }
-  head = ChainHead{record.sequence(), record.hash()};
-  records_[record.chain()][record.sequence()] = record;
-  StoredEntry entry{record, verdict, false};
-  subjects_[key] = entry;
-  result.status = AppendStatus::kAppended;
-  result.entry = std::move(entry);
-  return result;
+  return out;
 }
 
-absl::Status InMemoryComplianceStore::Index(const docket::v1::AuditRecord& record) {
+std::vector<absl::Status> InMemoryComplianceStore::Index(
+    const std::vector<const docket::v1::AuditRecord*>& records) {
   std::lock_guard lock(mu_);
-  if (auto s = MaybeFail(); !s.ok()) return s;
-  chains_.insert(record.chain());
-  trails_[record.item_id()][{record.chain(), record.sequence()}] = record;
-  return absl::OkStatus();
+  std::vector<absl::Status> out;
+  for (const auto* record : records) {
+    out.push_back(MaybeFail(Operation::kIndex, record->subject_event_id()));
+    if (!out.back().ok()) continue;
+    chains_.insert(record->chain());
+    trails_[record->item_id()][{record->chain(), record->sequence()}] = *record;
+  }
+  return out;
 }
 
-absl::Status InMemoryComplianceStore::MarkPublished(const std::string& chain,
-                                                    const std::string& subject) {
+std::vector<absl::Status> InMemoryComplianceStore::MarkPublished(
+    const std::vector<const docket::v1::AuditRecord*>& records) {
   std::lock_guard lock(mu_);
-  if (auto s = MaybeFail(); !s.ok()) return s;
-  if (auto it = subjects_.find({chain, subject}); it != subjects_.end()) it->second.published = true;
-  return absl::OkStatus();
+  std::vector<absl::Status> out;
+  for (const auto* record : records) {
+    out.push_back(MaybeFail(Operation::kMarkPublished, record->subject_event_id()));
+    if (!out.back().ok()) continue;
+    if (auto it = subjects_.find({record->chain(), record->subject_event_id()}); it != subjects_.end()) {
+      it->second.published = true;
+    }
+  }
+  return out;
 }
 
 absl::StatusOr<std::vector<docket::v1::AuditRecord>> InMemoryComplianceStore::Trail(
@@ -101,20 +144,31 @@ absl::StatusOr<std::vector<std::string>> InMemoryComplianceStore::Chains() {
   return std::vector<std::string>(chains_.begin(), chains_.end());
 }
 
-absl::Status InMemoryComplianceStore::SaveItem(const docket::v1::WorkItem& item, std::int64_t) {
+std::vector<absl::Status> InMemoryComplianceStore::SaveItems(
+    const std::vector<const docket::v1::WorkItem*>& items, std::int64_t) {
   std::lock_guard lock(mu_);
-  if (auto s = MaybeFail(); !s.ok()) return s;
-  items_[item.id()] = item;
-  return absl::OkStatus();
+  std::vector<absl::Status> out;
+  for (const auto* item : items) {
+    out.push_back(MaybeFail(Operation::kSaveItems, item->id()));
+    if (out.back().ok()) items_[item->id()] = *item;
+  }
+  return out;
 }
 
-absl::StatusOr<std::optional<docket::v1::WorkItem>> InMemoryComplianceStore::LoadItem(
-    const std::string& id) {
+std::vector<absl::StatusOr<std::optional<docket::v1::WorkItem>>> InMemoryComplianceStore::LoadItems(
+    const std::vector<std::string>& ids) {
   std::lock_guard lock(mu_);
-  if (auto s = MaybeFail(); !s.ok()) return s;
-  auto it = items_.find(id);
-  if (it == items_.end()) return std::optional<docket::v1::WorkItem>();
-  return std::optional<docket::v1::WorkItem>(it->second);
+  std::vector<absl::StatusOr<std::optional<docket::v1::WorkItem>>> out;
+  for (const std::string& id : ids) {
+    if (absl::Status s = MaybeFail(Operation::kLoadItems, id); !s.ok()) {
+      out.push_back(s);
+      continue;
+    }
+    auto it = items_.find(id);
+    out.push_back(it == items_.end() ? std::optional<docket::v1::WorkItem>()
+                                     : std::optional<docket::v1::WorkItem>(it->second));
+  }
+  return out;
 }
 
 docket::v1::AuditRecord* InMemoryComplianceStore::MutableRecord(const std::string& chain,

@@ -22,14 +22,16 @@ std::string TrailKey(const std::string& item) { return absl::StrCat("docket:audi
 std::string ItemKey(const std::string& item) { return absl::StrCat("docket:compliance:item:{", item, "}"); }
 
 // KEYS: head, records, subject. ARGV: expected head seq, new seq, new hash,
-// record bytes, verdict bytes. Compare-and-append, or the stored duplicate.
+// record bytes, verdict bytes, expected head hash. Compare-and-append, or the
+// stored duplicate. The hash is compared as well as the sequence: records
+// sealed ahead in a batch must never link to a head another writer put there.
 const redis::Script& AppendScript() {
   static const auto* kScript = new redis::Script(R"lua(
 local sub = redis.call('HMGET', KEYS[3], 'record', 'verdict', 'published')
 if sub[1] then return {'duplicate', sub[1], sub[2] or '', sub[3] or '0'} end
-local head = redis.call('HGET', KEYS[1], 'seq')
-if not head then head = '0' end
-if head ~= ARGV[1] then return {'conflict', head} end
+local head = redis.call('HMGET', KEYS[1], 'seq', 'hash')
+local seq = head[1] or '0'
+if seq ~= ARGV[1] or (head[2] or '') ~= ARGV[6] then return {'conflict', seq} end
 redis.call('HSET', KEYS[1], 'seq', ARGV[2], 'hash', ARGV[3])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
 redis.call('HSET', KEYS[3], 'seq', ARGV[2], 'record', ARGV[4], 'verdict', ARGV[5], 'published', '0')
@@ -40,6 +42,73 @@ return {'appended'}
 
 absl::Status Corrupt(const std::string& what) {
   return absl::InternalError(absl::StrCat("corrupt compliance data in Redis: ", what));
+}
+
+// A pipeline's reply as a status: an error reply is INTERNAL.
+absl::Status ReplyStatus(const Reply& r) {
+  if (r.is_error()) return absl::InternalError(absl::StrCat("Redis: ", r.str));
+  return absl::OkStatus();
+}
+
+// The replies of a pipeline of `n` commands, each parsed by `parse`; a
+// failed call fails every element.
+template <typename T, typename Parse>
+std::vector<T> EachReply(const absl::StatusOr<std::vector<Reply>>& replies, std::size_t n, Parse parse) {
+  std::vector<T> out;
+  out.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!replies.ok()) {
+      out.push_back(replies.status());
+    } else if (replies->size() != n) {
+      out.push_back(absl::InternalError("Redis: a pipeline answered the wrong number of replies"));
+    } else {
+      out.push_back(parse((*replies)[i]));
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<ChainHead> ParseHead(const Reply& r) {
+  DOCKET_RETURN_IF_ERROR(ReplyStatus(r));
+  ChainHead head;
+  if (r.type != Reply::Type::kArray || r.elements.size() != 2) return Corrupt("chain head");
+  if (r.elements[0].is_nil()) return head;
+  try {
+    head.sequence = std::stoull(r.elements[0].str);
+  } catch (const std::exception&) {
+    return Corrupt("chain head sequence");
+  }
+  head.hash = r.elements[1].str;
+  return head;
+}
+
+absl::StatusOr<AppendResult> ParseAppend(const Reply& r, const AppendRequest& request) {
+  DOCKET_RETURN_IF_ERROR(ReplyStatus(r));
+  if (r.type != Reply::Type::kArray || r.elements.empty()) return Corrupt("append reply");
+  AppendResult result;
+  const std::string& tag = r.elements[0].str;
+  if (tag == "appended") {
+    result.status = AppendStatus::kAppended;
+    result.entry = StoredEntry{request.record, request.verdict, false};
+  } else if (tag == "conflict") {
+    result.status = AppendStatus::kConflict;
+  } else if (tag == "duplicate" && r.elements.size() == 4) {
+    result.status = AppendStatus::kDuplicate;
+    if (!result.entry.record.ParseFromString(r.elements[1].str)) return Corrupt("stored record");
+    result.entry.verdict = r.elements[2].str;
+    result.entry.published = r.elements[3].str == "1";
+  } else {
+    return Corrupt("append reply");
+  }
+  return result;
+}
+
+absl::StatusOr<std::optional<docket::v1::WorkItem>> ParseItem(const Reply& r) {
+  DOCKET_RETURN_IF_ERROR(ReplyStatus(r));
+  if (r.is_nil()) return std::optional<docket::v1::WorkItem>();
+  docket::v1::WorkItem item;
+  if (!item.ParseFromString(r.str)) return Corrupt("stored work item");
+  return std::optional<docket::v1::WorkItem>(std::move(item));
 }
 
 absl::StatusOr<std::vector<docket::v1::AuditRecord>> ParseRecords(const Reply& reply) {
@@ -57,61 +126,61 @@ class RedisComplianceStore final : public ComplianceStore {
  public:
   explicit RedisComplianceStore(redis::RedisClient& redis) : redis_(redis) {}
 
-  absl::StatusOr<ChainHead> Head(const std::string& chain) override {
-    DOCKET_ASSIGN_OR_RETURN(Reply r, redis_.Command({"HMGET", HeadKey(chain), "seq", "hash"}));
-    ChainHead head;
-    if (r.type != Reply::Type::kArray || r.elements.size() != 2) return Corrupt("chain head");
-    if (r.elements[0].is_nil()) return head;
-    try {
-      head.sequence = std::stoull(r.elements[0].str);
-    } catch (const std::exception&) {
-      return Corrupt("chain head sequence");
-    }
-    head.hash = r.elements[1].str;
-    return head;
+  std::vector<absl::StatusOr<ChainHead>> Heads(const std::vector<std::string>& chains) override {
+    std::vector<std::vector<std::string>> commands;
+    for (const std::string& chain : chains) commands.push_back({"HMGET", HeadKey(chain), "seq", "hash"});
+    return EachReply<absl::StatusOr<ChainHead>>(redis_.Pipeline(commands), chains.size(), ParseHead);
   }
 
-  absl::StatusOr<AppendResult> Append(const docket::v1::AuditRecord& record,
-                                      const std::string& verdict) override {
-    const std::string& chain = record.chain();
-    DOCKET_ASSIGN_OR_RETURN(
-        Reply r, redis_.Eval(AppendScript(),
-                             {HeadKey(chain), RecordsKey(chain), SubjectKey(chain, record.subject_event_id())},
-                             {absl::StrCat(record.sequence() - 1), absl::StrCat(record.sequence()),
-                              record.hash(), record.SerializeAsString(), verdict}));
-    if (r.type != Reply::Type::kArray || r.elements.empty()) return Corrupt("append reply");
-    AppendResult result;
-    const std::string& tag = r.elements[0].str;
-    if (tag == "appended") {
-      result.status = AppendStatus::kAppended;
-      result.entry = StoredEntry{record, verdict, false};
-    } else if (tag == "conflict") {
-      result.status = AppendStatus::kConflict;
-    } else if (tag == "duplicate" && r.elements.size() == 4) {
-      result.status = AppendStatus::kDuplicate;
-      if (!result.entry.record.ParseFromString(r.elements[1].str)) return Corrupt("stored record");
-      result.entry.verdict = r.elements[2].str;
-      result.entry.published = r.elements[3].str == "1";
-    } else {
-      return Corrupt("append reply");
+  std::vector<absl::StatusOr<AppendResult>> Append(const std::vector<AppendRequest>& records) override {
+    std::vector<redis::EvalCall> calls;
+    calls.reserve(records.size());
+    for (const auto& [record, verdict] : records) {
+      const std::string& chain = record.chain();
+      calls.push_back(redis::EvalCall{
+          {HeadKey(chain), RecordsKey(chain), SubjectKey(chain, record.subject_event_id())},
+          {absl::StrCat(record.sequence() - 1), absl::StrCat(record.sequence()), record.hash(),
+           record.SerializeAsString(), verdict, record.prev_hash()}});
     }
-    return result;
+    const auto replies = redis::EvalPipeline(redis_, AppendScript(), calls);
+    std::size_t i = 0;
+    return EachReply<absl::StatusOr<AppendResult>>(
+        replies, records.size(), [&](const Reply& r) { return ParseAppend(r, records[i++]); });
   }
 
-  absl::Status Index(const docket::v1::AuditRecord& record) override {
-    DOCKET_ASSIGN_OR_RETURN(
-        auto replies,
-        redis_.Pipeline({{"SADD", kChainsKey, record.chain()},
-                         {"ZADD", TrailKey(record.item_id()), absl::StrCat(record.sequence()),
-                          record.SerializeAsString()}}));
-    for (const Reply& r : replies) {
-      if (r.is_error()) return absl::InternalError(absl::StrCat("Redis: ", r.str));
+  std::vector<absl::Status> Index(const std::vector<const docket::v1::AuditRecord*>& records) override {
+    // One SADD per chain of the batch, then one ZADD per record.
+    std::vector<std::string> chains;
+    for (const auto* record : records) {
+      if (std::find(chains.begin(), chains.end(), record->chain()) == chains.end()) {
+        chains.push_back(record->chain());
+      }
     }
-    return absl::OkStatus();
+    std::vector<std::vector<std::string>> commands;
+    for (const std::string& chain : chains) commands.push_back({"SADD", kChainsKey, chain});
+    for (const auto* record : records) {
+      commands.push_back({"ZADD", TrailKey(record->item_id()), absl::StrCat(record->sequence()),
+                          record->SerializeAsString()});
+    }
+    const auto replies = redis_.Pipeline(commands);
+    std::vector<absl::Status> out =
+        EachReply<absl::Status>(replies, commands.size(), ReplyStatus);
+    std::vector<absl::Status> per_record;
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      const std::size_t chain =
+          std::find(chains.begin(), chains.end(), records[i]->chain()) - chains.begin();
+      per_record.push_back(!out[chain].ok() ? out[chain] : out[chains.size() + i]);
+    }
+    return per_record;
   }
 
-  absl::Status MarkPublished(const std::string& chain, const std::string& subject) override {
-    return redis_.Command({"HSET", SubjectKey(chain, subject), "published", "1"}).status();
+  std::vector<absl::Status> MarkPublished(const std::vector<const docket::v1::AuditRecord*>& records) override {
+    std::vector<std::vector<std::string>> commands;
+    for (const auto* record : records) {
+      commands.push_back(
+          {"HSET", SubjectKey(record->chain(), record->subject_event_id()), "published", "1"});
+    }
+    return EachReply<absl::Status>(redis_.Pipeline(commands), records.size(), ReplyStatus);
   }
 
   absl::StatusOr<std::vector<docket::v1::AuditRecord>> Trail(const std::string& item_id) override {
@@ -137,18 +206,21 @@ class RedisComplianceStore final : public ComplianceStore {
     return out;
   }
 
-  absl::Status SaveItem(const docket::v1::WorkItem& item, std::int64_t ttl_seconds) override {
-    return redis_
-        .Command({"SET", ItemKey(item.id()), item.SerializeAsString(), "EX", absl::StrCat(ttl_seconds)})
-        .status();
+  std::vector<absl::Status> SaveItems(const std::vector<const docket::v1::WorkItem*>& items,
+                                      std::int64_t ttl_seconds) override {
+    std::vector<std::vector<std::string>> commands;
+    for (const auto* item : items) {
+      commands.push_back({"SET", ItemKey(item->id()), item->SerializeAsString(), "EX", absl::StrCat(ttl_seconds)});
+    }
+    return EachReply<absl::Status>(redis_.Pipeline(commands), items.size(), ReplyStatus);
   }
 
-  absl::StatusOr<std::optional<docket::v1::WorkItem>> LoadItem(const std::string& id) override {
-    DOCKET_ASSIGN_OR_RETURN(Reply r, redis_.Command({"GET", ItemKey(id)}));
-    if (r.is_nil()) return std::optional<docket::v1::WorkItem>();
-    docket::v1::WorkItem item;
-    if (!item.ParseFromString(r.str)) return Corrupt("stored work item");
-    return std::optional<docket::v1::WorkItem>(std::move(item));
+  std::vector<absl::StatusOr<std::optional<docket::v1::WorkItem>>> LoadItems(
+      const std::vector<std::string>& ids) override {
+    std::vector<std::vector<std::string>> commands;
+    for (const std::string& id : ids) commands.push_back({"GET", ItemKey(id)});
+    return EachReply<absl::StatusOr<std::optional<docket::v1::WorkItem>>>(redis_.Pipeline(commands),
+                                                                          ids.size(), ParseItem);
   }
 
  private:

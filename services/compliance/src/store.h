@@ -36,7 +36,7 @@ struct StoredEntry {
 enum class AppendStatus {
   kAppended,   // the record is now the chain's head
   kDuplicate,  // its subject was recorded before: entry holds the stored one
-  kConflict,   // the head moved (another writer): re-read the head and re-seal
+  kConflict,   // the head is not the record it was sealed after: re-read the head and re-seal
 };
 
 struct AppendResult {
@@ -44,23 +44,40 @@ struct AppendResult {
   StoredEntry entry;
 };
 
+// One record to append, with its serialized verdict ("" for overrides).
+struct AppendRequest {
+  const docket::v1::AuditRecord& record;
+  const std::string& verdict;
+};
+
+// The write and item methods take a batch and cost one round trip for all
+// of it (a single record is a batch of one). They return one result per
+// element, in order; elements are applied in order and one failing does not
+// stop the others. When the store cannot be reached every element carries
+// the error, and any of them may or may not have been applied.
+//
 // Errors: UNAVAILABLE / DEADLINE_EXCEEDED when the backing store cannot be
-// reached (retryable), INTERNAL for corrupt stored data.
+// reached (retryable), INTERNAL for corrupt stored data or an error reply.
 class ComplianceStore {
  public:
   virtual ~ComplianceStore() = default;
 
-  virtual absl::StatusOr<ChainHead> Head(const std::string& chain) = 0;
-  // Atomically: if `record.subject_event_id` is already recorded in
-  // `record.chain`, kDuplicate with the stored entry; else if the head is not
-  // record.sequence - 1, kConflict; else stores the record (with `verdict`),
-  // marks the subject recorded and makes it the head.
-  virtual absl::StatusOr<AppendResult> Append(const docket::v1::AuditRecord& record,
-                                              const std::string& verdict) = 0;
-  // Idempotent: lists the chain and adds the record to its item's trail.
-  virtual absl::Status Index(const docket::v1::AuditRecord& record) = 0;
-  // Idempotent: the subject's record is on the audit topic.
-  virtual absl::Status MarkPublished(const std::string& chain, const std::string& subject) = 0;
+  virtual std::vector<absl::StatusOr<ChainHead>> Heads(const std::vector<std::string>& chains) = 0;
+  // One chain's head (Heads of one).
+  absl::StatusOr<ChainHead> Head(const std::string& chain) { return std::move(Heads({chain}).front()); }
+  // Atomically for each record: if `record.subject_event_id` is already
+  // recorded in `record.chain`, kDuplicate with the stored entry; else if the
+  // chain's head is not (record.sequence - 1, record.prev_hash), kConflict;
+  // else stores the record (with `verdict`), marks the subject recorded and
+  // makes it the head. Records of one chain sealed one after the other may
+  // go in one call: each links to the one before it only if that one is the
+  // head by then.
+  virtual std::vector<absl::StatusOr<AppendResult>> Append(const std::vector<AppendRequest>& records) = 0;
+  // Idempotent: lists each record's chain and adds the record to its item's trail.
+  virtual std::vector<absl::Status> Index(const std::vector<const docket::v1::AuditRecord*>& records) = 0;
+  // Idempotent: each record's subject is on the audit topic.
+  virtual std::vector<absl::Status> MarkPublished(
+      const std::vector<const docket::v1::AuditRecord*>& records) = 0;
 
   // An item's records, oldest first.
   virtual absl::StatusOr<std::vector<docket::v1::AuditRecord>> Trail(const std::string& item_id) = 0;
@@ -72,8 +89,12 @@ class ComplianceStore {
                                                                      std::size_t limit) = 0;
   virtual absl::StatusOr<std::vector<std::string>> Chains() = 0;
 
-  virtual absl::Status SaveItem(const docket::v1::WorkItem& item, std::int64_t ttl_seconds) = 0;
-  virtual absl::StatusOr<std::optional<docket::v1::WorkItem>> LoadItem(const std::string& id) = 0;
+  // Writes each item (with a TTL); the same id twice: the later one stays.
+  virtual std::vector<absl::Status> SaveItems(const std::vector<const docket::v1::WorkItem*>& items,
+                                              std::int64_t ttl_seconds) = 0;
+  // Each id's item, nullopt when the store does not know it.
+  virtual std::vector<absl::StatusOr<std::optional<docket::v1::WorkItem>>> LoadItems(
+      const std::vector<std::string>& ids) = 0;
 };
 
 // Keys (all under "docket:"; the chain in braces keeps one chain's keys in
@@ -88,32 +109,48 @@ std::unique_ptr<ComplianceStore> MakeRedisComplianceStore(redis::RedisClient& re
 
 class InMemoryComplianceStore final : public ComplianceStore {
  public:
-  absl::StatusOr<ChainHead> Head(const std::string& chain) override;
-  absl::StatusOr<AppendResult> Append(const docket::v1::AuditRecord& record,
-                                      const std::string& verdict) override;
-  absl::Status Index(const docket::v1::AuditRecord& record) override;
-  absl::Status MarkPublished(const std::string& chain, const std::string& subject) override;
+  std::vector<absl::StatusOr<ChainHead>> Heads(const std::vector<std::string>& chains) override;
+  std::vector<absl::StatusOr<AppendResult>> Append(const std::vector<AppendRequest>& records) override;
+  std::vector<absl::Status> Index(const std::vector<const docket::v1::AuditRecord*>& records) override;
+  std::vector<absl::Status> MarkPublished(const std::vector<const docket::v1::AuditRecord*>& records) override;
   absl::StatusOr<std::vector<docket::v1::AuditRecord>> Trail(const std::string& item_id) override;
   absl::StatusOr<std::vector<docket::v1::AuditRecord>> Range(const std::string& chain,
                                                              std::uint64_t from, std::uint64_t to,
                                                              std::size_t limit) override;
   absl::StatusOr<std::vector<std::string>> Chains() override;
-  absl::Status SaveItem(const docket::v1::WorkItem& item, std::int64_t ttl_seconds) override;
-  absl::StatusOr<std::optional<docket::v1::WorkItem>> LoadItem(const std::string& id) override;
+  std::vector<absl::Status> SaveItems(const std::vector<const docket::v1::WorkItem*>& items,
+                                      std::int64_t ttl_seconds) override;
+  std::vector<absl::StatusOr<std::optional<docket::v1::WorkItem>>> LoadItems(
+      const std::vector<std::string>& ids) override;
 
-  // Test controls: the next `count` calls fail with `status`.
+  // Test controls. The next `count` operations fail with `status`; each
+  // element of a batch counts as one.
   void FailNext(int count, absl::Status status);
+  enum class Operation { kHeads, kAppend, kIndex, kMarkPublished, kSaveItems, kLoadItems };
+  // The next `count` elements of `op` that concern `key` fail with `status`:
+  // the item id for kSaveItems and kLoadItems, the chain for kHeads, the
+  // record's subject (verdict id or override event id) for the others.
+  void FailFor(Operation op, std::string key, int count, absl::Status status);
   // Direct access to a stored record, to tamper with it in tests.
   docket::v1::AuditRecord* MutableRecord(const std::string& chain, std::uint64_t sequence);
   // Removes a record (as if someone deleted it).
   void EraseRecord(const std::string& chain, std::uint64_t sequence);
 
  private:
+  // FailNext's failure, then (with an operation) FailFor's. Holds mu_.
   absl::Status MaybeFail();
+  absl::Status MaybeFail(Operation op, const std::string& key);
 
   std::mutex mu_;
   int fail_count_ = 0;
   absl::Status fail_status_;
+  struct TargetedFailure {
+    Operation op;
+    std::string key;
+    int count;
+    absl::Status status;
+  };
+  std::vector<TargetedFailure> targeted_;
   std::map<std::string, ChainHead> heads_;
   std::map<std::string, std::map<std::uint64_t, docket::v1::AuditRecord>> records_;
   std::map<std::pair<std::string, std::string>, StoredEntry> subjects_;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "common/kafka/fake_event_publisher.h"
+#include "services/compliance/tests/handler_test_util.h"
 #include "services/compliance/tests/test_util.h"
 
 namespace docket::compliance {
@@ -13,20 +14,29 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using docket::v1::AuditRecord;
 using docket::v1::Event;
+using testutil::At;
+using testutil::CompletionRequested;
+using testutil::Consumed;
+using testutil::ExpectEveryVerdictAfterItsAuditRecord;
+using testutil::HandleAll;
+using testutil::Submitted;
 
 constexpr char kCard[] = "4111 1111 1111 1111";
 
-// Wraps the fake publisher to fail publishes to one topic only (the fake's
-// FailNext fails whatever comes next).
+// Wraps the fake publisher to fail publishes to one topic only, or only
+// those of one item (ce_subject) on it (the fake's FailNext fails whatever
+// comes next).
 class TopicFailingPublisher final : public kafka::EventPublisher {
  public:
   explicit TopicFailingPublisher(kafka::FakeEventPublisher& inner) : inner_(inner) {}
-  void FailTopic(const std::string& topic, int count) {
+  void FailTopic(const std::string& topic, int count, const std::string& item = "") {
     topic_ = topic;
+    item_ = item;
     count_ = count;
   }
   void PublishAsync(kafka::Record record, Done done) override {
-    if (record.topic == topic_ && count_ > 0) {
+    if (record.topic == topic_ && count_ > 0 &&
+        (item_.empty() || record.Header("ce_subject") == std::optional<std::string>(item_))) {
       --count_;
       done(absl::UnavailableError("injected publish failure"));
       return;
@@ -39,6 +49,7 @@ class TopicFailingPublisher final : public kafka::EventPublisher {
  private:
   kafka::FakeEventPublisher& inner_;
   std::string topic_;
+  std::string item_;
   int count_ = 0;
 };
 
@@ -51,35 +62,6 @@ class HandlerTest : public ::testing::Test {
         clock_(std::chrono::system_clock::time_point(std::chrono::seconds(1714564800))),
         handler_(&testutil::ShippedCatalog(), evaluator_, store_, publisher_, topics_, clock_, nullptr) {}
 
-  static kafka::Record At(int partition, std::int64_t offset = 0) {
-    kafka::Record r;
-    r.topic = "docket.work.v1";
-    r.partition = partition;
-    r.offset = offset;
-    return r;
-  }
-
-  static Event Submitted(const std::string& item, const docket::v1::WorkSubmission& s) {
-    Event e;
-    e.set_id(item + ":submitted");
-    e.set_subject(item);
-    e.set_tenant(s.tenant());
-    *e.mutable_submitted()->mutable_submission() = s;
-    return e;
-  }
-
-  static Event CompletionRequested(const std::string& item, const std::string& completer) {
-    Event e;
-    e.set_id(item + ":completion-requested:" + completer);
-    e.set_subject(item);
-    e.set_tenant("acme");
-    auto* c = e.mutable_completion_requested();
-    c->set_kind("invoice_approval");
-    c->set_queue("accounts-payable");
-    c->mutable_completer()->set_id(completer);
-    return e;
-  }
-
   static Event Released(const std::string& item, const std::string& releaser) {
     Event e;
     e.set_id(item + ":released");
@@ -89,6 +71,44 @@ class HandlerTest : public ::testing::Test {
     e.mutable_released()->set_queue("finance-supervisors");
     e.mutable_released()->mutable_releaser()->set_id(releaser);
     return e;
+  }
+
+  static Event Rejected(const std::string& item, const std::string& actor) {
+    Event e;
+    e.set_id(item + ":rejected");
+    e.set_subject(item);
+    e.set_tenant("acme");
+    e.mutable_rejected()->set_queue("accounts-payable");
+    e.mutable_rejected()->set_reason("wrong vendor");
+    e.mutable_rejected()->mutable_actor()->set_id(actor);
+    return e;
+  }
+
+  static Event Escalated(const std::string& item) {
+    Event e;
+    e.set_id(item + ":escalated");
+    e.set_subject(item);
+    e.set_tenant("acme");
+    e.mutable_escalated()->set_from_queue("accounts-payable");
+    e.mutable_escalated()->set_to_queue("finance-supervisors");
+    return e;
+  }
+
+  // Each chain as the store holds it, serialized, by chain name.
+  static std::map<std::string, std::vector<std::string>> Ledger(InMemoryComplianceStore& store) {
+    std::map<std::string, std::vector<std::string>> out;
+    const std::vector<std::string> chains = store.Chains().value();
+    for (const auto& chain : chains) {
+      const std::vector<AuditRecord> records = store.Range(chain, 1, 0, 1000).value();
+      for (const auto& r : records) out[chain].push_back(r.SerializeAsString());
+    }
+    return out;
+  }
+
+  static std::vector<std::string> Serialized(const std::vector<Event>& events) {
+    std::vector<std::string> out;
+    for (const auto& e : events) out.push_back(e.SerializeAsString());
+    return out;
   }
 
   std::vector<Event> Verdicts() { return fake_.Events(topics_.compliance()); }
@@ -307,6 +327,203 @@ TEST_F(HandlerTest, DroppingTheNewestStoredRecordIsCaughtByTheHead) {
   ASSERT_TRUE(r.ok());
   EXPECT_FALSE(r->ok);
   EXPECT_EQ(r->first_bad_sequence, 3u);
+}
+
+TEST_F(HandlerTest, ABatchGivesTheSameLedgerVerdictsAndAuditEventsAsHandlingItsEventsOneByOne) {
+  auto big = testutil::Invoice("alice");
+  (*big.mutable_attributes())["amount"] = testutil::Money(2500000, "EUR");
+  auto carded = testutil::Invoice();
+  (*carded.mutable_attributes())["notes"] = testutil::Str(std::string("card ") + kCard);
+  docket::v1::WorkSubmission unchecked;
+  unchecked.set_tenant("acme");
+  unchecked.set_kind("data_entry");
+  Event routed;
+  routed.set_id("a:routed");
+  routed.set_subject("a");
+  routed.mutable_routed()->set_queue("accounts-payable");
+  // Item "a" was submitted before the batch; "f" is submitted and completed
+  // (by its own requester) within it; "ghost" was never submitted.
+  ASSERT_TRUE(handler_.Handle(Submitted("a", testutil::Invoice("erp-bot")), At(0, 0)).ok());
+  const std::vector<Consumed> batch = {
+      {Submitted("b", carded), At(1, 0)},
+      {CompletionRequested("a", "alice"), At(0, 1)},
+      {routed, At(0, 2)},
+      {Submitted("f", big), At(2, 0)},
+      {Released("a", "alice"), At(0, 3)},
+      {Submitted("e", unchecked), At(0, 4)},
+      {CompletionRequested("f", "alice"), At(2, 1)},
+      {Rejected("c", "bob"), At(1, 1)},
+      {CompletionRequested("ghost", "carol"), At(1, 2)},
+      {Escalated("d"), At(2, 2)},
+      {Released("f", "alice"), At(2, 3)},
+      {Submitted("g", testutil::Invoice()), At(0, 5)},
+  };
+
+  InMemoryComplianceStore one_store;
+  kafka::FakeEventPublisher one_fake;
+  ComplianceHandler one(&testutil::ShippedCatalog(), evaluator_, one_store, one_fake, topics_, clock_, nullptr);
+  ASSERT_TRUE(one.Handle(Submitted("a", testutil::Invoice("erp-bot")), At(0, 0)).ok());
+  for (const auto& c : batch) ASSERT_TRUE(one.Handle(c.event, c.record).ok()) << c.event.id();
+
+  const std::vector<absl::Status> statuses = HandleAll(handler_, batch);
+  ASSERT_EQ(statuses.size(), batch.size());
+  for (std::size_t i = 0; i < statuses.size(); ++i) EXPECT_TRUE(statuses[i].ok()) << i << ": " << statuses[i];
+
+  EXPECT_EQ(Ledger(store_), Ledger(one_store));
+  EXPECT_EQ(Ledger(store_).size(), 3u);
+  EXPECT_EQ(Serialized(Audits()), Serialized(one_fake.Events(topics_.audit())));
+  EXPECT_EQ(Serialized(Verdicts()), Serialized(one_fake.Events(topics_.compliance())));
+  for (const std::string item : {"a", "b", "c", "d", "f", "ghost"}) {
+    std::vector<std::string> batched, single;
+    const std::vector<AuditRecord> batched_trail = store_.Trail(item).value();
+    const std::vector<AuditRecord> single_trail = one_store.Trail(item).value();
+    for (const auto& r : batched_trail) batched.push_back(r.SerializeAsString());
+    for (const auto& r : single_trail) single.push_back(r.SerializeAsString());
+    EXPECT_EQ(batched, single) << item;
+    EXPECT_FALSE(batched.empty()) << item;
+  }
+  // What the batch saw of "f" came from its own Submitted: four-eyes and
+  // the release's segregation were checked against it.
+  std::set<std::string> f_rules;
+  for (const auto& v : Verdicts()) {
+    if (v.subject() != "f" || v.verdict().checkpoint() != docket::v1::CHECKPOINT_COMPLETE) continue;
+    for (const auto& x : v.verdict().violations()) f_rules.insert(x.rule_id());
+  }
+  EXPECT_TRUE(f_rules.count("four-eyes-submitter-completer"));
+  const auto f_trail = *store_.Trail("f");
+  ASSERT_EQ(f_trail.size(), 3u);
+  EXPECT_THAT(f_trail[2].summary(), HasSubstr("segregation=violated:four-eyes-release"));
+  ExpectEveryVerdictAfterItsAuditRecord(fake_, topics_);
+  auto verified = VerifyStoredChains(store_, "", 0, 0, "");
+  ASSERT_TRUE(verified.ok());
+  EXPECT_TRUE(verified->ok) << verified->problem;
+}
+
+TEST_F(HandlerTest, ARedeliveredBatchAppendsNothingTwiceAndResendsTheRecordedVerdicts) {
+  const std::vector<Consumed> batch = {
+      {Submitted("a", testutil::Invoice()), At(0, 0)},
+      {Submitted("b", testutil::Invoice()), At(1, 0)},
+      {CompletionRequested("a", "alice"), At(0, 1)},
+      {Rejected("b", "bob"), At(1, 1)},
+  };
+  for (const auto& s : HandleAll(handler_, batch)) ASSERT_TRUE(s.ok()) << s;
+  const auto ledger = Ledger(store_);
+  const auto first_verdicts = Serialized(Verdicts());
+  ASSERT_EQ(first_verdicts.size(), 3u);
+  const std::size_t audits = Audits().size();
+
+  clock_.Advance(std::chrono::seconds(5));  // a new evaluation would differ
+  for (const auto& s : HandleAll(handler_, batch)) ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(Ledger(store_), ledger) << "nothing appended twice";
+  EXPECT_EQ(Audits().size(), audits) << "confirmed records are not published again";
+  const auto verdicts = Serialized(Verdicts());
+  ASSERT_EQ(verdicts.size(), 6u);
+  EXPECT_EQ(std::vector<std::string>(verdicts.begin() + 3, verdicts.end()), first_verdicts)
+      << "the redelivery re-sends the recorded verdicts, same ids and times";
+
+  // Redelivered with new events behind the recorded ones: only the new ones
+  // are appended, in order, right after them.
+  std::vector<Consumed> longer = batch;
+  longer.push_back({Submitted("c", testutil::Invoice()), At(0, 2)});
+  longer.push_back({Escalated("a"), At(0, 3)});
+  for (const auto& s : HandleAll(handler_, longer)) ASSERT_TRUE(s.ok()) << s;
+  const auto chain0 = *store_.Range("docket.work.v1/0", 1, 0, 100);
+  ASSERT_EQ(chain0.size(), 4u);
+  EXPECT_EQ(chain0[2].item_id(), "c");
+  EXPECT_EQ(chain0[3].type(), AuditRecord::TYPE_ESCALATION);
+  EXPECT_EQ(store_.Head("docket.work.v1/1")->sequence, 2u);
+  auto verified = VerifyStoredChains(store_, "", 0, 0, "");
+  ASSERT_TRUE(verified.ok());
+  EXPECT_TRUE(verified->ok) << verified->problem;
+}
+
+TEST_F(HandlerTest, AStoreFailureInABatchFailsThatEventAndTheLaterOnesOfItsPartitionOnlyAndTheRetryCompletesThem) {
+  const std::vector<Consumed> batch = {
+      {Submitted("a", testutil::Invoice()), At(0, 0)},
+      {Submitted("d", testutil::Invoice()), At(1, 0)},
+      {Submitted("b", testutil::Invoice()), At(0, 1)},
+      {Submitted("e", testutil::Invoice()), At(1, 1)},
+      {Submitted("c", testutil::Invoice()), At(0, 2)},
+      {Submitted("g", testutil::Invoice()), At(2, 0)},
+      {Submitted("h", testutil::Invoice()), At(2, 1)},
+  };
+  store_.FailFor(InMemoryComplianceStore::Operation::kSaveItems, "b", 1, absl::UnavailableError("redis down"));
+  store_.FailFor(InMemoryComplianceStore::Operation::kAppend,
+                 VerdictId("e:submitted", docket::v1::CHECKPOINT_SUBMIT), 1, absl::UnavailableError("redis down"));
+  const auto s = HandleAll(handler_, batch);
+  ASSERT_EQ(s.size(), batch.size());
+  EXPECT_TRUE(s[0].ok()) << s[0];
+  EXPECT_TRUE(s[1].ok()) << s[1];
+  EXPECT_EQ(s[2].code(), absl::StatusCode::kUnavailable) << "b: its item could not be saved";
+  EXPECT_EQ(s[3].code(), absl::StatusCode::kUnavailable) << "e: its record could not be appended";
+  EXPECT_EQ(s[4].code(), absl::StatusCode::kUnavailable) << "c is held behind b";
+  EXPECT_THAT(std::string(s[4].message()), HasSubstr("held behind event b:submitted"));
+  EXPECT_TRUE(s[5].ok()) << s[5];
+  EXPECT_TRUE(s[6].ok()) << s[6];
+  std::set<std::string> out;
+  for (const auto& v : Verdicts()) out.insert(v.subject());
+  EXPECT_EQ(out, (std::set<std::string>{"a", "d", "g", "h"}));
+  EXPECT_EQ(store_.Head("docket.work.v1/0")->sequence, 1u) << "nothing of c went ahead of b";
+  ExpectEveryVerdictAfterItsAuditRecord(fake_, topics_);
+
+  // The consumer delivers each partition again from its failed record.
+  const std::vector<Consumed> again = {batch[2], batch[3], batch[4]};
+  for (const auto& st : HandleAll(handler_, again)) EXPECT_TRUE(st.ok()) << st;
+  const auto chain0 = *store_.Range("docket.work.v1/0", 1, 0, 100);
+  ASSERT_EQ(chain0.size(), 3u);
+  EXPECT_EQ(chain0[1].item_id(), "b");
+  EXPECT_EQ(chain0[2].item_id(), "c");
+  EXPECT_EQ(Verdicts().size(), 7u);
+  ExpectEveryVerdictAfterItsAuditRecord(fake_, topics_);
+  auto verified = VerifyStoredChains(store_, "", 0, 0, "");
+  ASSERT_TRUE(verified.ok());
+  EXPECT_TRUE(verified->ok) << verified->problem;
+}
+
+TEST_F(HandlerTest, AnAuditPublishFailureInABatchSendsNoVerdictWithoutItsAuditRecordAndFailsOnlyItsPartitionFromThere) {
+  const std::vector<Consumed> batch = {
+      {Submitted("a", testutil::Invoice()), At(0, 0)},
+      {Submitted("b", testutil::Invoice()), At(0, 1)},
+      {Submitted("d", testutil::Invoice()), At(1, 0)},
+      {Submitted("c", testutil::Invoice()), At(0, 2)},
+  };
+  publisher_.FailTopic(topics_.audit(), 1, "b");
+  const auto s = HandleAll(handler_, batch);
+  ASSERT_EQ(s.size(), batch.size());
+  EXPECT_TRUE(s[0].ok()) << s[0];
+  EXPECT_EQ(s[1].code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(s[1].message()), HasSubstr("publishing the audit record"));
+  EXPECT_TRUE(s[2].ok()) << s[2];
+  EXPECT_EQ(s[3].code(), absl::StatusCode::kUnavailable) << "c is held behind b";
+  std::set<std::string> out;
+  for (const auto& v : Verdicts()) out.insert(v.subject());
+  EXPECT_EQ(out, (std::set<std::string>{"a", "d"})) << "no verdict for b, nor for c behind it";
+  ExpectEveryVerdictAfterItsAuditRecord(fake_, topics_);
+
+  // c's record was confirmed in the first attempt but not marked (c stopped
+  // behind b): the retry publishes it again after b's, an identical copy.
+  for (const auto& st : HandleAll(handler_, {batch[1], batch[3]})) EXPECT_TRUE(st.ok()) << st;
+  EXPECT_EQ(Verdicts().size(), 4u);
+  EXPECT_EQ(store_.Head("docket.work.v1/0")->sequence, 3u) << "the retry appended nothing again";
+  ExpectEveryVerdictAfterItsAuditRecord(fake_, topics_);
+}
+
+TEST_F(HandlerTest, AVerdictPublishFailureInABatchIsRetriedWithoutNewAuditRecords) {
+  const std::vector<Consumed> batch = {
+      {Submitted("a", testutil::Invoice()), At(0, 0)},
+      {Submitted("b", testutil::Invoice()), At(0, 1)},
+      {Submitted("d", testutil::Invoice()), At(1, 0)},
+  };
+  publisher_.FailTopic(topics_.compliance(), 1, "b");
+  const auto s = HandleAll(handler_, batch);
+  EXPECT_TRUE(s[0].ok()) << s[0];
+  EXPECT_EQ(s[1].code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(s[2].ok()) << s[2];
+  EXPECT_EQ(Audits().size(), 3u);
+  EXPECT_EQ(Verdicts().size(), 2u);
+  ASSERT_TRUE(handler_.Handle(batch[1].event, batch[1].record).ok());
+  EXPECT_EQ(Audits().size(), 3u) << "the confirmed record is not re-published";
+  EXPECT_EQ(Verdicts().size(), 3u);
 }
 
 TEST_F(HandlerTest, DryRunRecordsNothingAndRejectsUnknownKinds) {

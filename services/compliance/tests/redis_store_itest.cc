@@ -1,0 +1,207 @@
+// The compliance handler's batch path against a real redis-server (the
+// publisher is the in-memory fake): a batch's chain appends go in one call
+// and verify, a redelivered batch appends nothing twice, and another writer
+// on the same chain between the head read and the appends is detected, the
+// chain staying whole.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <set>
+#include <utility>
+
+#include "common/redis/redis_client.h"
+#include "common/testing/fixtures.h"
+#include "services/compliance/src/handler.h"
+#include "services/compliance/tests/handler_test_util.h"
+#include "services/compliance/tests/test_util.h"
+
+namespace docket::compliance {
+namespace {
+
+using docket::v1::AuditRecord;
+using docket::v1::Event;
+using testutil::At;
+using testutil::CompletionRequested;
+using testutil::Consumed;
+using testutil::ExpectEveryVerdictAfterItsAuditRecord;
+using testutil::HandleAll;
+using testutil::Submitted;
+
+// Forwards to the Redis store; counts Append calls and runs `before_batch`
+// once, just before the first Append of more than one record (after the
+// batch read its chain heads).
+class InterposingStore final : public ComplianceStore {
+ public:
+  explicit InterposingStore(ComplianceStore& inner) : inner_(inner) {}
+  std::function<void()> before_batch;
+  std::vector<std::size_t> append_sizes;
+
+  std::vector<absl::StatusOr<ChainHead>> Heads(const std::vector<std::string>& chains) override {
+    return inner_.Heads(chains);
+  }
+  std::vector<absl::StatusOr<AppendResult>> Append(const std::vector<AppendRequest>& records) override {
+    append_sizes.push_back(records.size());
+    if (records.size() > 1 && before_batch) std::exchange(before_batch, nullptr)();
+    return inner_.Append(records);
+  }
+  std::vector<absl::Status> Index(const std::vector<const AuditRecord*>& records) override {
+    return inner_.Index(records);
+  }
+  std::vector<absl::Status> MarkPublished(const std::vector<const AuditRecord*>& records) override {
+    return inner_.MarkPublished(records);
+  }
+  absl::StatusOr<std::vector<AuditRecord>> Trail(const std::string& item_id) override {
+    return inner_.Trail(item_id);
+  }
+  absl::StatusOr<std::vector<AuditRecord>> Range(const std::string& chain, std::uint64_t from,
+                                                 std::uint64_t to, std::size_t limit) override {
+    return inner_.Range(chain, from, to, limit);
+  }
+  absl::StatusOr<std::vector<std::string>> Chains() override { return inner_.Chains(); }
+  std::vector<absl::Status> SaveItems(const std::vector<const docket::v1::WorkItem*>& items,
+                                      std::int64_t ttl_seconds) override {
+    return inner_.SaveItems(items, ttl_seconds);
+  }
+  std::vector<absl::StatusOr<std::optional<docket::v1::WorkItem>>> LoadItems(
+      const std::vector<std::string>& ids) override {
+    return inner_.LoadItems(ids);
+  }
+
+ private:
+  ComplianceStore& inner_;
+};
+
+class ComplianceRedisStoreItest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto server = testing::RedisServer::Start();
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = server->release();
+  }
+  static void TearDownTestSuite() { delete server_; }
+
+  void SetUp() override {
+    ASSERT_NE(server_, nullptr);
+    auto options = redis::ParseRedisUrl(server_->url());
+    ASSERT_TRUE(options.ok()) << options.status();
+    auto client = redis::MakeRedisClient(*options, nullptr);
+    ASSERT_TRUE(client.ok()) << client.status();
+    redis_ = *std::move(client);
+    ASSERT_TRUE(redis_->Command({"FLUSHDB"}).ok());
+    redis_store_ = MakeRedisComplianceStore(*redis_);
+    store_ = std::make_unique<InterposingStore>(*redis_store_);
+    handler_ = std::make_unique<ComplianceHandler>(&testutil::ShippedCatalog(), evaluator_, *store_, fake_,
+                                                   topics_, clock_, nullptr);
+  }
+
+  std::vector<AuditRecord> Chain(const std::string& chain) {
+    auto records = redis_store_->Range(chain, 1, 0, 1000);
+    EXPECT_TRUE(records.ok()) << records.status();
+    return records.ok() ? *records : std::vector<AuditRecord>{};
+  }
+
+  void ExpectStoredChainsVerify(std::uint64_t records) {
+    auto verified = VerifyStoredChains(*redis_store_, "", 0, 0, "");
+    ASSERT_TRUE(verified.ok()) << verified.status();
+    EXPECT_TRUE(verified->ok) << verified->first_bad_chain << " #" << verified->first_bad_sequence << ": "
+                              << verified->problem;
+    EXPECT_EQ(verified->records_checked, records);
+  }
+
+  static testing::RedisServer* server_;
+  PolicySet policies_ = *LoadPolicies(testutil::SourceDir() + "/deploy/config/policies.yaml",
+                                      &testutil::ShippedCatalog());
+  Evaluator evaluator_{policies_};
+  FakeClock clock_{std::chrono::system_clock::time_point(std::chrono::seconds(1714564800))};
+  kafka::Topics topics_;
+  kafka::FakeEventPublisher fake_;
+  std::unique_ptr<redis::RedisClient> redis_;
+  std::unique_ptr<ComplianceStore> redis_store_;
+  std::unique_ptr<InterposingStore> store_;
+  std::unique_ptr<ComplianceHandler> handler_;
+};
+
+testing::RedisServer* ComplianceRedisStoreItest::server_ = nullptr;
+
+TEST_F(ComplianceRedisStoreItest, ABatchAppendsItsChainsInOneCallThatVerifiesAndARedeliveryAppendsNothingTwice) {
+  const std::vector<Consumed> batch = {
+      {Submitted("a"), At(0, 0)}, {Submitted("b"), At(1, 0)},
+      {Submitted("c", testutil::Invoice("alice")), At(0, 1)}, {CompletionRequested("c", "alice"), At(0, 2)},
+      {CompletionRequested("a", "bob"), At(0, 3)}, {Submitted("d"), At(1, 1)},
+  };
+  for (const auto& s : HandleAll(*handler_, batch)) ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(store_->append_sizes, std::vector<std::size_t>{6}) << "every append of the batch in one call";
+  ExpectStoredChainsVerify(6);
+  const auto chain0 = Chain("docket.work.v1/0");
+  ASSERT_EQ(chain0.size(), 4u);
+  EXPECT_EQ(chain0[3].item_id(), "a");
+  EXPECT_THAT(chain0[2].summary(), ::testing::HasSubstr("four-eyes-submitter-completer"))
+      << "c's completion saw its submission from the same batch";
+  const std::size_t published = fake_.records().size();
+  ASSERT_EQ(published, 12u);
+
+  clock_.Advance(std::chrono::seconds(5));
+  for (const auto& s : HandleAll(*handler_, batch)) ASSERT_TRUE(s.ok()) << s;
+  ExpectStoredChainsVerify(6);
+  EXPECT_EQ(fake_.RecordsOf(topics_.audit()).size(), 6u) << "confirmed records are not published again";
+  const auto verdicts = fake_.RecordsOf(topics_.compliance());
+  ASSERT_EQ(verdicts.size(), 12u);
+  for (std::size_t i = 0; i < 6; ++i) EXPECT_EQ(verdicts[i].value, verdicts[i + 6].value) << i;
+  ExpectEveryVerdictAfterItsAuditRecord(fake_, topics_);
+}
+
+TEST_F(ComplianceRedisStoreItest, AnotherWriterAppendingBetweenTheHeadReadAndTheBatchIsDetectedAndTheChainStaysWhole) {
+  // The other writer (a second replica briefly owning the partition) appends
+  // one record: the batch's second record, sealed at sequence 2, now matches
+  // the head's sequence but not its hash, and must not be linked there.
+  kafka::FakeEventPublisher other_fake;
+  ComplianceHandler other(&testutil::ShippedCatalog(), evaluator_, *redis_store_, other_fake, topics_, clock_,
+                          nullptr);
+  store_->before_batch = [&] { ASSERT_TRUE(other.Handle(Submitted("x"), At(0, 7)).ok()); };
+  const std::vector<Consumed> batch = {
+      {Submitted("a"), At(0, 0)}, {Submitted("b"), At(0, 1)}, {Submitted("c"), At(0, 2)},
+      {Submitted("d"), At(1, 0)},
+  };
+  for (const auto& s : HandleAll(*handler_, batch)) ASSERT_TRUE(s.ok()) << s;
+  EXPECT_FALSE(store_->before_batch) << "the other writer ran";
+  EXPECT_EQ(store_->append_sizes, (std::vector<std::size_t>{4, 1, 1, 1}))
+      << "the batch's appends in one call, then chain 0's three one at a time after the conflict";
+  ExpectStoredChainsVerify(5);
+  const auto chain0 = Chain("docket.work.v1/0");
+  ASSERT_EQ(chain0.size(), 4u);
+  EXPECT_EQ(chain0[0].item_id(), "x");
+  EXPECT_EQ(chain0[1].item_id(), "a");
+  EXPECT_EQ(chain0[2].item_id(), "b");
+  EXPECT_EQ(chain0[3].item_id(), "c");
+  EXPECT_EQ(Chain("docket.work.v1/1").size(), 1u) << "the other chain went through in the batch call";
+  EXPECT_EQ(fake_.RecordsOf(topics_.compliance()).size(), 4u);
+  ExpectEveryVerdictAfterItsAuditRecord(fake_, topics_);
+}
+
+TEST_F(ComplianceRedisStoreItest, AnAppendSealedAfterAnotherRecordThanTheHeadConflictsEvenAtTheNextSequence) {
+  AuditRecord first;
+  first.set_chain("docket.work.v1/0");
+  first.set_subject_event_id("s1");
+  Seal(ChainHead{}, "", &first);
+  AuditRecord forked = first;
+  forked.set_subject_event_id("s1-elsewhere");
+  Seal(ChainHead{}, "", &forked);
+  AuditRecord next;
+  next.set_chain("docket.work.v1/0");
+  next.set_subject_event_id("s2");
+  Seal(ChainHead{forked.sequence(), forked.hash()}, "", &next);  // sequence 2, after the other record 1
+
+  const std::string none;
+  auto results = redis_store_->Append({AppendRequest{first, none}, AppendRequest{next, none}});
+  ASSERT_EQ(results.size(), 2u);
+  ASSERT_TRUE(results[0].ok()) << results[0].status();
+  EXPECT_EQ(results[0]->status, AppendStatus::kAppended);
+  ASSERT_TRUE(results[1].ok()) << results[1].status();
+  EXPECT_EQ(results[1]->status, AppendStatus::kConflict);
+  EXPECT_EQ(redis_store_->Head("docket.work.v1/0")->hash, first.hash());
+}
+
+}  // namespace
+}  // namespace docket::compliance
