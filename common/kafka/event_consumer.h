@@ -4,7 +4,6 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -60,18 +59,6 @@ using EventBatchHandler = std::function<std::vector<absl::Status>(
     const std::vector<const docket::v1::Event*>& events, const std::vector<const Record*>& records)>;
 BatchHandler DecodingBatchHandler(EventBatchHandler handler,
                                   const std::vector<docket::v1::Event::PayloadCase>& handled = {});
-// A handler that needs the envelopes only may take just them (the same
-// adapter, the records left out).
-template <typename F>
-  requires std::is_invocable_r_v<std::vector<absl::Status>, F&, const std::vector<const docket::v1::Event*>&>
-BatchHandler DecodingBatchHandler(F handler, const std::vector<docket::v1::Event::PayloadCase>& handled = {}) {
-  return DecodingBatchHandler(
-      EventBatchHandler([handler = std::move(handler)](const std::vector<const docket::v1::Event*>& events,
-                                                       const std::vector<const Record*>&) mutable {
-        return handler(events);
-      }),
-      handled);
-}
 
 struct TopicPartition {
   std::string topic;

@@ -339,24 +339,6 @@ TEST(DecodingBatchHandlerTest, HandsOverOnlyHandledEventsWithTheirRecordsAndMaps
   EXPECT_EQ(s[3].code(), absl::StatusCode::kUnavailable);
 }
 
-TEST(DecodingBatchHandlerTest, AHandlerOfEnvelopesOnlyGetsTheSameEventsAndStatuses) {
-  docket::v1::Event first = SampleEvent();
-  first.set_id("first");
-  Record garbage = EncodeEvent("t", SampleEvent());
-  garbage.value = "not-an-event";
-  const Record a = EncodeEvent("t", first);
-  std::vector<std::string> seen;
-  BatchHandler h = DecodingBatchHandler([&](const std::vector<const docket::v1::Event*>& events) {
-    for (const auto* e : events) seen.push_back(e->id());
-    return std::vector<absl::Status>(events.size(), absl::UnavailableError("later"));
-  });
-  const std::vector<absl::Status> s = h({&garbage, &a});
-  EXPECT_THAT(seen, ::testing::ElementsAre("first"));
-  ASSERT_EQ(s.size(), 2u);
-  EXPECT_EQ(s[0].code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(s[1].code(), absl::StatusCode::kUnavailable);
-}
-
 TEST(DecodingBatchHandlerTest, AHandlerReturningTheWrongNumberOfStatusesFailsEveryHandledRecordRetryably) {
   BatchHandler h = DecodingBatchHandler(
       [](const std::vector<const docket::v1::Event*>&, const std::vector<const Record*>&) {
