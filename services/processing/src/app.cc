@@ -133,9 +133,8 @@ int App::Run(app::ShutdownSignal& signal) {
   // What is fetched together is handled together: two Redis round trips per
   // batch instead of two per event.
   consumer.batch_handler = kafka::DecodingBatchHandler(
-      [wf = workflow->get()](const std::vector<const docket::v1::Event*>& events) {
-        return wf->HandleBatch(events);
-      },
+      [wf = workflow->get()](const std::vector<const docket::v1::Event*>& events,
+                             const std::vector<const kafka::Record*>&) { return wf->HandleBatch(events); },
       Workflow::HandledPayloads());
   if (absl::Status s = rt.AddConsumers(consumer); !s.ok()) {
     Log().Error("cannot create the consumer", {{"error", std::string(s.message())}});
