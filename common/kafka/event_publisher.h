@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "common/kafka/kafka_config.h"
@@ -42,6 +43,14 @@ class EventPublisher {
   absl::Status Publish(std::string_view topic, const docket::v1::Event& event) {
     return Publish(EncodeEvent(topic, event));
   }
+
+  // Publishes every record at once and waits for their confirmations: one
+  // status per record, in order. Past `deadline` the wait ends, and a record
+  // not confirmed by then is DEADLINE_EXCEEDED (it may still land later).
+  // Not from inside a `done`.
+  std::vector<absl::Status> PublishAll(
+      std::vector<Record> records,
+      std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max());
 
   // Waits for everything queued to be confirmed; DEADLINE_EXCEEDED if not in time.
   virtual absl::Status Flush(std::chrono::milliseconds timeout) = 0;

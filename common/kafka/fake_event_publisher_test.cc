@@ -54,5 +54,20 @@ TEST(FakeEventPublisherTest, ConnectionCheckIsOkUntilToldOtherwise) {
             absl::StatusCode::kUnavailable);
 }
 
+TEST(EventPublisherTest, PublishAllAnswersEachRecordsOwnConfirmationInOrder) {
+  FakeEventPublisher p;
+  p.FailNext(1, absl::UnavailableError("broker down"));
+  std::vector<Record> records;
+  for (const char* id : {"a", "b", "c"}) records.push_back(EncodeEvent("work", Submitted(id)));
+  const std::vector<absl::Status> s = p.PublishAll(std::move(records));
+  ASSERT_EQ(s.size(), 3u);
+  EXPECT_EQ(s[0].code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(s[1].ok());
+  EXPECT_TRUE(s[2].ok());
+  ASSERT_EQ(p.Events("work").size(), 2u);
+  EXPECT_EQ(p.Events("work")[0].id(), "b");
+  EXPECT_TRUE(p.PublishAll({}).empty());
+}
+
 }  // namespace
 }  // namespace docket::kafka

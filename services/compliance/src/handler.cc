@@ -176,34 +176,6 @@ class ComplianceHandler::Batch {
   ComplianceMetrics* metrics_;
 };
 
-namespace {
-
-// Publishes every record at once and waits for all confirmations: each
-// `done` runs exactly once, within the producer's delivery timeout.
-std::vector<absl::Status> PublishAll(kafka::EventPublisher& publisher, std::vector<kafka::Record> records) {
-  struct Pending {
-    std::mutex mu;
-    std::condition_variable cv;
-    std::size_t left = 0;
-    std::vector<absl::Status> status;
-  };
-  auto pending = std::make_shared<Pending>();
-  pending->left = records.size();
-  pending->status.resize(records.size());
-  for (std::size_t i = 0; i < records.size(); ++i) {
-    publisher.PublishAsync(std::move(records[i]), [pending, i](absl::Status s) {
-      std::lock_guard lock(pending->mu);
-      pending->status[i] = std::move(s);
-      if (--pending->left == 0) pending->cv.notify_all();
-    });
-  }
-  std::unique_lock lock(pending->mu);
-  pending->cv.wait(lock, [&] { return pending->left == 0; });
-  return std::move(pending->status);
-}
-
-}  // namespace
-
 absl::Status ComplianceHandler::Handle(const Event& e, const kafka::Record& r) {
   return HandleBatch({&e}, {&r}).front();
 }
@@ -541,7 +513,7 @@ void ComplianceHandler::PublishAuditRecords(Batch& batch) {
     out.push_back(std::move(rec));
   }
   if (jobs.empty()) return;
-  const auto confirmed = PublishAll(publisher_, std::move(out));
+  const auto confirmed = publisher_.PublishAll(std::move(out));
   std::vector<Job*> marked;
   std::vector<const AuditRecord*> records;
   for (std::size_t i = 0; i < jobs.size(); ++i) {
@@ -583,7 +555,7 @@ void ComplianceHandler::PublishVerdicts(Batch& batch) {
     out.push_back(kafka::EncodeEvent(topics_.compliance(), e));
   }
   if (jobs.empty()) return;
-  batch.FailedWhere(jobs, PublishAll(publisher_, std::move(out)), "verdict_topic", "publishing the verdict");
+  batch.FailedWhere(jobs, publisher_.PublishAll(std::move(out)), "verdict_topic", "publishing the verdict");
 }
 
 absl::StatusOr<docket::v1::Verdict> ComplianceHandler::DryRun(

@@ -24,38 +24,6 @@ bool Contains(const std::vector<std::string>& v, const std::string& x) {
 }
 
 // Waits for a set of asynchronous publishes.
-// The confirmations of one Admit call's publishes. Shared with the delivery
-// callbacks, which may run after Admit gave up waiting and returned.
-class Confirmations {
- public:
-  explicit Confirmations(std::size_t n) : status_(n), done_(n, false), left_(0) {}
-  void Expect() { ++left_; }
-  void Done(std::size_t i, absl::Status s) {
-    std::lock_guard lock(mu_);
-    status_[i] = std::move(s);
-    done_[i] = true;
-    if (--left_ == 0) cv_.notify_all();
-  }
-  // Waits until every expected confirmation came or `deadline` passed; then
-  // the status of each (DEADLINE_EXCEEDED for one that did not come).
-  std::vector<absl::Status> WaitUntil(std::chrono::steady_clock::time_point deadline) {
-    std::unique_lock lock(mu_);
-    cv_.wait_until(lock, deadline, [&] { return left_ == 0; });
-    std::vector<absl::Status> out = status_;
-    for (std::size_t i = 0; i < out.size(); ++i) {
-      if (!done_[i]) out[i] = absl::DeadlineExceededError("no confirmation from Kafka in time");
-    }
-    return out;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<absl::Status> status_;
-  std::vector<bool> done_;
-  std::size_t left_;
-};
-
 std::string ViolationSummary(const std::vector<Violation>& v) {
   std::string out = absl::StrCat(v.size(), v.size() == 1 ? " violation: " : " violations: ");
   for (std::size_t i = 0; i < v.size(); ++i) {
@@ -210,18 +178,19 @@ std::vector<Outcome> Admission::Admit(const std::optional<Publisher>& publisher,
     }
 
     if (!to_publish.empty()) {
-      auto confirmations = std::make_shared<Confirmations>(subs.size());
+      std::vector<kafka::Record> records;
+      records.reserve(to_publish.size());
       for (std::size_t i : to_publish) {
-        confirmations->Expect();
-        docket::v1::Event e = SubmittedEvent(subs[i], out[i].item_id, channel, traceparent);
-        publisher_.PublishAsync(kafka::EncodeEvent(topics_.work(), e),
-                                [confirmations, i](absl::Status s) { confirmations->Done(i, std::move(s)); });
+        records.push_back(kafka::EncodeEvent(
+            topics_.work(), SubmittedEvent(subs[i], out[i].item_id, channel, traceparent)));
       }
       // Bounded: while Kafka is down the producer keeps the record for its
       // delivery timeout, but the caller hears UNAVAILABLE now. A record that
       // still lands later carries the same item and event id as the retry's.
-      const std::vector<absl::Status> published =
-          confirmations->WaitUntil(std::chrono::steady_clock::now() + options_.publish_wait);
+      const std::vector<absl::Status> confirmed =
+          publisher_.PublishAll(std::move(records), std::chrono::steady_clock::now() + options_.publish_wait);
+      std::vector<absl::Status> published(subs.size());
+      for (std::size_t n = 0; n < to_publish.size(); ++n) published[to_publish[n]] = confirmed[n];
       std::vector<IdempotencyStore::KeyRequest> durable;
       for (std::size_t i : to_publish) {
         if (published[i].ok()) {
