@@ -79,6 +79,7 @@ int App::Run(app::ShutdownSignal& signal) {
       [&handler](const std::vector<const docket::v1::Event*>& events,
                  const std::vector<const kafka::Record*>& records) { return handler.HandleBatch(events, records); },
       ComplianceHandler::HandledPayloads());
+  consumer.max_batch = 256;
   if (absl::Status s = rt.AddConsumers(consumer); !s.ok()) {
     Log().Error("cannot create the work topic consumer", {{"error", std::string(s.message())}});
     return 1;
