@@ -72,7 +72,8 @@ else
     topic="${DOCKET_TOPIC_PREFIX:-docket.}$t.v1"
     deadline=$((SECONDS + 30))
     until kcat -L -b "$brokers" -t "$topic" 2>/dev/null | grep -q "topic \"$topic\" with [1-9]"; do
-      (( SECONDS < deadline )) || die "Kafka did not create topic $topic within 30 s"
+      # `false`, not die: the ERR trap then stops what was started.
+      (( SECONDS < deadline )) || { say "error: Kafka did not create topic $topic within 30 s"; false; }
       sleep 0.2
     done
   done
@@ -112,7 +113,10 @@ for s in "${services[@]}"; do
       waiting=$(awk '/^docket_kafka_consumer_assigned_partitions\{/ && $NF + 0 < 1 { print $1 }' <<<"$body")
     fi
     [[ -z $waiting ]] && break
-    (( SECONDS < deadline )) || die "$s: no Kafka partitions assigned within 60 s ($waiting); see $state/logs/$s.log"
+    (( SECONDS < deadline )) || {
+      say "error: $s: no Kafka partitions assigned within 60 s ($waiting); see $state/logs/$s.log"
+      false
+    }
     sleep 0.2
   done
 done

@@ -17,7 +17,8 @@
 #
 #   tools/loadgen/run-stack-bench.sh [--kafka=dev|apache] [--metrics-kafka=apache|dev]
 #       [--no-build] [--items=N] [--events=N] [--workers=N] [--lifecycle-items=N]
-#       [--duration=10s] [--fresh-rate="N ..."] [--claim-scan] [--perf] [SECTION...]
+#       [--duration=10s] [--fresh-rate="N ..."] [--claim-scan] [--perf]
+#       [--complete-and-next] [SECTION...]
 #       (no section = all four)
 #
 # --kafka=apache runs processing and lifecycle against the Apache Kafka
@@ -28,6 +29,8 @@
 #   mock cluster keeps only the newest few MB of each partition, so a stream
 #   of a million events pre-produced to it is mostly gone before
 #   docket-metrics reads it ("offset reset ... Offset out of range").
+# --complete-and-next: the workers (processing's claim, lifecycle) complete
+#   and claim the next item in one call (CompleteRequest.claim_next).
 # --claim-scan then repeats prefill + claim with 1, 2, 4, 8 and 16 workers.
 # --perf also records `perf record -g` of the service under test: processing
 #   (processing section), every process (lifecycle), docket-metrics (the drain);
@@ -54,6 +57,7 @@ duration=10s
 fresh_rate=
 claim_scan=0
 perf=0
+next_args=()
 sections=()
 while (($#)); do
   case $1 in
@@ -67,6 +71,7 @@ while (($#)); do
     --duration=*) duration=${1#--duration=} ;;
     --fresh-rate=*) fresh_rate=${1#--fresh-rate=} ;;
     --perf) perf=1 ;;
+    --complete-and-next) next_args=(--complete-and-next) ;;
     --claim-scan) claim_scan=1 ;;
     processing|metrics|lifecycle|compliance) sections+=("$1") ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -170,7 +175,7 @@ section_processing() {
       --work-target="$DOCKET_WORK_ADDR" --worker-key="$worker" \
       --processing-metrics="$DOCKET_PROCESSING_METRICS_URL" --redis="$DOCKET_REDIS_URL" \
       --kafka="$DOCKET_KAFKA_BROKERS" --items="$items" --batch-size=100 --concurrency=4 \
-      --workers="$workers" --duration="$duration" --warmup=2s \
+      --workers="$workers" --duration="$duration" --warmup=2s "${next_args[@]}" \
       --json-file="${log%.txt}.json" "${watch[@]}"
   if ((claim_scan)); then
     for w in 1 2 4 8 16; do
@@ -196,7 +201,7 @@ section_lifecycle() {
       --work-target="$DOCKET_WORK_ADDR" --worker-key="$worker" \
       --processing-metrics="$DOCKET_PROCESSING_METRICS_URL" \
       --compliance-metrics="$DOCKET_COMPLIANCE_METRICS_URL" --metrics-url="$DOCKET_METRICS_METRICS_URL" \
-      --items="$lifecycle_items" --batch-size=100 --concurrency=2 --workers="$workers" --timeout=600s \
+      --items="$lifecycle_items" --batch-size=100 --concurrency=2 --workers="$workers" --timeout=600s "${next_args[@]}" \
       --json-file="${log%.txt}.json" "${watch[@]}"
   note "# after: $(load)"
   stop_local_stack

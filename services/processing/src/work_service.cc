@@ -76,8 +76,20 @@ grpc::ServerUnaryReactor* WorkService::Complete(grpc::CallbackServerContext* ctx
                                                 const docket::v1::CompleteRequest* req,
                                                 docket::v1::WorkItemResponse* resp) {
   return pool_.Run(ctx, [=, this] {
-    return ItemCall(Authenticate(*ctx, Access::kWrite), resp,
-                    [&](const Worker& w) { return workflow_.Complete(w, *req); });
+    auto worker = Authenticate(*ctx, Access::kWrite);
+    grpc::Status done = ItemCall(worker, resp, [&](const Worker& w) { return workflow_.Complete(w, *req); });
+    if (!done.ok() || !req->has_claim_next()) return done;
+    // Complete and next: the completion is committed; the claim's outcome
+    // goes into the response, never into the call's status.
+    auto next = workflow_.ClaimNext(*worker, req->claim_next());
+    if (!next.ok()) {
+      const grpc::Status refused = grpcutil::ToGrpcStatus(next.status());
+      resp->set_next_code(refused.error_code());
+      resp->set_next_message(refused.error_message());
+    } else if (*next) {
+      *resp->mutable_next() = **std::move(next);
+    }
+    return done;
   });
 }
 

@@ -501,6 +501,59 @@ TEST_F(ProcessingItest, TwoReplicasShareTheWorkAndEitherServesTheWorkerApi) {
   EXPECT_EQ(second->process->Stop(15s), 0);
 }
 
+// "Complete and next": one call completes the item and claims the worker's
+// next one; a claim that cannot be made is reported in the response and
+// never undoes the completion.
+TEST_F(ProcessingItest, CompleteWithClaimNextCompletesAndHandsOverTheNextItemInOneCall) {
+  DrainQueue();
+  const std::string a = Submit("data_entry", DataEntryAttrs());
+  ASSERT_TRUE(WaitForState(a, docket::v1::WORK_STATE_QUEUED));
+  const std::string b = Submit("data_entry", DataEntryAttrs());
+  ASSERT_TRUE(WaitForState(b, docket::v1::WORK_STATE_QUEUED));
+  docket::v1::ClaimNextResponse first;
+  ASSERT_TRUE(Claim(kDana, &first).ok());
+  ASSERT_EQ(first.item().id(), a);
+
+  auto complete = [&](const std::string& id, const std::string& next_tenant) {
+    docket::v1::CompleteRequest req;
+    req.set_item_id(id);
+    req.mutable_claim_next()->set_tenant(next_tenant);
+    docket::v1::WorkItemResponse resp;
+    auto ctx = Ctx(kDana);
+    const grpc::Status s = stub_->Complete(ctx.get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp;
+  };
+  const docket::v1::WorkItemResponse handed = complete(a, "acme");
+  EXPECT_EQ(handed.item().id(), a);
+  EXPECT_EQ(handed.item().state(), docket::v1::WORK_STATE_COMPLETED);
+  ASSERT_TRUE(handed.has_next());
+  EXPECT_EQ(handed.next().id(), b);
+  EXPECT_EQ(handed.next().state(), docket::v1::WORK_STATE_CLAIMED);
+  EXPECT_EQ(handed.next_code(), 0);
+  auto stored = Get(b);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->state(), docket::v1::WORK_STATE_CLAIMED) << "the next item was not claimed for dana";
+
+  // A claim dana may not make: b is completed all the same.
+  const docket::v1::WorkItemResponse refused = complete(b, "globex");
+  EXPECT_EQ(refused.item().state(), docket::v1::WORK_STATE_COMPLETED);
+  EXPECT_FALSE(refused.has_next());
+  EXPECT_EQ(refused.next_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(refused.next_message(), HasSubstr("globex"));
+
+  // Nothing left to claim: no next, and no error either.
+  const std::string c = Submit("data_entry", DataEntryAttrs());
+  ASSERT_TRUE(WaitForState(c, docket::v1::WORK_STATE_QUEUED));
+  docket::v1::ClaimNextResponse third;
+  ASSERT_TRUE(Claim(kDana, &third).ok());
+  ASSERT_EQ(third.item().id(), c);
+  const docket::v1::WorkItemResponse empty = complete(c, "acme");
+  EXPECT_EQ(empty.item().state(), docket::v1::WORK_STATE_COMPLETED);
+  EXPECT_FALSE(empty.has_next());
+  EXPECT_EQ(empty.next_code(), 0);
+}
+
 TEST_F(ProcessingItest, MetricsCountTransitionsWithBoundedLabels) {
   const std::string id = Submit("data_entry", DataEntryAttrs());
   ASSERT_TRUE(WaitForState(id, docket::v1::WORK_STATE_QUEUED));

@@ -143,6 +143,10 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
       o.half_rate = true;
       continue;
     }
+    if (arg == "--complete-and-next") {
+      o.complete_and_next = true;
+      continue;
+    }
     if (arg.rfind("--", 0) != 0) {
       return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", arg, "'"));
     }
@@ -316,6 +320,7 @@ Pipeline modes, against the running stack (docs/performance.md):
   --worker-key=KEY             worker key with the queue's skill (claim, lifecycle)
   --items=N                    items (events for metrics-*) [10000]
   --workers=N                  concurrent claim/complete loops [16]
+  --complete-and-next          each Complete claims the next item too (claim_next)
   --processing-metrics=URL     docket-processing's /metrics (prefill, automate, lifecycle)
   --compliance-metrics=URL     docket-compliance's /metrics (lifecycle timeline)
   --metrics-url=URL            docket-metrics' /metrics (lifecycle, metrics-*)

@@ -64,6 +64,9 @@ struct Options {
   std::string worker_key;   // API key with the worker role and the queue's skill
   std::int64_t items = 10000;  // prefill, automate, lifecycle, metrics-produce, metrics-drain
   int workers = 16;            // claim, lifecycle: concurrent ClaimNext -> Complete loops
+  // claim, lifecycle: each Complete also claims the worker's next item
+  // (CompleteRequest.claim_next), one call per item instead of two.
+  bool complete_and_next = false;
   std::string processing_metrics;  // http://host:port/metrics of docket-processing
   std::string compliance_metrics;  // ... of docket-compliance (lifecycle: stage timeline)
   std::string metrics_url;         // ... of docket-metrics

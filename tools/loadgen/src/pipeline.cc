@@ -315,6 +315,7 @@ StageResult Claim(const Options& o) {
   settings.tenant = o.tenant;
   settings.queue = QueueOf(SubmissionProfile::kDataEntry);
   settings.workers = o.workers;
+  settings.complete_and_next = o.complete_and_next;
   settings.stop_when_empty = true;
   WorkerPool pool(OpenChannel(o.work_target), Authorization(o.worker_key), settings);
   const auto begin = SteadyClock::now() + o.warmup;
@@ -553,6 +554,7 @@ StageResult Lifecycle(const Options& o) {
   settings.tenant = o.tenant;
   settings.queue = QueueOf(profile);
   settings.workers = o.workers;
+  settings.complete_and_next = o.complete_and_next;
   settings.stop_when_empty = false;
   WorkerPool pool(OpenChannel(o.work_target), Authorization(o.worker_key), settings);
   auto intake = docket::v1::Intake::NewStub(OpenChannel(o.target));

@@ -151,16 +151,23 @@ std::optional<SteadyClock::time_point> WorkerPool::first_empty() const {
 void WorkerPool::Loop(int index) {
   docket::v1::Work::Stub& stub = *stubs_[static_cast<std::size_t>(index)];
   auto in_window = [&](SteadyClock::time_point t) { return t >= begin_ && t < end_; };
+  docket::v1::ClaimNextRequest claim;
+  claim.set_tenant(settings_.tenant);
+  claim.add_queues(settings_.queue);
+  std::optional<docket::v1::WorkItem> carried;  // claimed by the last Complete
   while (!stop_.load()) {
     const auto t0 = SteadyClock::now();
-    docket::v1::ClaimNextRequest claim;
-    claim.set_tenant(settings_.tenant);
-    claim.add_queues(settings_.queue);
     docket::v1::ClaimNextResponse claimed;
-    grpc::ClientContext cctx;
-    cctx.AddMetadata("authorization", authorization_);
-    cctx.set_deadline(std::chrono::system_clock::now() + kCallDeadline);
-    const grpc::Status cs = stub.ClaimNext(&cctx, claim, &claimed);
+    grpc::Status cs;
+    if (carried) {
+      *claimed.mutable_item() = *std::move(carried);
+      carried.reset();
+    } else {
+      grpc::ClientContext cctx;
+      cctx.AddMetadata("authorization", authorization_);
+      cctx.set_deadline(std::chrono::system_clock::now() + kCallDeadline);
+      cs = stub.ClaimNext(&cctx, claim, &claimed);
+    }
     const auto t1 = SteadyClock::now();
     if (!cs.ok()) {
       if (in_window(t1)) errors_.Add(cs.error_code(), cs.error_message());
@@ -183,6 +190,7 @@ void WorkerPool::Loop(int index) {
     complete.set_item_id(claimed.item().id());
     complete.set_expected_version(claimed.item().version());
     (*complete.mutable_outcome())["decision"].set_string_value("done");
+    if (settings_.complete_and_next) *complete.mutable_claim_next() = claim;
     docket::v1::WorkItemResponse done;
     grpc::ClientContext dctx;
     dctx.AddMetadata("authorization", authorization_);
@@ -194,6 +202,7 @@ void WorkerPool::Loop(int index) {
       continue;
     }
     total_completed_.fetch_add(1);
+    if (done.has_next()) carried = done.next();
     if (in_window(t2)) {
       cycles_.fetch_add(1);
       claim_.Record(t1 - t0);

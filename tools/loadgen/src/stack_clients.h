@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -103,6 +104,9 @@ class WorkerPool {
     // they wait for (16 workers every 2 ms cost processing ~0.5 cores).
     bool stop_when_empty = true;
     std::chrono::milliseconds empty_backoff{50};
+    // Complete claims the next item in the same call (claim_next); ClaimNext
+    // only when none came with it.
+    bool complete_and_next = false;
   };
   WorkerPool(std::shared_ptr<grpc::Channel> channel, std::string authorization, Settings settings);
   ~WorkerPool();

@@ -113,6 +113,18 @@ TEST(LoadgenOptionsTest, RoutedRunsAtAFixedRateOrAtHalfOfAnEarlierPrefill) {
   EXPECT_THAT(Error(with({"--mode=routed,prefill", "--half-rate"})), HasSubstr("prefill before it"));
 }
 
+TEST(LoadgenOptionsTest, CompleteAndNextIsOffUnlessAsked) {
+  const std::vector<std::string> claim = {"--mode=claim", "--work-target=w:1", "--worker-key=k"};
+  auto plain = ParseOptions(claim);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_FALSE(plain->complete_and_next);
+  std::vector<std::string> asked = claim;
+  asked.push_back("--complete-and-next");
+  auto next = ParseOptions(asked);
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_TRUE(next->complete_and_next);
+}
+
 TEST(LoadgenOptionsTest, ServeEchoNeedsNothingElse) {
   auto o = ParseOptions({"--serve-echo=127.0.0.1:0", "--mode=unary"});
   ASSERT_TRUE(o.ok()) << o.status();
