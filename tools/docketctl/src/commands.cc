@@ -301,11 +301,39 @@ int Complete(Ctx& c) {
     }
     req.set_expected_version(version);
   }
+  const bool next = c.args.Has("next");
+  if (next) {
+    const auto tenant = c.args.Get("tenant");
+    if (!tenant || tenant->empty()) return UsageError(c, "--next needs --tenant (where to claim the next item)");
+    req.mutable_claim_next()->set_tenant(*tenant);
+    for (const std::string& q : c.args.GetAll("queue")) req.mutable_claim_next()->add_queues(q);
+  } else if (c.args.Get("tenant") || !c.args.GetAll("queue").empty()) {
+    return UsageError(c, "--tenant and --queue only go with --next");
+  }
   v1::WorkItemResponse resp;
   const int rc = Unary(c, Service::kWork, &Connector::Work,
                        [&](auto& stub, auto& ctx) { return stub.Complete(&ctx, req, &resp); });
-  if (rc == kExitOk) PrintItemResult(c, resp.item());
-  return rc;
+  if (rc != kExitOk) return rc;
+  if (!next) {
+    PrintItemResult(c, resp.item());
+    return kExitOk;
+  }
+  if (Json(c)) {  // {"item": ..., "next": ... or absent, "next_code": 0, "next_message": ""}
+    c.io.out << ToJson(resp) << "\n";
+    return kExitOk;
+  }
+  PrintItemResult(c, resp.item());
+  if (resp.has_next()) {
+    c.io.out << "next: ";
+    PrintItem(c.io.out, resp.next());
+  } else if (resp.next_code() != 0) {
+    // The completion stands; only the claim was refused.
+    c.io.out << "no next item claimed: " << absl::StatusCodeToString(static_cast<absl::StatusCode>(resp.next_code()))
+             << ": " << resp.next_message() << "\n";
+  } else {
+    c.io.out << "no next item available for you right now\n";
+  }
+  return kExitOk;
 }
 
 // Return, Escalate, Release, Reject, Comment: an item id and one text.
@@ -615,8 +643,12 @@ std::vector<Command> MakeCommands() {
   cmds.push_back({"complete", "ITEM", "complete a claimed item",
                   "  --outcome=NAME=VALUE    an outcome attribute, repeatable (values as submit --attr)\n"
                   "  --expected-version=N    refuse (ABORTED) if the item changed since version N\n"
-                  "  --json                  the item as JSON\n",
-                  {{"outcome", true, true}, {"expected-version"}, {"json", false}}, 1, 1, Complete});
+                  "  --next                  then claim your next item in the same call (needs --tenant)\n"
+                  "  --tenant=T, --queue=Q   with --next: where to claim, as claim takes them\n"
+                  "  --json                  the item as JSON (with --next: item, next, next_code, next_message)\n",
+                  {{"outcome", true, true}, {"expected-version"}, {"next", false}, {"tenant"}, {"queue", true, true},
+                   {"json", false}},
+                  1, 1, Complete});
   cmds.push_back({"return", "ITEM", "send a claimed or held item back for rework",
                   "  --reason=TEXT           required\n  --json\n", {{"reason"}, {"json", false}}, 1, 1,
                   std::bind(ItemAction<v1::ReturnRequest>, _1, "reason", true, &v1::Work::StubInterface::Return,

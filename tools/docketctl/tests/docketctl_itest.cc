@@ -210,6 +210,42 @@ TEST_F(DocketctlItest, DanaClaimsAndCompletesADataEntryItem) {
   EXPECT_EQ(json::parse(got.out)["outcome"]["fields_keyed"]["number_value"], 12);
 }
 
+TEST_F(DocketctlItest, CompleteWithNextCompletesAndClaimsTheNextItemOrSaysWhyNot) {
+  const std::string first = SubmitDataEntry("DOC-NEXT-1");
+  const std::string second = SubmitDataEntry("DOC-NEXT-2");
+  ASSERT_EQ(StateOnceRouted(first), "WORK_STATE_QUEUED");
+  ASSERT_EQ(StateOnceRouted(second), "WORK_STATE_QUEUED");
+  std::string claimed;
+  for (int i = 0; i < 20 && claimed != first; ++i) {
+    Ctl r = Run({"claim", "--tenant=acme", "--queue=data-entry", "--json"}, kDana);
+    ASSERT_EQ(r.code, 0) << r.err;
+    const json item = json::parse(r.out);
+    ASSERT_TRUE(item.contains("id")) << "the queue ran dry before " << first;
+    claimed = item["id"];
+  }
+  ASSERT_EQ(claimed, first);
+
+  Ctl done = Run({"complete", first, "--next", "--tenant=acme", "--queue=data-entry", "--json"}, kDana);
+  ASSERT_EQ(done.code, 0) << done.err;
+  const json both = json::parse(done.out);
+  EXPECT_EQ(both["item"]["id"], first);
+  EXPECT_EQ(both["item"]["state"], "WORK_STATE_COMPLETED");
+  ASSERT_TRUE(both.contains("next")) << done.out;
+  EXPECT_EQ(both["next"]["worker"], "dana");
+  EXPECT_EQ(both["next"]["state"], "WORK_STATE_CLAIMED");
+  const std::string next = both["next"]["id"];
+
+  // A claim dana may not make: the completion stands, the reason is shown.
+  Ctl refused = Run({"complete", next, "--next", "--tenant=globex"}, kDana);
+  ASSERT_EQ(refused.code, 0) << refused.err;
+  EXPECT_THAT(refused.out, HasSubstr("is COMPLETED"));
+  EXPECT_THAT(refused.out, HasSubstr("no next item claimed: PERMISSION_DENIED"));
+
+  Ctl bad = Run({"complete", second, "--next"}, kDana);
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("--next needs --tenant"));
+}
+
 TEST_F(DocketctlItest, UnknownKeyIsUnauthenticatedOnOneLineWithExitOne) {
   Ctl r = Run({"get", "0193aaaa-0000-7000-8000-000000000000"}, "dk_not_a_real_key");
   EXPECT_EQ(r.code, 1);
