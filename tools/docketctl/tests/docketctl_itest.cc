@@ -82,6 +82,22 @@ class DocketctlItest : public ::testing::Test {
 
   // Runs docketctl with `args` and DOCKET_API_KEY=key (none if empty);
   // stdout and stderr are kept apart.
+  // Dana claims (docketctl claim) until `id` comes up: other tests' items may
+  // be ahead of it in the queue; each claim must be dana's.
+  static void ClaimUntil(const std::string& id) {
+    std::string claimed;
+    for (int i = 0; i < 20 && claimed != id; ++i) {
+      Ctl r = Run({"claim", "--tenant=acme", "--queue=data-entry", "--json"}, kDana);
+      ASSERT_EQ(r.code, 0) << r.err;
+      const json item = json::parse(r.out);
+      ASSERT_TRUE(item.contains("id")) << "the queue ran dry before " << id;
+      claimed = item["id"];
+      EXPECT_EQ(item["worker"], "dana");
+      EXPECT_EQ(item["state"], "WORK_STATE_CLAIMED");
+    }
+    ASSERT_EQ(claimed, id);
+  }
+
   static Ctl Run(std::vector<std::string> args, const std::string& key) {
     args.insert(args.begin(), testing::Binary("docketctl"));
     args.push_back("--env-file=" + env_file_);
@@ -189,18 +205,7 @@ TEST_F(DocketctlItest, SubmittingTheSameKeyTwiceIsADuplicateOfTheSameItem) {
 TEST_F(DocketctlItest, DanaClaimsAndCompletesADataEntryItem) {
   const std::string id = SubmitDataEntry("DOC-CLAIM-1");
   ASSERT_EQ(StateOnceRouted(id), "WORK_STATE_QUEUED");
-  // Claim until this test's item comes up (other tests' items may be ahead).
-  std::string claimed;
-  for (int i = 0; i < 20 && claimed != id; ++i) {
-    Ctl r = Run({"claim", "--tenant=acme", "--queue=data-entry", "--json"}, kDana);
-    ASSERT_EQ(r.code, 0) << r.err;
-    const json item = json::parse(r.out);
-    ASSERT_TRUE(item.contains("id")) << "the queue ran dry before " << id;
-    claimed = item["id"];
-    EXPECT_EQ(item["worker"], "dana");
-    EXPECT_EQ(item["state"], "WORK_STATE_CLAIMED");
-  }
-  ASSERT_EQ(claimed, id);
+  ASSERT_NO_FATAL_FAILURE(ClaimUntil(id));
   Ctl done = Run({"complete", id, "--outcome=fields_keyed=12"}, kDana);
   ASSERT_EQ(done.code, 0) << done.err;
   EXPECT_THAT(done.out, HasSubstr("is COMPLETED"));
@@ -215,15 +220,7 @@ TEST_F(DocketctlItest, CompleteWithNextCompletesAndClaimsTheNextItemOrSaysWhyNot
   const std::string second = SubmitDataEntry("DOC-NEXT-2");
   ASSERT_EQ(StateOnceRouted(first), "WORK_STATE_QUEUED");
   ASSERT_EQ(StateOnceRouted(second), "WORK_STATE_QUEUED");
-  std::string claimed;
-  for (int i = 0; i < 20 && claimed != first; ++i) {
-    Ctl r = Run({"claim", "--tenant=acme", "--queue=data-entry", "--json"}, kDana);
-    ASSERT_EQ(r.code, 0) << r.err;
-    const json item = json::parse(r.out);
-    ASSERT_TRUE(item.contains("id")) << "the queue ran dry before " << first;
-    claimed = item["id"];
-  }
-  ASSERT_EQ(claimed, first);
+  ASSERT_NO_FATAL_FAILURE(ClaimUntil(first));
 
   Ctl done = Run({"complete", first, "--next", "--tenant=acme", "--queue=data-entry", "--json"}, kDana);
   ASSERT_EQ(done.code, 0) << done.err;
