@@ -19,6 +19,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -360,23 +361,29 @@ class Simulation {
   void Work(const SimWorker& w) {
     std::mt19937 rng(flags_.seed ^ static_cast<unsigned>(std::hash<std::string>()(w.name)));
     std::uniform_real_distribution<double> u(0, 1);
+    docket::v1::ClaimNextRequest creq;
+    creq.set_tenant("acme");
+    std::optional<docket::v1::WorkItem> carried;  // claimed by the last Complete ("complete and next")
     while (!DayOver()) {
       const double t = DayShare();
-      if (t < w.shift_start || t > w.shift_end) {
+      if (!carried && (t < w.shift_start || t > w.shift_end)) {
         std::this_thread::sleep_for(50ms);
         continue;
       }
       if (w.supervisor) ReviewHeld(w, rng);
-      docket::v1::ClaimNextRequest creq;
-      creq.set_tenant("acme");
       docket::v1::ClaimNextResponse cresp;
-      auto ctx = Ctx(w.key);
-      grpc::Status s = work_->ClaimNext(ctx.get(), creq, &cresp);
-      if (!s.ok() || !cresp.has_item()) {
-        std::this_thread::sleep_for(s.ok() ? 50ms : 200ms);
-        continue;
+      if (carried) {
+        *cresp.mutable_item() = *std::move(carried);
+        carried.reset();
+      } else {
+        auto ctx = Ctx(w.key);
+        grpc::Status s = work_->ClaimNext(ctx.get(), creq, &cresp);
+        if (!s.ok() || !cresp.has_item()) {
+          std::this_thread::sleep_for(s.ok() ? 50ms : 200ms);
+          continue;
+        }
+        ++truth_.claims;
       }
-      ++truth_.claims;
       const auto& item = cresp.item();
       std::this_thread::sleep_for(Real(HandleSeconds(item.kind(), rng)));
       const double dice = u(rng);
@@ -406,7 +413,15 @@ class Simulation {
         docket::v1::CompleteRequest r;
         r.set_item_id(item.id());
         (*r.mutable_outcome())["decision"].set_string_value("approved");
+        // Within the shift, "complete and next": the next item comes with
+        // the answer. Near its end, no new item is taken on.
+        const double now = DayShare();
+        if (!DayOver() && now >= w.shift_start && now <= w.shift_end) *r.mutable_claim_next() = creq;
         as = work_->Complete(actx.get(), r, &resp);
+        if (as.ok() && resp.has_next()) {
+          ++truth_.claims;
+          carried = resp.next();
+        }
         if (as.ok()) {
           ++truth_.completes;
           if (resp.item().state() == docket::v1::WORK_STATE_COMPLETION_REQUESTED) {
