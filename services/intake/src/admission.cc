@@ -23,7 +23,6 @@ bool Contains(const std::vector<std::string>& v, const std::string& x) {
   return false;
 }
 
-// Waits for a set of asynchronous publishes.
 std::string ViolationSummary(const std::vector<Violation>& v) {
   std::string out = absl::StrCat(v.size(), v.size() == 1 ? " violation: " : " violations: ");
   for (std::size_t i = 0; i < v.size(); ++i) {
@@ -85,9 +84,17 @@ docket::v1::Event Admission::SubmittedEvent(const docket::v1::WorkSubmission& s,
 
 std::vector<Outcome> Admission::Admit(const std::optional<Publisher>& publisher,
                                       const std::vector<docket::v1::WorkSubmission>& subs,
-                                      const std::string& channel, const std::string& traceparent) {
+                                      const std::string& channel,
+                                      const std::vector<std::string>& traceparents) {
   const auto started = clock_.Monotonic();
   std::vector<Outcome> out(subs.size());
+  if (!traceparents.empty() && traceparents.size() != subs.size()) {
+    for (Outcome& o : out) {
+      o.status = absl::InvalidArgumentError(absl::StrCat(
+          "admission: ", traceparents.size(), " traceparents for ", subs.size(), " submissions"));
+    }
+    return out;
+  }
   std::vector<std::string> results(subs.size());  // metrics label per item
   std::vector<std::size_t> accepted;
 
@@ -182,7 +189,8 @@ std::vector<Outcome> Admission::Admit(const std::optional<Publisher>& publisher,
       records.reserve(to_publish.size());
       for (std::size_t i : to_publish) {
         records.push_back(kafka::EncodeEvent(
-            topics_.work(), SubmittedEvent(subs[i], out[i].item_id, channel, traceparent)));
+            topics_.work(), SubmittedEvent(subs[i], out[i].item_id, channel,
+                           traceparents.empty() ? std::string() : traceparents[i])));
       }
       // Bounded: while Kafka is down the producer keeps the record for its
       // delivery timeout, but the caller hears UNAVAILABLE now. A record that

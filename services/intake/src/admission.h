@@ -61,11 +61,15 @@ class Admission {
 
   // Admits submissions; one outcome per submission, in order. `publisher`
   // unset = a trusted channel (the Kafka intake topic, guarded by Kafka's own
-  // ACLs). `channel` ("grpc" or "kafka") and `traceparent` go into the event.
-  // Thread-safe; publishes of one call are in flight together.
+  // ACLs). `channel` ("grpc" or "kafka") goes into every event, and
+  // `traceparents[i]` into submission i's (empty vector = none; else one per
+  // submission, INVALID_ARGUMENT for each otherwise). Thread-safe; the
+  // submissions of one call share one Redis round trip per step and one wait
+  // for Kafka's acknowledgements.
   std::vector<Outcome> Admit(const std::optional<Publisher>& publisher,
                              const std::vector<docket::v1::WorkSubmission>& submissions,
-                             const std::string& channel, const std::string& traceparent = "");
+                             const std::string& channel,
+                             const std::vector<std::string>& traceparents = {});
 
   // The Submitted event an admission publishes (exposed for tests), with
   // its PII redacted.

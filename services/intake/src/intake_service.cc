@@ -42,7 +42,7 @@ grpc::Status IntakeService::Submit(grpc::ServerContext* context,
                                    docket::v1::SubmitResponse* response) {
   auto publisher = auth_(*context);
   if (!publisher.ok()) return grpcutil::ToGrpcStatus(publisher.status());
-  Outcome o = admission_.Admit(*publisher, {request->submission()}, "grpc", Traceparent(*context))[0];
+  Outcome o = admission_.Admit(*publisher, {request->submission()}, "grpc", {Traceparent(*context)})[0];
   if (o.retry_after.count() > 0) {
     context->AddTrailingMetadata("retry-after-ms", std::to_string(o.retry_after.count()));
   }
@@ -65,7 +65,8 @@ grpc::Status IntakeService::SubmitBatch(grpc::ServerContext* context,
   std::vector<docket::v1::WorkSubmission> subs;
   subs.reserve(request->items_size());
   for (const auto& item : request->items()) subs.push_back(item.submission());
-  auto outcomes = admission_.Admit(*publisher, subs, "grpc", Traceparent(*context));
+  auto outcomes = admission_.Admit(*publisher, subs, "grpc",
+                                   std::vector<std::string>(subs.size(), Traceparent(*context)));
   for (int i = 0; i < request->items_size(); ++i) {
     *response->add_results() = ToResult(outcomes[i], request->items(i).client_ref());
   }
@@ -121,7 +122,8 @@ grpc::Status IntakeService::SubmitStream(
     std::vector<docket::v1::WorkSubmission> subs;
     subs.reserve(chunk.size());
     for (auto& r : chunk) subs.push_back(std::move(*r.mutable_submission()));
-    auto outcomes = admission_.Admit(*publisher, subs, "grpc", traceparent);
+    auto outcomes =
+        admission_.Admit(*publisher, subs, "grpc", std::vector<std::string>(subs.size(), traceparent));
     bool ok = true;
     for (std::size_t i = 0; i < chunk.size() && ok; ++i) {
       ok = stream->Write(ToResult(outcomes[i], chunk[i].client_ref()));

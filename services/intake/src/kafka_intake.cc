@@ -13,7 +13,7 @@ kafka::RecordHandler KafkaIntakeHandler(Admission& admission, IntakeMetrics* met
       return decoded.status();  // INVALID_ARGUMENT: poison
     }
     Outcome outcome =
-        admission.Admit(std::nullopt, {decoded->submission}, "kafka", decoded->traceparent)[0];
+        admission.Admit(std::nullopt, {decoded->submission}, "kafka", {decoded->traceparent})[0];
     if (outcome.status.code() == absl::StatusCode::kInvalidArgument) {
       if (metrics) metrics->Dlq("invalid");
       return absl::InvalidArgumentError(

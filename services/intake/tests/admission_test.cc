@@ -49,7 +49,7 @@ class AdmissionTest : public ::testing::Test {
 
   Outcome AdmitOne(const docket::v1::WorkSubmission& s,
                    const std::optional<Publisher>& p = Publisher{"erp", {"acme", "globex"}, {}}) {
-    return admission_.Admit(p, {s}, "grpc", "00-abc-def-01")[0];
+    return admission_.Admit(p, {s}, "grpc", {"00-abc-def-01"})[0];
   }
 
   catalog::Catalog catalog_;
@@ -77,6 +77,27 @@ TEST_F(AdmissionTest, AdmittedItemIsPublishedOnceAsSubmittedWithItsEnvelope) {
   EXPECT_EQ(e.submitted().channel(), "grpc");
   EXPECT_EQ(e.submitted().submission().idempotency_key(), "k1");
   EXPECT_EQ(publisher_.RecordsOf(kafka::Topics().work())[0].key, o.item_id);
+}
+
+TEST_F(AdmissionTest, EachSubmissionOfABatchCarriesItsOwnTraceparent) {
+  auto out = admission_.Admit(std::nullopt, {Invoice("k1"), Invoice("k2")}, "grpc",
+                              {"00-aaa-111-01", "00-bbb-222-01"});
+  ASSERT_TRUE(out[0].status.ok() && out[1].status.ok());
+  auto events = publisher_.Events(kafka::Topics().work());
+  ASSERT_EQ(events.size(), 2u);
+  for (const auto& e : events) {
+    EXPECT_EQ(e.traceparent(), e.subject() == out[0].item_id ? "00-aaa-111-01" : "00-bbb-222-01");
+  }
+}
+
+TEST_F(AdmissionTest, TraceparentsNotOnePerSubmissionAreRefusedAndNothingIsPublished) {
+  auto out = admission_.Admit(std::nullopt, {Invoice("k1"), Invoice("k2")}, "grpc", {"00-aaa-111-01"});
+  ASSERT_EQ(out.size(), 2u);
+  for (const auto& o : out) {
+    EXPECT_EQ(o.status.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(o.status.message(), HasSubstr("1 traceparents for 2 submissions"));
+  }
+  EXPECT_TRUE(publisher_.records().empty());
 }
 
 TEST_F(AdmissionTest, DuplicateGetsTheOriginalIdAndPublishesNothing) {
