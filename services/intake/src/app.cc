@@ -74,7 +74,7 @@ int App::Run(app::ShutdownSignal& signal) {
   auth::ApiKeyAuthenticator authenticator(*keys);
   IntakeService service(
       admission,
-      [&authenticator](const grpc::ServerContext& ctx) {
+      [&authenticator](const grpc::ServerContextBase& ctx) {
         return AuthenticatePublisher(authenticator, ctx);
       },
       settings->service);

@@ -11,7 +11,7 @@
 namespace docket::intake {
 namespace {
 
-std::string Traceparent(const grpc::ServerContext& context) {
+std::string Traceparent(const grpc::ServerContextBase& context) {
   const auto& md = context.client_metadata();
   auto it = md.find("traceparent");
   if (it == md.end()) return "";
@@ -37,19 +37,30 @@ docket::v1::SubmitResult ToResult(const Outcome& o, const std::string& client_re
   return r;
 }
 
-grpc::Status IntakeService::Submit(grpc::ServerContext* context,
-                                   const docket::v1::SubmitRequest* request,
-                                   docket::v1::SubmitResponse* response) {
+grpc::ServerUnaryReactor* IntakeService::Submit(grpc::CallbackServerContext* context,
+                                                const docket::v1::SubmitRequest* request,
+                                                docket::v1::SubmitResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   auto publisher = auth_(*context);
-  if (!publisher.ok()) return grpcutil::ToGrpcStatus(publisher.status());
-  Outcome o = admission_.Admit(*publisher, {request->submission()}, "grpc", {Traceparent(*context)})[0];
-  if (o.retry_after.count() > 0) {
-    context->AddTrailingMetadata("retry-after-ms", std::to_string(o.retry_after.count()));
+  if (!publisher.ok()) {
+    reactor->Finish(grpcutil::ToGrpcStatus(publisher.status()));
+    return reactor;
   }
-  if (!o.status.ok()) return grpcutil::ToGrpcStatus(o.status);
-  response->set_item_id(o.item_id);
-  response->set_duplicate(o.duplicate);
-  return grpc::Status::OK;
+  // gRPC keeps the context, request and response until Finish.
+  group_.Submit(*std::move(publisher), request->submission(), Traceparent(*context),
+                [context, reactor, response](Outcome o) {
+                  if (o.retry_after.count() > 0) {
+                    context->AddTrailingMetadata("retry-after-ms", std::to_string(o.retry_after.count()));
+                  }
+                  if (!o.status.ok()) {
+                    reactor->Finish(grpcutil::ToGrpcStatus(o.status));
+                    return;
+                  }
+                  response->set_item_id(o.item_id);
+                  response->set_duplicate(o.duplicate);
+                  reactor->Finish(grpc::Status::OK);
+                });
+  return reactor;
 }
 
 grpc::Status IntakeService::SubmitBatch(grpc::ServerContext* context,

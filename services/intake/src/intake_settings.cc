@@ -37,7 +37,7 @@ absl::StatusOr<IntakeSettings> FromYaml(const config::YamlNode& root) {
   const auto adm = root.Child("admission");
   if (!adm.IsNull()) {
     DOCKET_RETURN_IF_ERROR(
-        adm.CheckKeys({"max_in_flight", "max_batch", "stream_window", "publish_wait"}));
+        adm.CheckKeys({"max_in_flight", "max_batch", "stream_window", "publish_wait", "submit_admitters"}));
     DOCKET_ASSIGN_OR_RETURN(s.admission.publish_wait,
                             PositiveDuration(adm, "publish_wait", s.admission.publish_wait));
     DOCKET_ASSIGN_OR_RETURN(s.admission.max_in_flight,
@@ -46,6 +46,10 @@ absl::StatusOr<IntakeSettings> FromYaml(const config::YamlNode& root) {
                   Positive(adm, "max_batch", static_cast<std::int64_t>(s.service.max_batch)));
     DOCKET_ASSIGN_OR_RETURN(s.service.stream_window,
                   Positive(adm, "stream_window", static_cast<std::int64_t>(s.service.stream_window)));
+    DOCKET_ASSIGN_OR_RETURN(const std::int64_t admitters,
+                            Positive(adm, "submit_admitters", s.service.submit.threads));
+    if (admitters > 64) return adm.Child("submit_admitters").Error("at most 64");
+    s.service.submit.threads = static_cast<int>(admitters);
   }
   const auto limits = root.Child("rate_limits");
   if (!limits.IsNull()) {

@@ -22,7 +22,7 @@ TEST(IntakeSettingsTest, EmptyFileGivesProductionDefaults) {
 
 TEST(IntakeSettingsTest, EveryFieldIsRead) {
   auto s = ParseIntakeSettings(R"(idempotency: {ttl: 2h, lease: 5s}
-admission: {max_in_flight: 100, max_batch: 50, stream_window: 16}
+admission: {max_in_flight: 100, max_batch: 50, stream_window: 16, submit_admitters: 2}
 rate_limits:
   "*": {per_second: 10}
   acme: {per_second: 100, burst: 300}
@@ -34,6 +34,7 @@ rate_limits:
   EXPECT_EQ(s->admission.max_in_flight, 100u);
   EXPECT_EQ(s->service.max_batch, 50u);
   EXPECT_EQ(s->service.stream_window, 16u);
+  EXPECT_EQ(s->service.submit.threads, 2);
   ASSERT_EQ(s->rate_limits.size(), 2u);
   EXPECT_EQ(s->rate_limits.at("*").burst, 10);  // burst defaults to one second's worth
   EXPECT_EQ(s->rate_limits.at("acme").per_second, 100);
@@ -52,6 +53,9 @@ TEST(IntakeSettingsTest, NonPositiveLimitsAreRefusedNamingTheField) {
   EXPECT_THAT(zero_rate.status().message(), HasSubstr("rate_limits.acme.per_second"));
   auto zero_batch = ParseIntakeSettings("admission: {max_batch: 0}\n", "intake.yaml");
   EXPECT_THAT(zero_batch.status().message(), HasSubstr("admission.max_batch"));
+  auto many = ParseIntakeSettings("admission: {submit_admitters: 65}\n", "intake.yaml");
+  EXPECT_THAT(many.status().message(), HasSubstr("admission.submit_admitters"));
+  EXPECT_THAT(many.status().message(), HasSubstr("at most 64"));
   auto bad_ttl = ParseIntakeSettings("idempotency: {ttl: soon}\n", "intake.yaml");
   EXPECT_THAT(bad_ttl.status().message(), HasSubstr("idempotency.ttl"));
 }
