@@ -6,11 +6,15 @@
 #
 #   tools/loadgen/run-bench.sh [--stack=intake|local|running] [--duration=10s]
 #                              [--concurrency=64] [--no-ghz] [--no-build]
-#                              [--intake-bin=PATH] [-- extra docket-loadgen flags]
+#                              [--intake-bin=PATH] [--kafka-events=20000]
+#                              [-- extra docket-loadgen flags]
 #
 # Echo and unary run with --concurrency calls in flight; batch with 8 calls of
 # 500 items; stream with 4 streams of a 1024-item window (enough to keep
-# intake busy on 2 cores without drowning it in threads).
+# intake busy on 2 cores without drowning it in threads). Then kafka:
+# --kafka-events structured CloudEvents produced straight onto
+# docket.intake.v1 with kcat, timed from the first produce until intake's
+# metrics count them all admitted (the Kafka-native channel).
 #
 # --stack=intake (default) starts redis-server, docket-devkafka and
 #   docket-intake alone, with deploy/config and an intake.yaml whose rate limit
@@ -32,6 +36,7 @@ duration=10s
 concurrency=64
 intake_bin=
 ghz=1
+kafka_events=20000
 do_build=1
 extra=()
 while (($#)); do
@@ -42,6 +47,7 @@ while (($#)); do
     --no-ghz) ghz=0 ;;
     --no-build) do_build=0 ;;
     --intake-bin=*) intake_bin=${1#--intake-bin=} ;;  # e.g. a build with a patch, for an A/B
+    --kafka-events=*) kafka_events=${1#--kafka-events=} ;;
     --) shift; extra=("$@"); break ;;
     -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run-bench: unknown argument \"$1\"" >&2; exit 2 ;;
@@ -96,6 +102,7 @@ case $stack in
       "${intake_bin:-$build/services/intake/docket-intake}"
     wait_for_file "$state/intake.ready" intake 60
     target=127.0.0.1:$(sed -n 's/^grpc_port=//p' "$state/intake.ready")
+    intake_metrics=http://127.0.0.1:$(sed -n 's/^metrics_port=//p' "$state/intake.ready")/metrics
     watch=(--watch="intake:$(cat "$state/intake.pid")" --watch="redis:$(cat "$state/redis.pid")"
            --watch="kafka:$(cat "$state/kafka.pid")")
     ;;
@@ -104,6 +111,8 @@ case $stack in
     "$root/deploy/local/up.sh"
     cleanup+=('"$root/deploy/local/down.sh" >/dev/null 2>&1 || true')
     target=$(sed -n 's/^DOCKET_INTAKE_ADDR=//p' "$DOCKET_STATE_DIR/local.env")
+    brokers=$(sed -n 's/^DOCKET_KAFKA_BROKERS=//p' "$DOCKET_STATE_DIR/local.env")
+    intake_metrics=$(sed -n 's/^DOCKET_INTAKE_METRICS_URL=//p' "$DOCKET_STATE_DIR/local.env")
     for s in intake processing compliance metrics; do
       watch+=(--watch="$s:$(cat "$DOCKET_STATE_DIR/$s.pid")")
     done
@@ -112,6 +121,8 @@ case $stack in
     env_file=${DOCKET_STATE_DIR:-$root/.docket}/local.env
     [[ -f $env_file ]] || { echo "run-bench: no $env_file: start the stack with deploy/local/up.sh" >&2; exit 1; }
     target=$(sed -n 's/^DOCKET_INTAKE_ADDR=//p' "$env_file")
+    brokers=$(sed -n 's/^DOCKET_KAFKA_BROKERS=//p' "$env_file")
+    intake_metrics=$(sed -n 's/^DOCKET_INTAKE_METRICS_URL=//p' "$env_file")
     ;;
 esac
 say "intake at $target; machine: $(nproc) cores; $(uptime | sed 's/.*load/load/')"
@@ -127,6 +138,36 @@ say "docket-loadgen: batch (8 calls x 500 items in flight); $(uptime | sed 's/.*
 loadgen_run batch --mode=batch --concurrency=8 --batch-size=500
 say "docket-loadgen: stream (4 streams, window 1024); $(uptime | sed 's/.*load/load/')"
 loadgen_run stream --mode=stream --concurrency=4 --window=1024
+
+# Kafka-native intake: structured CloudEvents straight onto the intake topic.
+admitted_total() {
+  curl -fsS "$intake_metrics" | awk '/^docket_intake_submissions_total/ && /result="admitted"/ {s += $NF}
+                                     END {printf "%d", s}'
+}
+say "kafka: $kafka_events CloudEvents onto docket.intake.v1 (kcat); $(uptime | sed 's/.*load/load/')"
+run_id=$(date +%s%N)
+python3 - "$kafka_events" "$run_id" > "$out/kafka-intake.jsonl" <<'PY'
+import json, sys
+n, run = int(sys.argv[1]), sys.argv[2]
+for i in range(n):
+    print(json.dumps({"specversion": "1.0", "id": f"{run}-{i}", "source": "//bench/run-bench",
+                      "type": "docket.work.submit.v1",
+                      "data": {"tenant": "acme", "kind": "data_entry",
+                               "attributes": {"document_id": f"D-{i}", "document_type": "receipt",
+                                              "pages": 1}}}))
+PY
+before=$(admitted_total)
+started=$(date +%s%N)
+kcat -P -b "$brokers" -t docket.intake.v1 -H content-type=application/cloudevents+json \
+  -l "$out/kafka-intake.jsonl"
+deadline=$((SECONDS + 300))
+until (( $(admitted_total) - before >= kafka_events )); do
+  ((SECONDS < deadline)) || { say "kafka: only $(( $(admitted_total) - before )) of $kafka_events admitted after 300 s"; break; }
+  sleep 0.1
+done
+seconds=$(awk -v a="$started" -v b="$(date +%s%N)" 'BEGIN {printf "%.2f", (b - a) / 1e9}')
+printf 'kafka    %d events admitted in %s s: %s items/s\n' "$(( $(admitted_total) - before ))" "$seconds" \
+  "$(awk -v n="$kafka_events" -v s="$seconds" 'BEGIN {printf "%.0f", n / s}')" | tee "$out/kafka-intake.txt"
 
 if ((ghz)); then
   ghz_bin=$(command -v ghz || true)

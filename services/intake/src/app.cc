@@ -86,7 +86,8 @@ int App::Run(app::ShutdownSignal& signal) {
   consumer.group_id = config_.consumer_group;
   consumer.topics = {rt.topics().intake()};
   consumer.dlq_topic = rt.topics().dlq();
-  consumer.handler = KafkaIntakeHandler(admission, &metrics);
+  consumer.batch_handler = KafkaIntakeHandler(admission, &metrics);
+  consumer.max_batch = 500;  // as a SubmitStream chunk
   auto kafka_intake = kafka::MakeKafkaConsumer(std::move(consumer), rt.publisher(), &rt.metrics());
   if (!kafka_intake.ok()) {
     Log().Error("cannot create the intake topic consumer",

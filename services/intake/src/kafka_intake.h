@@ -1,9 +1,10 @@
 #pragma once
 
-// Kafka-native intake: the handler of the docket.intake.v1 consumer. Each
-// record is decoded (services/intake/src/cloudevents.h) and admitted exactly
-// like a gRPC submission, on the trusted Kafka channel (the topic's ACLs
-// decide who may produce, so no API key applies):
+// Kafka-native intake: the batch handler of the docket.intake.v1 consumer.
+// Each record is decoded (services/intake/src/cloudevents.h), and the
+// fetched records are admitted together exactly like a gRPC batch, on the
+// trusted Kafka channel (the topic's ACLs decide who may produce, so no API
+// key applies). Each record gets its own status:
 //   - admitted or duplicate            -> OK (the offset is committed: the
 //                                          Submitted event is durable);
 //   - undecodable or invalid           -> INVALID_ARGUMENT, so the consumer
@@ -22,6 +23,6 @@
 namespace docket::intake {
 
 // `admission` and `metrics` (may be null) must outlive the handler.
-kafka::RecordHandler KafkaIntakeHandler(Admission& admission, IntakeMetrics* metrics);
+kafka::BatchHandler KafkaIntakeHandler(Admission& admission, IntakeMetrics* metrics);
 
 }  // namespace docket::intake

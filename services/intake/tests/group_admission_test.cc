@@ -3,13 +3,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <condition_variable>
 #include <atomic>
 #include <future>
-#include <mutex>
 #include <set>
 
 #include "common/kafka/fake_event_publisher.h"
+#include "services/intake/tests/recording_idempotency_store.h"
 
 namespace docket::intake {
 namespace {
@@ -32,51 +31,6 @@ docket::v1::WorkSubmission Invoice(const std::string& key) {
   s.set_idempotency_key(key);
   return s;
 }
-
-// The in-memory store, recording how many keys each ReserveAll (one Admit
-// step) carried; while `hold` is set, ReserveAll waits, so the test can make
-// calls arrive while an admitter is busy.
-class RecordingStore final : public IdempotencyStore {
- public:
-  explicit RecordingStore(const Clock& clock) : store_(MakeInMemoryIdempotencyStore(clock, {})) {}
-  absl::StatusOr<Reservation> Reserve(const std::string& t, const std::string& k,
-                                      const std::string& id) override {
-    return store_->Reserve(t, k, id);
-  }
-  absl::Status Commit(const std::string& t, const std::string& k, const Reservation& r) override {
-    return store_->Commit(t, k, r);
-  }
-  absl::Status Release(const std::string& t, const std::string& k, const Reservation& r) override {
-    return store_->Release(t, k, r);
-  }
-  std::vector<absl::StatusOr<Reservation>> ReserveAll(const std::vector<KeyRequest>& keys) override {
-    std::unique_lock lock(mu_);
-    groups_.push_back(keys.size());
-    cv_.notify_all();
-    cv_.wait(lock, [&] { return !hold_; });
-    return store_->ReserveAll(keys);
-  }
-  void Hold(bool hold) {
-    std::lock_guard lock(mu_);
-    hold_ = hold;
-    cv_.notify_all();
-  }
-  void WaitForGroups(std::size_t n) {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return groups_.size() >= n; });
-  }
-  std::vector<std::size_t> groups() {
-    std::lock_guard lock(mu_);
-    return groups_;
-  }
-
- private:
-  std::unique_ptr<IdempotencyStore> store_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool hold_ = false;
-  std::vector<std::size_t> groups_;
-};
 
 class GroupAdmissionTest : public ::testing::Test {
  protected:
