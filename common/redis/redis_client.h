@@ -107,19 +107,20 @@ class RedisClient {
 
 // One run of a script in EvalPipeline.
 struct EvalCall {
+  const Script* script = nullptr;  // required; must outlive the EvalPipeline
   std::vector<std::string> keys;
   std::vector<std::string> args;
 };
 
-// Runs `script` once per call in one round trip (a Pipeline of EVALSHA), for
+// Runs each call's script in one round trip (a Pipeline of EVALSHA), for
 // work that needs many small atomic steps at once. Replies in order, one per
 // call; a script's error reply is a kError element, as in Pipeline. Each run
 // is atomic on its own, and they run in order, except that calls answered
 // NOSCRIPT (the script was not cached: a Redis restart, SCRIPT FLUSH) are
-// sent again after a SCRIPT LOAD, so they run after the others. Transport
-// failures as in Pipeline. No calls: an empty vector, Redis untouched.
-absl::StatusOr<std::vector<Reply>> EvalPipeline(RedisClient& redis, const Script& script,
-                                                const std::vector<EvalCall>& calls);
+// sent again after a SCRIPT LOAD of their scripts, so they run after the
+// others. Transport failures as in Pipeline; INVALID_ARGUMENT for a call
+// without a script. No calls: an empty vector, Redis untouched.
+absl::StatusOr<std::vector<Reply>> EvalPipeline(RedisClient& redis, const std::vector<EvalCall>& calls);
 
 // `metrics` may be null; when set (and outliving the client), exports
 // docket_redis_command_duration_seconds{command} (the verb uppercased, verbs

@@ -162,7 +162,7 @@ TEST_F(RedisClientTest, EvalRunsTheScriptAndSurvivesScriptFlushThroughTheNoscrip
   EXPECT_EQ(MustCommand(*admin, {"GET", "ek"}).str, "v2");
 }
 
-TEST_F(RedisClientTest, EvalPipelineRunsEachCallInOrderInOneRoundTripAndSurvivesScriptFlush) {
+TEST_F(RedisClientTest, EvalPipelineRunsEachCallsScriptInOrderInOneRoundTripAndSurvivesScriptFlush) {
   auto admin = Client();
   auto client = Client();
   // Appends ARGV[1] to KEYS[1] and returns the result; fails on "bad".
@@ -170,9 +170,9 @@ TEST_F(RedisClientTest, EvalPipelineRunsEachCallInOrderInOneRoundTripAndSurvives
       "if ARGV[1] == 'bad' then return redis.error_reply('bad call') end "
       "return redis.call('APPEND', KEYS[1], ARGV[1])");
   std::vector<EvalCall> calls;
-  for (const char* a : {"a", "b", "bad", "c"}) calls.push_back({{"ep"}, {a}});
+  for (const char* a : {"a", "b", "bad", "c"}) calls.push_back({&script, {"ep"}, {a}});
   // Not cached yet: every call is answered NOSCRIPT, loaded, and sent again.
-  auto first = EvalPipeline(*client, script, calls);
+  auto first = EvalPipeline(*client, calls);
   ASSERT_TRUE(first.ok()) << first.status();
   ASSERT_EQ(first->size(), 4u);
   EXPECT_EQ((*first)[0].integer, 1);
@@ -182,18 +182,23 @@ TEST_F(RedisClientTest, EvalPipelineRunsEachCallInOrderInOneRoundTripAndSurvives
   EXPECT_EQ((*first)[3].integer, 3);
   EXPECT_EQ(MustCommand(*admin, {"GET", "ep"}).str, "abc");
 
-  auto cached = EvalPipeline(*client, script, calls);
+  auto cached = EvalPipeline(*client, calls);
   ASSERT_TRUE(cached.ok()) << cached.status();
   EXPECT_EQ((*cached)[3].integer, 6);
   EXPECT_EQ(MustCommand(*admin, {"SCRIPT", "FLUSH"}).str, "OK");
-  auto flushed = EvalPipeline(*client, script, {{{"ep"}, {"d"}}});
+  // Two scripts in one pipeline, neither cached: both loaded, order kept.
+  const Script length("return redis.call('STRLEN', KEYS[1])");
+  auto flushed = EvalPipeline(*client, {{&script, {"ep"}, {"d"}}, {&length, {"ep"}, {}}});
   ASSERT_TRUE(flushed.ok()) << flushed.status();
-  ASSERT_EQ(flushed->size(), 1u);
+  ASSERT_EQ(flushed->size(), 2u);
   EXPECT_EQ((*flushed)[0].integer, 7);
+  EXPECT_EQ((*flushed)[1].integer, 7);
   EXPECT_EQ(MustCommand(*admin, {"GET", "ep"}).str, "abcabcd");
-  auto none = EvalPipeline(*client, script, {});
+  auto none = EvalPipeline(*client, {});
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->empty());
+  auto scriptless = EvalPipeline(*client, {{nullptr, {"ep"}, {}}});
+  EXPECT_EQ(scriptless.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(RedisClientTest, EvalScriptErrorIsInternalWithTheScriptsMessage) {

@@ -1,5 +1,6 @@
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -32,37 +33,46 @@ std::string Sha1Hex(const std::string& data) {
 
 Script::Script(std::string source) : source_(std::move(source)), sha1_(Sha1Hex(source_)) {}
 
-absl::StatusOr<std::vector<Reply>> EvalPipeline(RedisClient& redis, const Script& script,
-                                                const std::vector<EvalCall>& calls) {
-  auto command = [&script](const EvalCall& call) {
-    std::vector<std::string> cmd;
+absl::StatusOr<std::vector<Reply>> EvalPipeline(RedisClient& redis, const std::vector<EvalCall>& calls) {
+  std::vector<std::vector<std::string>> commands;
+  commands.reserve(calls.size());
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    const EvalCall& call = calls[i];
+    if (!call.script) return absl::InvalidArgumentError(absl::StrCat("EvalPipeline: call ", i, " has no script"));
+    std::vector<std::string>& cmd = commands.emplace_back();
     cmd.reserve(3 + call.keys.size() + call.args.size());
     cmd.push_back("EVALSHA");
-    cmd.push_back(script.sha1());
+    cmd.push_back(call.script->sha1());
     cmd.push_back(std::to_string(call.keys.size()));
     cmd.insert(cmd.end(), call.keys.begin(), call.keys.end());
     cmd.insert(cmd.end(), call.args.begin(), call.args.end());
-    return cmd;
-  };
-  std::vector<std::vector<std::string>> commands;
-  commands.reserve(calls.size());
-  for (const auto& call : calls) commands.push_back(command(call));
+  }
   absl::StatusOr<std::vector<Reply>> replies = redis.Pipeline(commands);
   if (!replies.ok()) return replies;
   std::vector<std::size_t> missing;
+  std::vector<const Script*> to_load;
   for (std::size_t i = 0; i < replies->size(); ++i) {
     const Reply& r = (*replies)[i];
-    if (r.is_error() && absl::StartsWith(r.str, "NOSCRIPT")) missing.push_back(i);
+    if (!r.is_error() || !absl::StartsWith(r.str, "NOSCRIPT")) continue;
+    missing.push_back(i);
+    if (std::find(to_load.begin(), to_load.end(), calls[i].script) == to_load.end()) {
+      to_load.push_back(calls[i].script);
+    }
   }
   if (missing.empty()) return replies;
-  std::vector<std::vector<std::string>> again = {{"SCRIPT", "LOAD", script.source()}};
+  std::vector<std::vector<std::string>> again;
+  for (const Script* s : to_load) again.push_back({"SCRIPT", "LOAD", s->source()});
   for (std::size_t i : missing) again.push_back(std::move(commands[i]));
   absl::StatusOr<std::vector<Reply>> retried = redis.Pipeline(again);
   if (!retried.ok()) return retried.status();
-  if ((*retried)[0].is_error()) {
-    return absl::InternalError(absl::StrCat("redis: SCRIPT LOAD failed: ", (*retried)[0].str));
+  for (std::size_t j = 0; j < to_load.size(); ++j) {
+    if ((*retried)[j].is_error()) {
+      return absl::InternalError(absl::StrCat("redis: SCRIPT LOAD failed: ", (*retried)[j].str));
+    }
   }
-  for (std::size_t j = 0; j < missing.size(); ++j) (*replies)[missing[j]] = std::move((*retried)[j + 1]);
+  for (std::size_t j = 0; j < missing.size(); ++j) {
+    (*replies)[missing[j]] = std::move((*retried)[to_load.size() + j]);
+  }
   return replies;
 }
 

@@ -138,11 +138,12 @@ class RedisComplianceStore final : public ComplianceStore {
     for (const auto& [record, verdict] : records) {
       const std::string& chain = record.chain();
       calls.push_back(redis::EvalCall{
+          &AppendScript(),
           {HeadKey(chain), RecordsKey(chain), SubjectKey(chain, record.subject_event_id())},
           {absl::StrCat(record.sequence() - 1), absl::StrCat(record.sequence()), record.hash(),
            record.SerializeAsString(), verdict, record.prev_hash()}});
     }
-    const auto replies = redis::EvalPipeline(redis_, AppendScript(), calls);
+    const auto replies = redis::EvalPipeline(redis_, calls);
     std::size_t i = 0;
     return EachReply<absl::StatusOr<AppendResult>>(
         replies, records.size(), [&](const Reply& r) { return ParseAppend(r, records[i++]); });

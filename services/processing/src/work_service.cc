@@ -77,19 +77,23 @@ grpc::ServerUnaryReactor* WorkService::Complete(grpc::CallbackServerContext* ctx
                                                 docket::v1::WorkItemResponse* resp) {
   return pool_.Run(ctx, [=, this] {
     auto worker = Authenticate(*ctx, Access::kWrite);
-    grpc::Status done = ItemCall(worker, resp, [&](const Worker& w) { return workflow_.Complete(w, *req); });
-    if (!done.ok() || !req->has_claim_next()) return done;
-    // Complete and next: the completion is committed; the claim's outcome
-    // goes into the response, never into the call's status.
-    auto next = workflow_.ClaimNext(*worker, req->claim_next());
-    if (!next.ok()) {
-      const grpc::Status refused = grpcutil::ToGrpcStatus(next.status());
+    if (!req->has_claim_next()) {
+      return ItemCall(worker, resp, [&](const Worker& w) { return workflow_.Complete(w, *req); });
+    }
+    if (!worker.ok()) return grpcutil::ToGrpcStatus(worker.status());
+    // Complete and next: the claim's outcome goes into the response, never
+    // into the call's status (the completion stands either way).
+    Workflow::CompleteAndNext out = workflow_.CompleteAndClaimNext(*worker, *req);
+    if (!out.completed.ok()) return grpcutil::ToGrpcStatus(out.completed.status());
+    *resp->mutable_item() = *std::move(out.completed);
+    if (out.next && !out.next->ok()) {
+      const grpc::Status refused = grpcutil::ToGrpcStatus(out.next->status());
       resp->set_next_code(refused.error_code());
       resp->set_next_message(refused.error_message());
-    } else if (*next) {
-      *resp->mutable_next() = **std::move(next);
+    } else if (out.next && **out.next) {
+      *resp->mutable_next() = ***std::move(out.next);
     }
-    return done;
+    return grpc::Status::OK;
   });
 }
 

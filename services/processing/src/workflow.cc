@@ -122,6 +122,14 @@ absl::Status CheckNote(const std::string& field, const std::string& text, bool r
   return absl::OkStatus();
 }
 
+// What working on a stale copy of an item can cause: a lost CAS, or a
+// refusal of what the stored item may allow. Anything else (Redis down, say)
+// stands.
+bool MayBeStale(const absl::Status& s) {
+  return s.code() == absl::StatusCode::kAborted || s.code() == absl::StatusCode::kFailedPrecondition ||
+         s.code() == absl::StatusCode::kPermissionDenied;
+}
+
 bool Automated(const WorkItem& item) {
   return item.completer().type() == docket::v1::Actor::TYPE_BOT &&
          item.completer().id().starts_with(kAutomationActorPrefix);
@@ -586,6 +594,7 @@ absl::StatusOr<Workflow::Loaded> Workflow::LoadForWorker(const Worker& worker,
 
 redis::EvalCall Workflow::CasCall(Change& c) const {
   redis::EvalCall call;
+  call.script = &CasScript();
   call.keys = {ItemKey(c.item.id()), kOutbox, kOutboxAt};
   std::vector<std::string>& args = call.args;
   args.reserve(8 + c.events.size() * 2 + c.fields.size() * 2 + c.ops.size() * 4);
@@ -633,7 +642,7 @@ absl::Status Workflow::Committed(const Change& c, const redis::Reply& r) {
 
 absl::Status Workflow::Commit(Change& c) {
   const redis::EvalCall call = CasCall(c);
-  DOCKET_ASSIGN_OR_RETURN(redis::Reply r, redis_.Eval(CasScript(), call.keys, call.args));
+  DOCKET_ASSIGN_OR_RETURN(redis::Reply r, redis_.Eval(*call.script, call.keys, call.args));
   return Committed(c, r);
 }
 
@@ -738,7 +747,7 @@ void Workflow::HandleSegment(const std::vector<const docket::v1::Event*>& events
   std::vector<redis::EvalCall> calls;
   calls.reserve(changes.size());
   for (Change& c : changes) calls.push_back(CasCall(c));
-  absl::StatusOr<std::vector<redis::Reply>> replies = redis::EvalPipeline(redis_, CasScript(), calls);
+  absl::StatusOr<std::vector<redis::Reply>> replies = redis::EvalPipeline(redis_, calls);
   for (std::size_t k = 0; k < changes.size(); ++k) {
     const std::size_t i = of[k];
     absl::Status s = replies.ok() ? Committed(changes[k], (*replies)[k]) : replies.status();
@@ -911,15 +920,25 @@ absl::StatusOr<std::optional<Workflow::Change>> Workflow::VerdictChange(
 
 // ---- worker API ----
 
-absl::StatusOr<std::optional<WorkItem>> Workflow::ClaimNext(
-    const Worker& worker, const docket::v1::ClaimNextRequest& request) {
-  const auto started = std::chrono::steady_clock::now();
-  const std::string& tenant = request.tenant();
+struct Workflow::ClaimPlan {
+  std::chrono::steady_clock::time_point started;
+  std::string tenant;
+  std::vector<const catalog::Queue*> queues;
+  std::vector<std::string> keys;  // the claim script's
+  int wip_limit = 0;
+};
+
+absl::StatusOr<Workflow::ClaimPlan> Workflow::PlanClaim(
+    const Worker& worker, const docket::v1::ClaimNextRequest& request) const {
+  ClaimPlan plan;
+  plan.started = std::chrono::steady_clock::now();
+  plan.tenant = request.tenant();
+  const std::string& tenant = plan.tenant;
   if (!MayActFor(worker, tenant)) {
     return absl::PermissionDeniedError(
         absl::StrCat("worker ", worker.id, " may not work for tenant \"", tenant.substr(0, 64), "\""));
   }
-  std::vector<const catalog::Queue*> queues;
+  std::vector<const catalog::Queue*>& queues = plan.queues;
   for (const auto& q : catalog_.queues()) {
     const bool asked = request.queues().empty() ||
                        std::find(request.queues().begin(), request.queues().end(), q.name) !=
@@ -937,27 +956,49 @@ absl::StatusOr<std::optional<WorkItem>> Workflow::ClaimNext(
   if (queues.empty()) {
     return absl::PermissionDeniedError(absl::StrCat("worker ", worker.id, " has no skill for any queue"));
   }
-  const int wip_limit = worker.wip_limit > 0 ? worker.wip_limit : options_.default_wip_limit;
-
-  auto observe = [&] {
-    if (metrics_) metrics_->Claim(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-  };
-
+  plan.wip_limit = worker.wip_limit > 0 ? worker.wip_limit : options_.default_wip_limit;
   // The claim script takes the most urgent item of these queues out of its
   // queue for this call alone (a reservation); the claim then commits with
   // the CAS. Other workers never see the item meanwhile, so they do not race
   // for it: the CAS fails only if the item itself changed.
-  std::vector<std::string> keys = {kClaiming, kClaimingFrom, WipKey(tenant, worker.id)};
-  for (const auto* q : queues) keys.push_back(QueueKey(tenant, q->name));
-  for (const auto* q : queues) keys.push_back(QueueAgeKey(tenant, q->name));
+  plan.keys = {kClaiming, kClaimingFrom, WipKey(tenant, worker.id)};
+  for (const auto* q : queues) plan.keys.push_back(QueueKey(tenant, q->name));
+  for (const auto* q : queues) plan.keys.push_back(QueueAgeKey(tenant, q->name));
+  return plan;
+}
+
+redis::EvalCall Workflow::ReserveCall(const ClaimPlan& plan) const {
+  return {&ReserveScript(), plan.keys,
+          {absl::StrCat(plan.queues.size()), absl::StrCat(NowMs() + options_.claim_reservation.count()),
+           absl::StrCat(plan.wip_limit), kItemKeyPrefix}};
+}
+
+absl::StatusOr<std::optional<WorkItem>> Workflow::ClaimNext(
+    const Worker& worker, const docket::v1::ClaimNextRequest& request) {
+  DOCKET_ASSIGN_OR_RETURN(ClaimPlan plan, PlanClaim(worker, request));
+  return Claim(worker, plan, std::nullopt);
+}
+
+absl::StatusOr<std::optional<WorkItem>> Workflow::Claim(const Worker& worker, const ClaimPlan& plan,
+                                                        std::optional<redis::Reply> reserved) {
+  const std::string& tenant = plan.tenant;
+  const std::vector<const catalog::Queue*>& queues = plan.queues;
+  const int wip_limit = plan.wip_limit;
+  auto observe = [&] {
+    if (metrics_) metrics_->Claim(std::chrono::duration<double>(std::chrono::steady_clock::now() - plan.started).count());
+  };
   int stale = 0;
   for (int attempt = 0; attempt < options_.claim_attempts;) {
     const std::int64_t now = NowMs();
-    DOCKET_ASSIGN_OR_RETURN(
-        redis::Reply r,
-        redis_.Eval(ReserveScript(), keys,
-                    {absl::StrCat(queues.size()), absl::StrCat(now + options_.claim_reservation.count()),
-                     absl::StrCat(wip_limit), kItemKeyPrefix}));
+    redis::Reply r;
+    if (reserved) {
+      r = *std::move(reserved);
+      reserved.reset();
+      if (r.is_error()) return absl::InternalError(absl::StrCat("the claim script failed: ", r.str));
+    } else {
+      const redis::EvalCall call = ReserveCall(plan);
+      DOCKET_ASSIGN_OR_RETURN(r, redis_.Eval(*call.script, call.keys, call.args));
+    }
     if (r.elements.empty()) {
       observe();
       return std::optional<WorkItem>();
@@ -1044,24 +1085,77 @@ absl::StatusOr<std::optional<WorkItem>> Workflow::ClaimNext(
 
 absl::StatusOr<WorkItem> Workflow::Complete(const Worker& worker,
                                             const docket::v1::CompleteRequest& request) {
+  return CompleteFrom(worker, request, claimed_->Take(request.item_id()));
+}
+
+absl::StatusOr<WorkItem> Workflow::CompleteFrom(const Worker& worker,
+                                                const docket::v1::CompleteRequest& request,
+                                                std::optional<Loaded> copy) {
   // The copy kept by this replica's claim saves a read; whatever goes wrong
   // with it (it may be stale) is decided again on the item as stored.
-  if (std::optional<Loaded> copy = claimed_->Take(request.item_id()); copy && Visible(worker, *copy)) {
+  if (copy && Visible(worker, *copy)) {
     absl::StatusOr<WorkItem> done = Complete(worker, request, *std::move(copy));
-    // What a stale copy can cause: a lost CAS, or a refusal of what the
-    // stored item may allow. Anything else (Redis down, say) stands.
-    const auto code = done.status().code();
-    if (code != absl::StatusCode::kAborted && code != absl::StatusCode::kFailedPrecondition &&
-        code != absl::StatusCode::kPermissionDenied) {
-      return done;
-    }
+    if (!MayBeStale(done.status())) return done;
   }
   DOCKET_ASSIGN_OR_RETURN(Loaded l, LoadForWorker(worker, request.item_id()));
   return Complete(worker, request, std::move(l));
 }
 
+Workflow::CompleteAndNext Workflow::CompleteAndClaimNext(const Worker& worker,
+                                                         const docket::v1::CompleteRequest& request) {
+  std::optional<Loaded> copy = claimed_->Take(request.item_id());
+  absl::StatusOr<ClaimPlan> plan = PlanClaim(worker, request.claim_next());
+  if (copy && Visible(worker, *copy) && plan.ok()) {
+    absl::StatusOr<Change> change = CompleteChange(worker, request, *copy);
+    if (change.ok()) {
+      // One round trip: the completion's CAS, then the next item's
+      // reservation (which sees the worker's WIP after the completion).
+      absl::StatusOr<std::vector<redis::Reply>> replies =
+          redis::EvalPipeline(redis_, {CasCall(*change), ReserveCall(*plan)});
+      if (!replies.ok()) return {replies.status(), std::nullopt};
+      absl::Status committed = Committed(*change, (*replies)[0]);
+      if (committed.ok()) {
+        WorkItem done = std::move(change->item);
+        done.set_version(copy->version + 1);
+        return {std::move(done), Claim(worker, *plan, std::move((*replies)[1]))};
+      }
+      // The completion lost: the reservation (if any) goes back, and the
+      // completion is decided again on the stored item.
+      const redis::Reply& reserve = (*replies)[1];
+      if (!reserve.is_error() && reserve.elements.size() == 8) {
+        if (absl::StatusOr<bool> back = Unreserve(reserve.elements[0].str, std::nullopt); !back.ok()) {
+          Log().Warn("a reservation could not be given back; the watchdog will",
+                     {{"item_id", reserve.elements[0].str}, {"error", std::string(back.status().message())}});
+        }
+      }
+      if (!MayBeStale(committed)) return {committed, std::nullopt};
+    } else if (!MayBeStale(change.status())) {
+      return {change.status(), std::nullopt};
+    }
+    copy.reset();
+  }
+  CompleteAndNext out{CompleteFrom(worker, request, std::move(copy)), std::nullopt};
+  if (!out.completed.ok()) return out;
+  if (!plan.ok()) {
+    out.next = plan.status();
+  } else {
+    plan->started = std::chrono::steady_clock::now();  // the claim's own latency
+    out.next = Claim(worker, *plan, std::nullopt);
+  }
+  return out;
+}
+
 absl::StatusOr<WorkItem> Workflow::Complete(const Worker& worker,
                                             const docket::v1::CompleteRequest& request, Loaded l) {
+  DOCKET_ASSIGN_OR_RETURN(Change c, CompleteChange(worker, request, l));
+  DOCKET_RETURN_IF_ERROR(Commit(c));
+  c.item.set_version(l.version + 1);
+  return std::move(c.item);
+}
+
+absl::StatusOr<Workflow::Change> Workflow::CompleteChange(const Worker& worker,
+                                                          const docket::v1::CompleteRequest& request,
+                                                          const Loaded& l) const {
   DOCKET_ASSIGN_OR_RETURN(WorkState s, Apply(l.item.state(), Action::kComplete));
   if (l.item.worker() != worker.id) {
     return absl::PermissionDeniedError(
@@ -1103,9 +1197,7 @@ absl::StatusOr<WorkItem> Workflow::Complete(const Worker& worker,
     DisarmSla(c, item.id());
     c.events.push_back(CompletedEvent(item, VersionedId(item, l.version, "Completed"), now, ""));
   }
-  DOCKET_RETURN_IF_ERROR(Commit(c));
-  item.set_version(l.version + 1);
-  return item;
+  return c;
 }
 
 absl::StatusOr<WorkItem> Workflow::Return(const Worker& worker, const std::string& item_id,

@@ -129,6 +129,17 @@ class Workflow {
       const Worker& worker, const docket::v1::ClaimNextRequest& request);
   absl::StatusOr<docket::v1::WorkItem> Complete(const Worker& worker,
                                                 const docket::v1::CompleteRequest& request);
+  // "Complete and next": Complete, then ClaimNext(request.claim_next()) for
+  // the same worker. When this replica made the claim being completed, the
+  // completion and the reservation of the next item share one Redis round
+  // trip. The completion never depends on the claim; `next` is set only
+  // when the completion committed.
+  struct CompleteAndNext {
+    absl::StatusOr<docket::v1::WorkItem> completed;
+    std::optional<absl::StatusOr<std::optional<docket::v1::WorkItem>>> next;
+  };
+  CompleteAndNext CompleteAndClaimNext(const Worker& worker,
+                                       const docket::v1::CompleteRequest& request);
   absl::StatusOr<docket::v1::WorkItem> Return(const Worker& worker, const std::string& item_id,
                                               const std::string& reason);
   absl::StatusOr<docket::v1::WorkItem> Escalate(const Worker& worker, const std::string& item_id,
@@ -194,9 +205,29 @@ class Workflow {
   absl::StatusOr<Loaded> LoadForWorker(const Worker& worker, const std::string& item_id);
   // Whether the worker may see the item at all (else it is "not found").
   static bool Visible(const Worker& worker, const Loaded& l);
+  // Complete on this replica's copy of the item from its claim if given
+  // (and visible), else on the item as stored; see Complete.
+  absl::StatusOr<docket::v1::WorkItem> CompleteFrom(const Worker& worker,
+                                                    const docket::v1::CompleteRequest& request,
+                                                    std::optional<Loaded> copy);
   // Complete on the item as `l` holds it.
   absl::StatusOr<docket::v1::WorkItem> Complete(const Worker& worker,
                                                 const docket::v1::CompleteRequest& request, Loaded l);
+  // The change a completion of `l` makes, or why it may not.
+  absl::StatusOr<Change> CompleteChange(const Worker& worker,
+                                        const docket::v1::CompleteRequest& request,
+                                        const Loaded& l) const;
+  // A checked ClaimNext request: the worker's queues to claim from and the
+  // keys of the claim script.
+  struct ClaimPlan;
+  absl::StatusOr<ClaimPlan> PlanClaim(const Worker& worker,
+                                      const docket::v1::ClaimNextRequest& request) const;
+  redis::EvalCall ReserveCall(const ClaimPlan& plan) const;
+  // ClaimNext's claim: `reserved` is the claim script's reply if the caller
+  // already ran ReserveCall (in a pipeline), else it is run here.
+  absl::StatusOr<std::optional<docket::v1::WorkItem>> Claim(const Worker& worker,
+                                                           const ClaimPlan& plan,
+                                                           std::optional<redis::Reply> reserved);
   // Runs the CAS script; ABORTED on a version conflict, RESOURCE_EXHAUSTED at
   // a WIP cap. Then publishes the change's events.
   absl::Status Commit(Change& change);

@@ -473,6 +473,73 @@ TEST_F(WorkflowItest, CompleteAfterAClaimHereReadsNothingAndAStaleCopyNeverOverw
   EXPECT_EQ(Item(moved).state(), docket::v1::WORK_STATE_CLAIMED);
 }
 
+// Complete and next on the replica that made the claim: the completion's
+// CAS and the next item's reservation go in one round trip, the reservation
+// seeing the WIP slot the completion freed; when the completion loses (a
+// stale copy), the reservation goes back and the completion is decided on
+// the stored item, then the claim is made as usual.
+TEST_F(WorkflowItest, CompleteAndClaimNextSharesOneRoundTripAndGivesTheReservationBackWhenTheCompletionLoses) {
+  metrics::MetricsRegistry registry({"processing", "test", "test"});
+  const std::unique_ptr<redis::RedisClient> metered = MeteredRedis(registry);
+  ASSERT_NE(metered, nullptr);
+  // Kafka refuses: the outbox clearer's own pipelines stay out of the count.
+  kafka::FakeEventPublisher refusing;
+  refusing.FailNext(1000, absl::UnavailableError("held back"));
+  auto here = Workflow::Create(*catalog_, *metered, refusing, clock_, kafka::Topics(), nullptr,
+                               WorkflowOptions{.lease = 10min, .default_wip_limit = 1});
+  ASSERT_TRUE(here.ok()) << here.status();
+  auto calls = [&](const std::string& command) {
+    return Sum(registry.Serialize(), "docket_redis_command_duration_seconds_count",
+               "command=\"" + command + "\"");
+  };
+  const std::string a = Submit("invoice");
+  const std::string b = Submit("invoice");
+  const std::string c = Submit("invoice");
+  docket::v1::CompleteRequest done;
+  done.mutable_claim_next()->set_tenant("acme");
+  ASSERT_EQ((*(*here)->ClaimNext(kAlice, done.claim_next()))->id(), a);
+
+  const double pipelines = calls("PIPELINE"), evals = calls("EVALSHA"), hmgets = calls("HMGET");
+  done.set_item_id(a);
+  Workflow::CompleteAndNext out = (*here)->CompleteAndClaimNext(kAlice, done);
+  ASSERT_TRUE(out.completed.ok()) << out.completed.status();
+  ASSERT_TRUE(out.next.has_value() && out.next->ok());
+  ASSERT_TRUE(out.next->value().has_value()) << "the freed WIP slot (cap 1) was not seen";
+  EXPECT_EQ(out.next->value()->id(), b);
+  EXPECT_EQ(calls("PIPELINE") - pipelines, 1) << "completion + reservation in one round trip";
+  EXPECT_EQ(calls("EVALSHA") - evals, 1) << "then only the claim's CAS";
+  EXPECT_EQ(calls("HMGET") - hmgets, 0);
+  EXPECT_EQ(Item(a).state(), docket::v1::WORK_STATE_COMPLETED);
+  EXPECT_EQ(Item(b).worker(), "alice");
+
+  // b commented on another replica: alice's copy is stale. The pipelined
+  // completion loses, c's reservation goes back, b completes on the stored
+  // item (the comment survives) and c is claimed after all.
+  // (A cap of 5 this time, so the pipelined reservation does take c.)
+  ASSERT_TRUE(wf_->Comment(kBob, b, "please check the VAT").ok());
+  done.set_item_id(b);
+  Worker alice = kAlice;
+  alice.wip_limit = 5;
+  out = (*here)->CompleteAndClaimNext(alice, done);
+  ASSERT_TRUE(out.completed.ok()) << out.completed.status();
+  EXPECT_EQ(Item(b).state(), docket::v1::WORK_STATE_COMPLETED);
+  EXPECT_EQ(Item(b).comments_size(), 1) << "a stale copy overwrote the stored item";
+  ASSERT_TRUE(out.next.has_value() && out.next->ok()) << out.next->status();
+  ASSERT_TRUE(out.next->value().has_value());
+  EXPECT_EQ(out.next->value()->id(), c);
+  EXPECT_EQ(Item(c).state(), docket::v1::WORK_STATE_CLAIMED);
+  EXPECT_EQ(Redis({"ZCARD", "docket:claiming"}).integer, 0) << "a reservation was left behind";
+  EXPECT_EQ(Redis({"ZCARD", "docket:q:acme:ap"}).integer, 0);
+
+  // Nothing left to claim: the completion stands, next is empty.
+  done.set_item_id(c);
+  out = (*here)->CompleteAndClaimNext(alice, done);
+  ASSERT_TRUE(out.completed.ok()) << out.completed.status();
+  ASSERT_TRUE(out.next.has_value() && out.next->ok());
+  EXPECT_FALSE(out.next->value().has_value());
+  EXPECT_EQ(Item(c).state(), docket::v1::WORK_STATE_COMPLETED);
+}
+
 TEST_F(WorkflowItest, FourEyesRefusesTheCompleterAsReleaser) {
   const std::string id = Submit("checked");
   ASSERT_EQ(Claim(kBob), id);
