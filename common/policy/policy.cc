@@ -306,7 +306,7 @@ absl::StatusOr<PolicySet> FromYaml(const YamlNode& root, const std::string& base
   if (set.version.empty()) return root.Child("version").Error("must not be empty");
 
   const YamlNode ledger = root.Child("ledger");
-  DOCKET_RETURN_IF_ERROR(ledger.CheckKeys({"hmac_key_file", "item_ttl"}));
+  DOCKET_RETURN_IF_ERROR(ledger.CheckKeys({"hmac_key_file", "item_ttl", "audit_retention"}));
   DOCKET_ASSIGN_OR_RETURN(set.ledger.hmac_key_file, ledger.String("hmac_key_file", ""));
   if (!set.ledger.hmac_key_file.empty()) {
     std::filesystem::path path(set.ledger.hmac_key_file);
@@ -330,6 +330,13 @@ absl::StatusOr<PolicySet> FromYaml(const YamlNode& root, const std::string& base
     DOCKET_ASSIGN_OR_RETURN(auto ttl, ledger.Duration("item_ttl"));
     if (ttl < std::chrono::hours(1)) return ledger.Child("item_ttl").Error("must be at least 1h");
     set.ledger.item_ttl_seconds = std::chrono::duration_cast<std::chrono::seconds>(ttl).count();
+  }
+  if (ledger.Has("audit_retention")) {
+    DOCKET_ASSIGN_OR_RETURN(auto retention, ledger.Duration("audit_retention"));
+    if (retention < std::chrono::hours(24)) {
+      return ledger.Child("audit_retention").Error("must be at least 1d (longer than the work topics' retention)");
+    }
+    set.ledger.audit_retention_seconds = std::chrono::duration_cast<std::chrono::seconds>(retention).count();
   }
 
   DOCKET_ASSIGN_OR_RETURN(auto rules, root.Child("rules").Items());

@@ -55,7 +55,8 @@ int App::Run(app::ShutdownSignal& signal) {
 
   ComplianceMetrics metrics(rt.metrics(), &*catalog, *policies);
   Evaluator evaluator(*policies);
-  auto store = MakeRedisComplianceStore(rt.redis());
+  auto store = MakeRedisComplianceStore(rt.redis(),
+                                        std::chrono::seconds(policies->ledger.audit_retention_seconds));
   ComplianceHandler handler(&*catalog, evaluator, *store, rt.publisher(), rt.topics(), clock, &metrics);
 
   auth::ApiKeyAuthenticator authenticator(*keys);

@@ -35,6 +35,7 @@ if seq ~= ARGV[1] or (head[2] or '') ~= ARGV[6] then return {'conflict', seq} en
 redis.call('HSET', KEYS[1], 'seq', ARGV[2], 'hash', ARGV[3])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
 redis.call('HSET', KEYS[3], 'seq', ARGV[2], 'record', ARGV[4], 'verdict', ARGV[5], 'published', '0')
+redis.call('PEXPIRE', KEYS[3], ARGV[7])
 return {'appended'}
 )lua");
   return *kScript;
@@ -124,7 +125,9 @@ absl::StatusOr<std::vector<docket::v1::AuditRecord>> ParseRecords(const Reply& r
 
 class RedisComplianceStore final : public ComplianceStore {
  public:
-  explicit RedisComplianceStore(redis::RedisClient& redis) : redis_(redis) {}
+  RedisComplianceStore(redis::RedisClient& redis, std::chrono::seconds audit_retention)
+      : redis_(redis),
+        retention_ms_(absl::StrCat(std::chrono::duration_cast<std::chrono::milliseconds>(audit_retention).count())) {}
 
   std::vector<absl::StatusOr<ChainHead>> Heads(const std::vector<std::string>& chains) override {
     std::vector<std::vector<std::string>> commands;
@@ -141,7 +144,7 @@ class RedisComplianceStore final : public ComplianceStore {
           &AppendScript(),
           {HeadKey(chain), RecordsKey(chain), SubjectKey(chain, record.subject_event_id())},
           {absl::StrCat(record.sequence() - 1), absl::StrCat(record.sequence()), record.hash(),
-           record.SerializeAsString(), verdict, record.prev_hash()}});
+           record.SerializeAsString(), verdict, record.prev_hash(), retention_ms_}});
     }
     const auto replies = redis::EvalPipeline(redis_, calls);
     std::size_t i = 0;
@@ -162,6 +165,7 @@ class RedisComplianceStore final : public ComplianceStore {
     for (const auto* record : records) {
       commands.push_back({"ZADD", TrailKey(record->item_id()), absl::StrCat(record->sequence()),
                           record->SerializeAsString()});
+      commands.push_back({"PEXPIRE", TrailKey(record->item_id()), retention_ms_});
     }
     const auto replies = redis_.Pipeline(commands);
     std::vector<absl::Status> out =
@@ -170,7 +174,8 @@ class RedisComplianceStore final : public ComplianceStore {
     for (std::size_t i = 0; i < records.size(); ++i) {
       const std::size_t chain =
           std::find(chains.begin(), chains.end(), records[i]->chain()) - chains.begin();
-      per_record.push_back(!out[chain].ok() ? out[chain] : out[chains.size() + i]);
+      const std::size_t zadd = chains.size() + 2 * i;
+      per_record.push_back(!out[chain].ok() ? out[chain] : !out[zadd].ok() ? out[zadd] : out[zadd + 1]);
     }
     return per_record;
   }
@@ -226,12 +231,14 @@ class RedisComplianceStore final : public ComplianceStore {
 
  private:
   redis::RedisClient& redis_;
+  const std::string retention_ms_;
 };
 
 }  // namespace
 
-std::unique_ptr<ComplianceStore> MakeRedisComplianceStore(redis::RedisClient& redis) {
-  return std::make_unique<RedisComplianceStore>(redis);
+std::unique_ptr<ComplianceStore> MakeRedisComplianceStore(redis::RedisClient& redis,
+                                                          std::chrono::seconds audit_retention) {
+  return std::make_unique<RedisComplianceStore>(redis, audit_retention);
 }
 
 }  // namespace docket::compliance

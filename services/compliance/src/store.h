@@ -6,6 +6,7 @@
 // RedisComplianceStore is the real one; InMemoryComplianceStore is for unit
 // tests. Both are thread-safe.
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -101,11 +102,14 @@ class ComplianceStore {
 // one Redis Cluster slot, so the append script may touch them together):
 //   docket:audit:{<chain>}:head                HASH seq, hash
 //   docket:audit:{<chain>}:records             ZSET score = sequence, member = AuditRecord bytes
-//   docket:audit:{<chain>}:subject:<subject>   HASH seq, record, verdict, published
+//   docket:audit:{<chain>}:subject:<subject>   HASH seq, record, verdict, published; expires
+//                                              `audit_retention` after its append
 //   docket:audit:chains                        SET of chain names
-//   docket:audit:item:{<item>}                 ZSET score = sequence, member = AuditRecord bytes
+//   docket:audit:item:{<item>}                 ZSET score = sequence, member = AuditRecord bytes;
+//                                              expires `audit_retention` after its last record
 //   docket:compliance:item:{<item>}            STRING WorkItem bytes, with a TTL
-std::unique_ptr<ComplianceStore> MakeRedisComplianceStore(redis::RedisClient& redis);
+std::unique_ptr<ComplianceStore> MakeRedisComplianceStore(redis::RedisClient& redis,
+                                                          std::chrono::seconds audit_retention);
 
 class InMemoryComplianceStore final : public ComplianceStore {
  public:

@@ -31,6 +31,21 @@ TEST(PolicyLoadTest, ShippedPolicyLoadsAgainstTheShippedCatalogWithEveryRuleType
   EXPECT_TRUE(deny->deny.count("v-sanctioned-001"));
 }
 
+TEST(PolicyLoadTest, AuditRetentionIsReadAndOneShorterThanADayIsRefused) {
+  auto defaults = ParsePolicies("version: t1\nrules: []\n", "policies.yaml", ".", nullptr);
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->ledger.audit_retention_seconds, 90 * 24 * 3600);
+  auto set = ParsePolicies("version: t1\nledger: {audit_retention: 30d}\nrules: []\n", "policies.yaml", ".",
+                           nullptr);
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->ledger.audit_retention_seconds, 30 * 24 * 3600);
+  auto short_one = ParsePolicies("version: t1\nledger: {audit_retention: 2h}\nrules: []\n", "policies.yaml",
+                                 ".", nullptr);
+  EXPECT_EQ(short_one.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(short_one.status().message(), HasSubstr("ledger.audit_retention"));
+  EXPECT_THAT(short_one.status().message(), HasSubstr("at least 1d"));
+}
+
 TEST(PolicyLoadTest, EveryRuleTypeParsesItsFields) {
   auto set = Parse(R"(
   - {id: req, type: required, kinds: [k], checkpoint: submit, fields: [a, b], action: fail, severity: high}

@@ -90,7 +90,7 @@ class ComplianceRedisStoreItest : public ::testing::Test {
     ASSERT_TRUE(client.ok()) << client.status();
     redis_ = *std::move(client);
     ASSERT_TRUE(redis_->Command({"FLUSHDB"}).ok());
-    redis_store_ = MakeRedisComplianceStore(*redis_);
+    redis_store_ = MakeRedisComplianceStore(*redis_, std::chrono::seconds(policies_.ledger.audit_retention_seconds));
     store_ = std::make_unique<InterposingStore>(*redis_store_);
     handler_ = std::make_unique<ComplianceHandler>(&testutil::ShippedCatalog(), evaluator_, *store_, fake_,
                                                    topics_, clock_, nullptr);
@@ -150,6 +150,36 @@ TEST_F(ComplianceRedisStoreItest, ABatchAppendsItsChainsInOneCallThatVerifiesAnd
   ASSERT_EQ(verdicts.size(), 12u);
   for (std::size_t i = 0; i < 6; ++i) EXPECT_EQ(verdicts[i].value, verdicts[i + 6].value) << i;
   ExpectEveryVerdictAfterItsAuditRecord(fake_, topics_);
+}
+
+// Each audited item leaves its subject (~1 KB) and its trail (~1.3 KB) in
+// Redis; they expire after ledger.audit_retention, so Redis does not grow
+// with history, while the chain keeps the records and still verifies.
+TEST_F(ComplianceRedisStoreItest, SubjectsAndItemTrailsExpireAfterTheAuditRetentionAndTheChainStays) {
+  const std::vector<Consumed> batch = {{Submitted("a"), At(0, 0)},
+                                       {CompletionRequested("a", "bob"), At(0, 1)}};
+  for (const auto& s : HandleAll(*handler_, batch)) ASSERT_TRUE(s.ok()) << s;
+  const std::int64_t retention_ms = policies_.ledger.audit_retention_seconds * 1000;
+  auto ttl_of = [&](const std::string& pattern) {
+    auto keys = redis_->Command({"KEYS", pattern});
+    EXPECT_TRUE(keys.ok()) << keys.status();
+    std::vector<std::int64_t> ttls;
+    for (const auto& k : keys->elements) ttls.push_back(redis_->Command({"PTTL", k.str})->integer);
+    return ttls;
+  };
+  const auto subjects = ttl_of("docket:audit:{*}:subject:*");
+  ASSERT_EQ(subjects.size(), 2u) << "one subject per verdict";
+  const auto trails = ttl_of("docket:audit:item:{a}");
+  ASSERT_EQ(trails.size(), 1u);
+  for (std::int64_t ttl : subjects) {
+    EXPECT_GT(ttl, retention_ms - 60'000) << "a subject without its retention";
+    EXPECT_LE(ttl, retention_ms);
+  }
+  EXPECT_GT(trails[0], retention_ms - 60'000) << "an item trail without its retention";
+  EXPECT_EQ(redis_->Command({"PTTL", "docket:audit:{docket.work.v1/0}:records"})->integer, -1)
+      << "the chain itself must not expire";
+  EXPECT_EQ(redis_->Command({"PTTL", "docket:audit:{docket.work.v1/0}:head"})->integer, -1);
+  ExpectStoredChainsVerify(2);
 }
 
 TEST_F(ComplianceRedisStoreItest, AnotherWriterAppendingBetweenTheHeadReadAndTheBatchIsDetectedAndTheChainStaysWhole) {
