@@ -598,7 +598,9 @@ redis::EvalCall Workflow::CasCall(Change& c) const {
   call.keys = {ItemKey(c.item.id()), kOutbox, kOutboxAt};
   std::vector<std::string>& args = call.args;
   args.reserve(8 + c.events.size() * 2 + c.fields.size() * 2 + c.ops.size() * 4);
-  WorkItem item = c.item;
+  // The item as stored carries the version the CAS gives it (no copy: the
+  // change's item is what the caller returns once committed).
+  WorkItem& item = c.item;
   item.set_version(c.expected_version + 1);
   args.push_back(absl::StrCat(c.expected_version));
   args.push_back(item.SerializeAsString());

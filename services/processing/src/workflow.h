@@ -231,8 +231,9 @@ class Workflow {
   // Runs the CAS script; ABORTED on a version conflict, RESOURCE_EXHAUSTED at
   // a WIP cap. Then publishes the change's events.
   absl::Status Commit(Change& change);
-  // The CAS script's call for a change (stamps the events' types), and what
-  // its reply means (publishing the events once it committed).
+  // The CAS script's call for a change (stamps the events' types and the
+  // item's new version), and what its reply means (publishing the events
+  // once it committed).
   redis::EvalCall CasCall(Change& change) const;
   absl::Status Committed(const Change& change, const redis::Reply& reply);
   void PublishAndClear(const std::vector<docket::v1::Event>& events);
