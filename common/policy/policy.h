@@ -91,9 +91,9 @@ struct LedgerSettings {
   // How long compliance remembers an item's submission (for the complete
   // checkpoint and segregation of duties).
   std::int64_t item_ttl_seconds = 90 * 24 * 3600;
-  // How long Redis keeps what belongs to one audit record besides its
-  // chain: the record of its subject (for redeliveries) and its item's
-  // trail. The chain itself (and the topic docket.audit.v1) keep the record.
+  // How long Redis keeps the audit ledger: a record's subject (for
+  // redeliveries), its item's trail, and the chain's record itself (trimmed
+  // behind an anchor, see ChainAnchor); docket.audit.v1 keeps every record.
   // Must outlast the work topics' retention, so a redelivered input still
   // finds its subject.
   std::int64_t audit_retention_seconds = 90 * 24 * 3600;

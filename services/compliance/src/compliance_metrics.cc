@@ -36,6 +36,12 @@ ComplianceMetrics::ComplianceMetrics(metrics::MetricsRegistry& registry,
                       .Help("Redelivered events whose audit record already existed (not appended again).")
                       .Register(registry.registry())
                       .Add({})),
+      trimmed_(prometheus::BuildCounter()
+                   .Name("docket_compliance_ledger_trimmed_records_total")
+                   .Help("Audit records trimmed from Redis past ledger.audit_retention "
+                         "(docket.audit.v1 keeps them).")
+                   .Register(registry.registry())
+                   .Add({})),
       failures_(prometheus::BuildCounter()
                     .Name("docket_compliance_ledger_failures_total")
                     .Help("Ledger writes that failed and will be retried, by stage.")
@@ -73,6 +79,7 @@ void ComplianceMetrics::Violation(const std::string& rule_id) {
 void ComplianceMetrics::Append(const std::string& type) { appends_.Add({{"type", type}}).Increment(); }
 
 void ComplianceMetrics::Duplicate() { duplicates_.Increment(); }
+void ComplianceMetrics::Trimmed(std::uint64_t records) { trimmed_.Increment(static_cast<double>(records)); }
 
 void ComplianceMetrics::Failure(const std::string& stage) { failures_.Add({{"stage", stage}}).Increment(); }
 

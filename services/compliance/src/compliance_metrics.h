@@ -32,6 +32,7 @@ class ComplianceMetrics {
   void Violation(const std::string& rule_id);
   void Append(const std::string& type);
   void Duplicate();
+  void Trimmed(std::uint64_t records);
   void Failure(const std::string& stage);
   void ReleaseViolation(const std::string& rule_id);
 
@@ -46,6 +47,7 @@ class ComplianceMetrics {
   prometheus::Family<prometheus::Histogram>& latency_;
   prometheus::Family<prometheus::Counter>& appends_;
   prometheus::Counter& duplicates_;
+  prometheus::Counter& trimmed_;
   prometheus::Family<prometheus::Counter>& failures_;
   prometheus::Family<prometheus::Counter>& release_violations_;
 };

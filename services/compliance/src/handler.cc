@@ -15,6 +15,7 @@
 #include "common/hash/sha256.h"
 #include "common/catalog/catalog.h"
 #include "common/log/log.h"
+#include "common/status/macros.h"
 
 namespace docket::compliance {
 namespace {
@@ -125,6 +126,7 @@ class ComplianceHandler::Batch {
   }
 
   std::vector<Job>& jobs() { return jobs_; }
+  const std::vector<Job>& jobs() const { return jobs_; }
 
   // False once the job failed, or once an earlier job of its partition did
   // (then it fails too, held behind that one: the consumer delivers it again
@@ -194,7 +196,40 @@ std::vector<absl::Status> ComplianceHandler::HandleBatch(const std::vector<const
   Index(batch);
   PublishAuditRecords(batch);
   PublishVerdicts(batch);
+  TrimOldRecords(batch);
   return batch.Statuses();
+}
+
+void ComplianceHandler::TrimOldRecords(const Batch& batch) {
+  const auto now = clock_.Now();
+  std::vector<std::string> due;
+  {
+    std::lock_guard lock(trim_mu_);
+    for (const Job& job : batch.jobs()) {
+      if (job.chain.empty() || std::find(due.begin(), due.end(), job.chain) != due.end()) continue;
+      auto [it, first] = last_trim_.try_emplace(job.chain, now);
+      if (!first && now - it->second < options_.trim_every) continue;
+      it->second = now;
+      due.push_back(job.chain);
+    }
+  }
+  const LedgerSettings& ledger = evaluator_.policies().ledger;
+  const google::protobuf::Timestamp cutoff = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(
+          (now - std::chrono::seconds(ledger.audit_retention_seconds)).time_since_epoch())
+          .count());
+  for (const std::string& chain : due) {
+    absl::StatusOr<std::uint64_t> trimmed =
+        TrimStoredChain(store_, chain, cutoff, options_.trim_max, ledger.hmac_key);
+    if (!trimmed.ok()) {
+      Log().Warn("trimming audit records past their retention failed; retried later",
+                 {{"chain", chain}, {"error", std::string(trimmed.status().message())}});
+    } else if (*trimmed > 0) {
+      if (metrics_) metrics_->Trimmed(*trimmed);
+      Log().Info("audit records past their retention trimmed from Redis",
+                 {{"chain", chain}, {"records", static_cast<std::int64_t>(*trimmed)}});
+    }
+  }
 }
 
 void ComplianceHandler::LoadAndEvaluate(Batch& batch) {
@@ -589,10 +624,21 @@ absl::StatusOr<VerifyResult> VerifyStoredChains(ComplianceStore& store, const st
     chains = {chain};
   }
   VerifyResult total;
-  const std::uint64_t first = std::max<std::uint64_t>(from, 1);
   for (const auto& c : chains) {
+    auto trimmed = store.Anchor(c);
+    if (!trimmed.ok()) return trimmed.status();
+    if (trimmed->sequence > 0 && trimmed->mac != AnchorMac(c, trimmed->sequence, trimmed->hash, hmac_key)) {
+      total.ok = false;
+      total.first_bad_chain = c;
+      total.first_bad_sequence = trimmed->sequence;
+      total.problem = "the anchor of the trimmed records does not verify: it was changed";
+      return total;
+    }
+    const std::uint64_t first = std::max<std::uint64_t>(from, trimmed->sequence + 1);
     ChainHead anchor;
-    if (first > 1) {
+    if (first == trimmed->sequence + 1) {
+      anchor = ChainHead{trimmed->sequence, trimmed->hash};
+    } else {
       auto before = store.Range(c, first - 1, first - 1, 1);
       if (!before.ok()) return before.status();
       if (before->empty()) {
@@ -634,6 +680,43 @@ absl::StatusOr<VerifyResult> VerifyStoredChains(ComplianceStore& store, const st
     }
   }
   return total;
+}
+
+absl::StatusOr<std::uint64_t> TrimStoredChain(ComplianceStore& store, const std::string& chain,
+                                              const google::protobuf::Timestamp& cutoff, std::size_t max,
+                                              const std::string& hmac_key) {
+  DOCKET_ASSIGN_OR_RETURN(ChainAnchor anchor, store.Anchor(chain));
+  DOCKET_ASSIGN_OR_RETURN(ChainHead head, store.Head(chain));
+  if (head.sequence <= anchor.sequence + 1) return 0;  // the head's record always stays
+  const std::uint64_t last = std::min<std::uint64_t>(anchor.sequence + max, head.sequence - 1);
+  // Sequence order is the order records were sealed in, so "recorded before
+  // the cutoff" holds for a prefix: find its end by bisection, one record
+  // read at a time (usually just one: everything up to `last` is old).
+  auto record = [&](std::uint64_t sequence) -> absl::StatusOr<docket::v1::AuditRecord> {
+    DOCKET_ASSIGN_OR_RETURN(std::vector<docket::v1::AuditRecord> r, store.Range(chain, sequence, sequence, 1));
+    if (r.empty()) return absl::DataLossError(absl::StrCat("chain ", chain, " has no record ", sequence));
+    return std::move(r.front());
+  };
+  DOCKET_ASSIGN_OR_RETURN(docket::v1::AuditRecord found, record(last));
+  if (found.recorded_at() >= cutoff) {
+    std::uint64_t old_end = anchor.sequence;  // newest known old one (or the anchor)
+    std::uint64_t young = last;              // oldest known young one
+    std::optional<docket::v1::AuditRecord> best;
+    while (young - old_end > 1) {
+      const std::uint64_t mid = old_end + (young - old_end) / 2;
+      DOCKET_ASSIGN_OR_RETURN(docket::v1::AuditRecord r, record(mid));
+      if (r.recorded_at() < cutoff) {
+        old_end = mid;
+        best = std::move(r);
+      } else {
+        young = mid;
+      }
+    }
+    if (!best) return 0;
+    found = *std::move(best);
+  }
+  return store.TrimTo(chain, ChainAnchor{found.sequence(), found.hash(),
+                                         AnchorMac(chain, found.sequence(), found.hash(), hmac_key)});
 }
 
 }  // namespace docket::compliance

@@ -50,6 +50,11 @@ namespace docket::compliance {
 struct HandlerOptions {
   std::string source = "//docket/compliance";  // CloudEvents source of what we publish
   int max_append_attempts = 5;                 // compare-and-set retries on a moving head
+  // How often (business time) a chain's records older than the policies'
+  // ledger.audit_retention are trimmed from the store, and at most how many
+  // at a time (TrimStoredChain).
+  std::chrono::seconds trim_every{10};
+  std::size_t trim_max = 10000;
 };
 
 class ComplianceHandler {
@@ -98,6 +103,9 @@ class ComplianceHandler {
   void Index(Batch& batch);
   void PublishAuditRecords(Batch& batch);
   void PublishVerdicts(Batch& batch);
+  // Trims the batch's chains of records past the retention, each at most
+  // once per trim_every; a failure is logged and left for the next time.
+  void TrimOldRecords(const Batch& batch);
   // What each event means, from the batch's view of its item (`known`: the
   // item as stored or as an earlier event of the batch left it).
   void OnSubmitted(Job& job);
@@ -117,14 +125,25 @@ class ComplianceHandler {
   const Clock& clock_;
   ComplianceMetrics* metrics_;
   HandlerOptions options_;
+  std::mutex trim_mu_;
+  std::map<std::string, std::chrono::system_clock::time_point> last_trim_;  // by chain; guarded by trim_mu_
 };
 
 // Verifies the chains the store holds: `chain` ("" = every chain), from
-// `from` (0 or 1 = the start) to `to` (0 = the head; then a missing tail is
-// caught by comparing with the head). Pages through the store. Errors only
-// when the store cannot be read.
+// `from` (0 or 1 = the start; records trimmed from the store are skipped:
+// the chain's anchor, checked with `hmac_key` when set, stands for them) to
+// `to` (0 = the head; then a missing tail is caught by comparing with the
+// head). Pages through the store. Errors only when the store cannot be read.
 absl::StatusOr<VerifyResult> VerifyStoredChains(ComplianceStore& store, const std::string& chain,
                                                 std::uint64_t from, std::uint64_t to,
                                                 const std::string& hmac_key);
+
+// Trims `chain`'s records recorded before `cutoff` from the store, at most
+// `max` of them and never the head's, leaving an anchor (ChainAnchor, with
+// its mac under `hmac_key`) where the retained records start. Returns how
+// many it dropped. docket.audit.v1 keeps every record.
+absl::StatusOr<std::uint64_t> TrimStoredChain(ComplianceStore& store, const std::string& chain,
+                                              const google::protobuf::Timestamp& cutoff, std::size_t max,
+                                              const std::string& hmac_key);
 
 }  // namespace docket::compliance

@@ -42,9 +42,9 @@ std::string CanonicalEncoding(const docket::v1::AuditRecord& r) {
   return out;
 }
 
-std::string RecordHash(const docket::v1::AuditRecord& record, const std::string& hmac_key) {
-  const std::string data = CanonicalEncoding(record);
-  if (hmac_key.empty()) return hash::Sha256Hex(data);
+namespace {
+
+std::string HmacHex(const std::string& hmac_key, const std::string& data) {
   hash::Sha256Digest mac{};
   unsigned int len = 0;
   if (HMAC(EVP_sha256(), hmac_key.data(), static_cast<int>(hmac_key.size()),
@@ -56,6 +56,20 @@ std::string RecordHash(const docket::v1::AuditRecord& record, const std::string&
     std::abort();
   }
   return hash::Hex(mac);
+}
+
+}  // namespace
+
+std::string RecordHash(const docket::v1::AuditRecord& record, const std::string& hmac_key) {
+  const std::string data = CanonicalEncoding(record);
+  if (hmac_key.empty()) return hash::Sha256Hex(data);
+  return HmacHex(hmac_key, data);
+}
+
+std::string AnchorMac(const std::string& chain, std::uint64_t sequence, const std::string& hash,
+                      const std::string& hmac_key) {
+  if (hmac_key.empty()) return "";
+  return HmacHex(hmac_key, absl::StrCat("docket.audit.anchor.v1\n", chain, "\n", sequence, "\n", hash, "\n"));
 }
 
 void Seal(const ChainHead& head, const std::string& hmac_key, docket::v1::AuditRecord* record) {

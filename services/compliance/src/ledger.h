@@ -42,6 +42,25 @@ struct ChainHead {
   bool operator==(const ChainHead&) const = default;
 };
 
+// Where a chain's retained records start once older ones were trimmed from
+// Redis (ledger.audit_retention): the sequence and hash of the newest
+// trimmed record, so the first retained record still links to it. With an
+// HMAC key, `mac` authenticates the anchor (AnchorMac), so moving it (to hide
+// a truncation) is detected like a changed record. {0, "", ""}: nothing
+// trimmed, the chain starts at sequence 1.
+struct ChainAnchor {
+  std::uint64_t sequence = 0;
+  std::string hash;
+  std::string mac;  // "" without an HMAC key
+  bool operator==(const ChainAnchor&) const = default;
+};
+
+// Lowercase hex HMAC-SHA-256 with `hmac_key` of
+//   "docket.audit.anchor.v1\n" <chain> "\n" <decimal sequence> "\n" <hash> "\n"
+// or "" when `hmac_key` is empty.
+std::string AnchorMac(const std::string& chain, std::uint64_t sequence, const std::string& hash,
+                      const std::string& hmac_key);
+
 // Links `record` after `head`: sets sequence = head.sequence + 1,
 // prev_hash = head.hash, and hash.
 void Seal(const ChainHead& head, const std::string& hmac_key, docket::v1::AuditRecord* record);

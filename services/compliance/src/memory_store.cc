@@ -144,6 +144,31 @@ absl::StatusOr<std::vector<std::string>> InMemoryComplianceStore::Chains() {
   return std::vector<std::string>(chains_.begin(), chains_.end());
 }
 
+absl::StatusOr<ChainAnchor> InMemoryComplianceStore::Anchor(const std::string& chain) {
+  std::lock_guard lock(mu_);
+  if (auto s = MaybeFail(); !s.ok()) return s;
+  auto it = anchors_.find(chain);
+  return it == anchors_.end() ? ChainAnchor{} : it->second;
+}
+
+absl::StatusOr<std::uint64_t> InMemoryComplianceStore::TrimTo(const std::string& chain,
+                                                              const ChainAnchor& anchor) {
+  std::lock_guard lock(mu_);
+  if (auto s = MaybeFail(); !s.ok()) return s;
+  if (anchor.sequence >= heads_[chain].sequence) {
+    return absl::FailedPreconditionError("an anchor at or past the chain's head");
+  }
+  if (anchors_[chain].sequence >= anchor.sequence) return 0;
+  auto& records = records_[chain];
+  std::uint64_t dropped = 0;
+  for (auto it = records.begin(); it != records.end() && it->first <= anchor.sequence;) {
+    it = records.erase(it);
+    ++dropped;
+  }
+  anchors_[chain] = anchor;
+  return dropped;
+}
+
 std::vector<absl::Status> InMemoryComplianceStore::SaveItems(
     const std::vector<const docket::v1::WorkItem*>& items, std::int64_t) {
   std::lock_guard lock(mu_);

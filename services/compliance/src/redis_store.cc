@@ -1,5 +1,6 @@
 #include <algorithm>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/redis/redis_client.h"
 #include "common/status/macros.h"
@@ -37,6 +38,22 @@ redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
 redis.call('HSET', KEYS[3], 'seq', ARGV[2], 'record', ARGV[4], 'verdict', ARGV[5], 'published', '0')
 redis.call('PEXPIRE', KEYS[3], ARGV[7])
 return {'appended'}
+)lua");
+  return *kScript;
+}
+
+// Trims a chain's oldest records. KEYS: head, records. ARGV: anchor
+// sequence, hash, mac. Returns the number dropped, 0 when the anchor is
+// already there or past it, -1 for an anchor at or past the head.
+const redis::Script& TrimScript() {
+  static const auto* kScript = new redis::Script(R"lua(
+local seq = tonumber(ARGV[1])
+local head = redis.call('HMGET', KEYS[1], 'seq', 'anchor_seq')
+if tonumber(head[1] or '0') <= seq then return -1 end
+if tonumber(head[2] or '0') >= seq then return 0 end
+local n = redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', seq)
+redis.call('HSET', KEYS[1], 'anchor_seq', ARGV[1], 'anchor_hash', ARGV[2], 'anchor_mac', ARGV[3])
+return n
 )lua");
   return *kScript;
 }
@@ -210,6 +227,25 @@ class RedisComplianceStore final : public ComplianceStore {
     for (const Reply& e : r.elements) out.push_back(e.str);
     std::sort(out.begin(), out.end());
     return out;
+  }
+
+  absl::StatusOr<ChainAnchor> Anchor(const std::string& chain) override {
+    DOCKET_ASSIGN_OR_RETURN(Reply r, redis_.Command({"HMGET", HeadKey(chain), "anchor_seq", "anchor_hash",
+                                                     "anchor_mac"}));
+    if (r.elements.size() != 3) return Corrupt("chain anchor");
+    ChainAnchor anchor;
+    if (r.elements[0].is_nil()) return anchor;
+    if (!absl::SimpleAtoi(r.elements[0].str, &anchor.sequence)) return Corrupt("chain anchor sequence");
+    anchor.hash = r.elements[1].str;
+    anchor.mac = r.elements[2].str;
+    return anchor;
+  }
+
+  absl::StatusOr<std::uint64_t> TrimTo(const std::string& chain, const ChainAnchor& anchor) override {
+    DOCKET_ASSIGN_OR_RETURN(Reply r, redis_.Eval(TrimScript(), {HeadKey(chain), RecordsKey(chain)},
+                                                 {absl::StrCat(anchor.sequence), anchor.hash, anchor.mac}));
+    if (r.integer < 0) return absl::FailedPreconditionError("an anchor at or past the chain's head");
+    return static_cast<std::uint64_t>(r.integer);
   }
 
   std::vector<absl::Status> SaveItems(const std::vector<const docket::v1::WorkItem*>& items,

@@ -89,6 +89,13 @@ class ComplianceStore {
                                                                      std::uint64_t to,
                                                                      std::size_t limit) = 0;
   virtual absl::StatusOr<std::vector<std::string>> Chains() = 0;
+  // Where the chain's retained records start ({0, "", ""}: nothing trimmed).
+  virtual absl::StatusOr<ChainAnchor> Anchor(const std::string& chain) = 0;
+  // Atomically drops the chain's records up to anchor.sequence and makes
+  // `anchor` the chain's anchor; nothing when its anchor is already there or
+  // past it. FAILED_PRECONDITION for an anchor at or past the head (the
+  // head's record always stays). Returns how many records it dropped.
+  virtual absl::StatusOr<std::uint64_t> TrimTo(const std::string& chain, const ChainAnchor& anchor) = 0;
 
   // Writes each item (with a TTL); the same id twice: the later one stays.
   virtual std::vector<absl::Status> SaveItems(const std::vector<const docket::v1::WorkItem*>& items,
@@ -100,8 +107,10 @@ class ComplianceStore {
 
 // Keys (all under "docket:"; the chain in braces keeps one chain's keys in
 // one Redis Cluster slot, so the append script may touch them together):
-//   docket:audit:{<chain>}:head                HASH seq, hash
+//   docket:audit:{<chain>}:head                HASH seq, hash; anchor_seq, anchor_hash,
+//                                              anchor_mac once records were trimmed
 //   docket:audit:{<chain>}:records             ZSET score = sequence, member = AuditRecord bytes
+//   (records are trimmed behind the anchor past ledger.audit_retention)
 //   docket:audit:{<chain>}:subject:<subject>   HASH seq, record, verdict, published; expires
 //                                              `audit_retention` after its append
 //   docket:audit:chains                        SET of chain names
@@ -122,6 +131,8 @@ class InMemoryComplianceStore final : public ComplianceStore {
                                                              std::uint64_t from, std::uint64_t to,
                                                              std::size_t limit) override;
   absl::StatusOr<std::vector<std::string>> Chains() override;
+  absl::StatusOr<ChainAnchor> Anchor(const std::string& chain) override;
+  absl::StatusOr<std::uint64_t> TrimTo(const std::string& chain, const ChainAnchor& anchor) override;
   std::vector<absl::Status> SaveItems(const std::vector<const docket::v1::WorkItem*>& items,
                                       std::int64_t ttl_seconds) override;
   std::vector<absl::StatusOr<std::optional<docket::v1::WorkItem>>> LoadItems(
@@ -156,6 +167,7 @@ class InMemoryComplianceStore final : public ComplianceStore {
   };
   std::vector<TargetedFailure> targeted_;
   std::map<std::string, ChainHead> heads_;
+  std::map<std::string, ChainAnchor> anchors_;
   std::map<std::string, std::map<std::uint64_t, docket::v1::AuditRecord>> records_;
   std::map<std::pair<std::string, std::string>, StoredEntry> subjects_;
   std::set<std::string> chains_;

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <google/protobuf/util/time_util.h>
+
 #include "common/kafka/fake_event_publisher.h"
 #include "services/compliance/tests/handler_test_util.h"
 #include "services/compliance/tests/test_util.h"
@@ -151,6 +153,76 @@ TEST_F(HandlerTest, CardInNotesGivesAFlagVerdictPublishedAfterItsAuditRecordWith
   EXPECT_THAT(audit.summary(), HasSubstr("outcome=flag"));
   EXPECT_THAT(audit.summary(), HasSubstr("pii-payment-card"));
   EXPECT_EQ(audit.hash(), RecordHash(audit, ""));
+}
+
+TEST_F(HandlerTest, RecordsPastTheRetentionAreTrimmedAndTheRetainedChainVerifiesFromItsAnchor) {
+  using google::protobuf::util::TimeUtil;
+  const std::string chain = "docket.work.v1/0";
+  std::vector<google::protobuf::Timestamp> at;  // each record's time: one a day
+  for (int i = 0; i < 6; ++i) {
+    at.push_back(TimeUtil::NanosecondsToTimestamp(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(clock_.Now().time_since_epoch()).count()));
+    ASSERT_TRUE(handler_.Handle(Submitted("item-" + std::to_string(i)), At(0, i)).ok());
+    clock_.Advance(std::chrono::hours(24));
+  }
+  EXPECT_EQ(store_.Range(chain, 1, 0, 100)->size(), 6u) << "nothing is past the 90-day retention yet";
+
+  // Everything recorded before day 3 goes; the chain now starts at record 4.
+  auto trimmed = TrimStoredChain(store_, chain, at[3], 1000, "");
+  ASSERT_TRUE(trimmed.ok()) << trimmed.status();
+  EXPECT_EQ(*trimmed, 3u);
+  const auto kept = store_.Range(chain, 1, 0, 100).value();
+  ASSERT_EQ(kept.size(), 3u);
+  EXPECT_EQ(kept.front().sequence(), 4u);
+  EXPECT_EQ(store_.Anchor(chain)->sequence, 3u);
+  auto verified = VerifyStoredChains(store_, chain, 0, 0, "");
+  ASSERT_TRUE(verified.ok()) << verified.status();
+  EXPECT_TRUE(verified->ok) << verified->problem;
+  EXPECT_EQ(verified->records_checked, 3u);
+  EXPECT_EQ(*TrimStoredChain(store_, chain, at[3], 1000, ""), 0u) << "trimming again changes nothing";
+
+  // `max` bounds a round; a cutoff past everything still keeps the head's record.
+  EXPECT_EQ(*TrimStoredChain(store_, chain, at[5], 1, ""), 1u) << "only record 4";
+  auto far = TimeUtil::NanosecondsToTimestamp(TimeUtil::TimestampToNanoseconds(at[5]) + 1);
+  EXPECT_EQ(*TrimStoredChain(store_, chain, far, 1000, ""), 1u) << "record 5, not the head (6)";
+  EXPECT_EQ(*TrimStoredChain(store_, chain, far, 1000, ""), 0u);
+  EXPECT_EQ(store_.Range(chain, 1, 0, 100)->size(), 1u);
+  EXPECT_EQ(store_.Head(chain)->sequence, 6u);
+  EXPECT_TRUE(VerifyStoredChains(store_, chain, 0, 0, "")->ok);
+}
+
+TEST(AuditTrimTest, WithAnHmacKeyAnAnchorMovedToHideRecordsIsDetected) {
+  using google::protobuf::util::TimeUtil;
+  const std::string key = "an-hmac-key-of-32-bytes-for-tests";
+  InMemoryComplianceStore store;
+  ChainHead head;
+  for (int i = 0; i < 5; ++i) {
+    AuditRecord r;
+    r.set_chain("c");
+    r.set_type(AuditRecord::TYPE_VERDICT);
+    r.set_item_id("item-" + std::to_string(i));
+    r.set_tenant("acme");
+    r.set_subject_event_id("verdict-" + std::to_string(i));
+    *r.mutable_recorded_at() = TimeUtil::SecondsToTimestamp(1000 + i);
+    Seal(head, key, &r);
+    ASSERT_TRUE(store.Append({AppendRequest{r, ""}})[0].ok());
+    head = {r.sequence(), r.hash()};
+  }
+  ASSERT_EQ(*TrimStoredChain(store, "c", TimeUtil::SecondsToTimestamp(1002), 100, key), 2u);
+  auto ok = VerifyStoredChains(store, "c", 0, 0, key);
+  ASSERT_TRUE(ok.ok());
+  EXPECT_TRUE(ok->ok) << ok->problem;
+  EXPECT_EQ(store.Anchor("c")->mac, AnchorMac("c", 2, store.Anchor("c")->hash, key));
+
+  // Someone with write access to Redis drops record 3 and moves the anchor
+  // over it: the chain links again, but the anchor's mac gives it away.
+  const AuditRecord third = store.Range("c", 3, 3, 1)->front();
+  ASSERT_EQ(*store.TrimTo("c", ChainAnchor{3, third.hash(), "forged"}), 1u);
+  auto tampered = VerifyStoredChains(store, "c", 0, 0, key);
+  ASSERT_TRUE(tampered.ok());
+  EXPECT_FALSE(tampered->ok);
+  EXPECT_EQ(tampered->first_bad_sequence, 3u);
+  EXPECT_THAT(tampered->problem, HasSubstr("anchor"));
 }
 
 TEST_F(HandlerTest, RedeliveryAppendsNothingTwiceAndResendsTheSameVerdict) {

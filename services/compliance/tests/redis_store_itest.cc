@@ -60,6 +60,10 @@ class InterposingStore final : public ComplianceStore {
     return inner_.Range(chain, from, to, limit);
   }
   absl::StatusOr<std::vector<std::string>> Chains() override { return inner_.Chains(); }
+  absl::StatusOr<ChainAnchor> Anchor(const std::string& chain) override { return inner_.Anchor(chain); }
+  absl::StatusOr<std::uint64_t> TrimTo(const std::string& chain, const ChainAnchor& anchor) override {
+    return inner_.TrimTo(chain, anchor);
+  }
   std::vector<absl::Status> SaveItems(const std::vector<const docket::v1::WorkItem*>& items,
                                       std::int64_t ttl_seconds) override {
     return inner_.SaveItems(items, ttl_seconds);
@@ -179,6 +183,25 @@ TEST_F(ComplianceRedisStoreItest, SubjectsAndItemTrailsExpireAfterTheAuditRetent
   EXPECT_EQ(redis_->Command({"PTTL", "docket:audit:{docket.work.v1/0}:records"})->integer, -1)
       << "the chain itself must not expire";
   EXPECT_EQ(redis_->Command({"PTTL", "docket:audit:{docket.work.v1/0}:head"})->integer, -1);
+  ExpectStoredChainsVerify(2);
+}
+
+// The chain's own records go too once past the retention: the handler trims
+// them behind an anchor, and what Redis keeps still verifies.
+TEST_F(ComplianceRedisStoreItest, TheHandlerTrimsRecordsPastTheRetentionAndTheChainVerifiesFromItsAnchor) {
+  for (const auto& s : HandleAll(*handler_, {{Submitted("a"), At(0, 0)}, {Submitted("b"), At(0, 1)}})) {
+    ASSERT_TRUE(s.ok()) << s;
+  }
+  ASSERT_EQ(Chain("docket.work.v1/0").size(), 2u) << "nothing is past the retention yet";
+  clock_.Advance(std::chrono::seconds(policies_.ledger.audit_retention_seconds) + std::chrono::hours(24));
+  for (const auto& s : HandleAll(*handler_, {{Submitted("c"), At(0, 2)}, {Submitted("d"), At(0, 3)}})) {
+    ASSERT_TRUE(s.ok()) << s;
+  }
+  const auto kept = Chain("docket.work.v1/0");
+  ASSERT_EQ(kept.size(), 2u) << "a's and b's records are past the retention";
+  EXPECT_EQ(kept.front().sequence(), 3u);
+  EXPECT_EQ(redis_->Command({"HGET", "docket:audit:{docket.work.v1/0}:head", "anchor_seq"})->str, "2");
+  EXPECT_EQ(redis_store_->Head("docket.work.v1/0")->sequence, 4u);
   ExpectStoredChainsVerify(2);
 }
 
