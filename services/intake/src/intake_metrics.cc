@@ -22,7 +22,8 @@ IntakeMetrics::IntakeMetrics(metrics::MetricsRegistry& registry, const catalog::
                       .Register(registry.registry())),
       latency_(prometheus::BuildHistogram()
                    .Name("docket_intake_submit_duration_seconds")
-                   .Help("Time from receiving a submission to answering it, by channel.")
+                   .Help("Time to admit one group of submissions (a unary Submit group, a SubmitBatch, "
+                         "a stream chunk, a batch of intake-topic records), by channel.")
                    .Register(registry.registry())),
       in_flight_(&prometheus::BuildGauge()
                       .Name("docket_intake_in_flight")
