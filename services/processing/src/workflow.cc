@@ -1116,10 +1116,8 @@ Workflow::CompleteAndNext Workflow::CompleteAndClaimNext(const Worker& worker,
           redis::EvalPipeline(redis_, {CasCall(*change), ReserveCall(*plan)});
       if (!replies.ok()) return {replies.status(), std::nullopt};
       absl::Status committed = Committed(*change, (*replies)[0]);
-      if (committed.ok()) {
-        WorkItem done = std::move(change->item);
-        done.set_version(copy->version + 1);
-        return {std::move(done), Claim(worker, *plan, std::move((*replies)[1]))};
+      if (committed.ok()) {  // CasCall stamped the new version on the item
+        return {std::move(change->item), Claim(worker, *plan, std::move((*replies)[1]))};
       }
       // The completion lost: the reservation (if any) goes back, and the
       // completion is decided again on the stored item.
@@ -1150,8 +1148,7 @@ Workflow::CompleteAndNext Workflow::CompleteAndClaimNext(const Worker& worker,
 absl::StatusOr<WorkItem> Workflow::Complete(const Worker& worker,
                                             const docket::v1::CompleteRequest& request, Loaded l) {
   DOCKET_ASSIGN_OR_RETURN(Change c, CompleteChange(worker, request, l));
-  DOCKET_RETURN_IF_ERROR(Commit(c));
-  c.item.set_version(l.version + 1);
+  DOCKET_RETURN_IF_ERROR(Commit(c));  // stamps the new version on c.item
   return std::move(c.item);
 }
 
