@@ -18,7 +18,7 @@
 #   tools/loadgen/run-stack-bench.sh [--kafka=dev|apache] [--metrics-kafka=apache|dev]
 #       [--no-build] [--items=N] [--events=N] [--workers=N] [--lifecycle-items=N]
 #       [--duration=10s] [--fresh-rate="N ..."] [--claim-scan] [--perf]
-#       [--complete-and-next] [SECTION...]
+#       [--complete-and-next] [--claim-batch=N] [SECTION...]
 #       (no section = all four)
 #
 # --kafka=apache runs processing and lifecycle against the Apache Kafka
@@ -31,6 +31,9 @@
 #   docket-metrics reads it ("offset reset ... Offset out of range").
 # --complete-and-next: the workers (processing's claim, lifecycle) complete
 #   and claim the next item in one call (CompleteRequest.claim_next).
+# --claim-batch=N: the workers are bots (key databot, WIP 1000): ClaimNext
+#   claims up to N items, one CompleteBatch completes them (and, with
+#   --complete-and-next, claims the next N).
 # --claim-scan then repeats prefill + claim with 1, 2, 4, 8 and 16 workers.
 # --perf also records `perf record -g` of the service under test: processing
 #   (processing section), every process (lifecycle), docket-metrics (the drain);
@@ -45,6 +48,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=${DOCKET_BUILD_DIR:-$root/build}
 publisher=dk_demo_acme_publisher_LOCAL_STACK_ONLY  # deploy/config/README.md (local only)
 worker=dk_demo_dana_worker_LOCAL_STACK_ONLY        # skills data-entry, logistics-clerk; WIP 20
+bot=dk_demo_databot_worker_LOCAL_STACK_ONLY        # skills data-entry, logistics-clerk; WIP 1000 (--claim-batch)
 
 kafka=dev
 metrics_kafka=apache
@@ -71,7 +75,8 @@ while (($#)); do
     --duration=*) duration=${1#--duration=} ;;
     --fresh-rate=*) fresh_rate=${1#--fresh-rate=} ;;
     --perf) perf=1 ;;
-    --complete-and-next) next_args=(--complete-and-next) ;;
+    --complete-and-next) next_args+=(--complete-and-next) ;;
+    --claim-batch=*) next_args+=("$1"); worker=$bot ;;
     --claim-scan) claim_scan=1 ;;
     processing|metrics|lifecycle|compliance) sections+=("$1") ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;

@@ -1,5 +1,6 @@
 #include "services/processing/src/work_service.h"
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "common/grpc/status.h"
 
@@ -14,6 +15,38 @@ grpc::Status ItemCall(absl::StatusOr<Worker> worker, docket::v1::WorkItemRespons
   if (!item.ok()) return grpcutil::ToGrpcStatus(item.status());
   *resp->mutable_item() = *std::move(item);
   return grpc::Status::OK;
+}
+
+// Why the claim after a completion failed, in a response's next_code and
+// next_message (never in the call's status: the completion stands).
+template <typename Response>
+void SetNextRefused(const absl::Status& status, Response* resp) {
+  const grpc::Status refused = grpcutil::ToGrpcStatus(status);
+  resp->set_next_code(refused.error_code());
+  resp->set_next_message(refused.error_message());
+}
+
+// A CompleteBatch request's shape (each completion is then decided on its own).
+absl::Status CheckCompleteBatch(const docket::v1::CompleteBatchRequest& req) {
+  if (req.completions().empty()) return absl::InvalidArgumentError("completions: at least one is required");
+  if (req.completions_size() > kMaxClaimBatch) {
+    return absl::InvalidArgumentError(absl::StrCat("completions: ", req.completions_size(),
+                                                   " given, at most ", kMaxClaimBatch, " allowed"));
+  }
+  absl::flat_hash_set<std::string_view> seen;
+  for (int i = 0; i < req.completions_size(); ++i) {
+    const docket::v1::CompleteRequest& c = req.completions(i);
+    if (c.item_id().empty()) return absl::InvalidArgumentError(absl::StrCat("completions[", i, "].item_id: is required"));
+    if (c.has_claim_next()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "completions[", i, "].claim_next: not allowed in a batch (use the batch's own claim_next)"));
+    }
+    if (!seen.insert(c.item_id()).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("completions[", i, "].item_id: ", c.item_id().substr(0, 64), " appears twice"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -65,9 +98,12 @@ grpc::ServerUnaryReactor* WorkService::ClaimNext(grpc::CallbackServerContext* ct
   return pool_.Run(ctx, [=, this] {
     auto worker = Authenticate(*ctx, Access::kWrite);
     if (!worker.ok()) return grpcutil::ToGrpcStatus(worker.status());
-    auto item = workflow_.ClaimNext(*worker, *req);
-    if (!item.ok()) return grpcutil::ToGrpcStatus(item.status());
-    if (*item) *resp->mutable_item() = **item;
+    auto items = workflow_.ClaimItems(*worker, *req);
+    if (!items.ok()) return grpcutil::ToGrpcStatus(items.status());
+    if (!items->empty()) *resp->mutable_item() = items->front();
+    if (req->max_items() > 1) {
+      for (auto& item : *items) *resp->add_items() = std::move(item);
+    }
     return grpc::Status::OK;
   });
 }
@@ -83,15 +119,44 @@ grpc::ServerUnaryReactor* WorkService::Complete(grpc::CallbackServerContext* ctx
     if (!worker.ok()) return grpcutil::ToGrpcStatus(worker.status());
     // Complete and next: the claim's outcome goes into the response, never
     // into the call's status (the completion stands either way).
-    Workflow::CompleteAndNext out = workflow_.CompleteAndClaimNext(*worker, *req);
-    if (!out.completed.ok()) return grpcutil::ToGrpcStatus(out.completed.status());
-    *resp->mutable_item() = *std::move(out.completed);
+    Workflow::Completed out = workflow_.CompleteBatch(*worker, {req}, &req->claim_next());
+    if (!out.completed[0].ok()) return grpcutil::ToGrpcStatus(out.completed[0].status());
+    *resp->mutable_item() = *std::move(out.completed[0]);
     if (out.next && !out.next->ok()) {
-      const grpc::Status refused = grpcutil::ToGrpcStatus(out.next->status());
-      resp->set_next_code(refused.error_code());
-      resp->set_next_message(refused.error_message());
-    } else if (out.next && **out.next) {
-      *resp->mutable_next() = ***std::move(out.next);
+      SetNextRefused(out.next->status(), resp);
+    } else if (out.next && !(*out.next)->empty()) {
+      *resp->mutable_next() = std::move((*out.next)->front());
+    }
+    return grpc::Status::OK;
+  });
+}
+
+grpc::ServerUnaryReactor* WorkService::CompleteBatch(grpc::CallbackServerContext* ctx,
+                                                     const docket::v1::CompleteBatchRequest* req,
+                                                     docket::v1::CompleteBatchResponse* resp) {
+  return pool_.Run(ctx, [=, this] {
+    auto worker = Authenticate(*ctx, Access::kWrite);
+    if (!worker.ok()) return grpcutil::ToGrpcStatus(worker.status());
+    if (absl::Status bad = CheckCompleteBatch(*req); !bad.ok()) return grpcutil::ToGrpcStatus(bad);
+    std::vector<const docket::v1::CompleteRequest*> completions;
+    completions.reserve(req->completions_size());
+    for (const auto& c : req->completions()) completions.push_back(&c);
+    Workflow::Completed out =
+        workflow_.CompleteBatch(*worker, completions, req->has_claim_next() ? &req->claim_next() : nullptr);
+    for (auto& done : out.completed) {
+      docket::v1::CompleteResult* r = resp->add_results();
+      if (done.ok()) {
+        *r->mutable_item() = *std::move(done);
+      } else {
+        const grpc::Status failed = grpcutil::ToGrpcStatus(done.status());
+        r->set_code(failed.error_code());
+        r->set_message(failed.error_message());
+      }
+    }
+    if (out.next && !out.next->ok()) {
+      SetNextRefused(out.next->status(), resp);
+    } else if (out.next) {
+      for (auto& item : **out.next) *resp->add_next() = std::move(item);
     }
     return grpc::Status::OK;
   });

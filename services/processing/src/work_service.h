@@ -30,6 +30,8 @@ class WorkService final : public docket::v1::Work::CallbackService {
       const docket::v1::ClaimNextRequest* req, docket::v1::ClaimNextResponse* resp) override;
   grpc::ServerUnaryReactor* Complete(grpc::CallbackServerContext* ctx,
       const docket::v1::CompleteRequest* req, docket::v1::WorkItemResponse* resp) override;
+  grpc::ServerUnaryReactor* CompleteBatch(grpc::CallbackServerContext* ctx,
+      const docket::v1::CompleteBatchRequest* req, docket::v1::CompleteBatchResponse* resp) override;
   grpc::ServerUnaryReactor* Return(grpc::CallbackServerContext* ctx,
       const docket::v1::ReturnRequest* req, docket::v1::WorkItemResponse* resp) override;
   grpc::ServerUnaryReactor* Escalate(grpc::CallbackServerContext* ctx,

@@ -202,33 +202,48 @@ return {1, nv}
   return script;
 }
 
-// Reserves the most urgent item of the worker's queues for one claim: takes
-// it out of its queue into docket:claiming (see workflow.h), in one atomic
-// step, so no two claims ever get the same item. KEYS: claiming zset,
-// claiming:from hash, the worker's WIP set, n queue keys, their n queue-age
-// keys. ARGV: n, reservation deadline ms, WIP limit, item key prefix.
-// Returns {} when every queue is empty; {-1} when the worker is at its WIP
-// cap (nothing reserved); else {id, queue index (0-based), score, pb, v,
-// check, held, queued at} (missing fields nil), read in the same step.
+// Reserves the most urgent items of the worker's queues for one claim call:
+// takes them out of their queues into docket:claiming (see workflow.h), in
+// one atomic step, so no two claims ever get the same item. KEYS: claiming
+// zset, claiming:from hash, the worker's WIP set, n queue keys, their n
+// queue-age keys. ARGV: n, reservation deadline ms, WIP limit, item key
+// prefix, how many items at most. Takes no more than the WIP cap leaves room
+// for. Returns {} when every queue is empty; {-1} when the worker is at its
+// WIP cap (nothing reserved); else one {id, queue index (0-based), score, pb,
+// v, check, held, queued at} per item (missing fields nil), most urgent
+// first, read in the same step.
 const redis::Script& ReserveScript() {
   static const redis::Script script(R"lua(
 local n = tonumber(ARGV[1])
-local best, best_score, best_q
-for i = 1, n do
-  local head = redis.call('ZRANGE', KEYS[3 + i], 0, 0, 'WITHSCORES')
-  if head[1] and (not best or tonumber(head[2]) < tonumber(best_score)) then
-    best, best_score, best_q = head[1], head[2], i
+local want = tonumber(ARGV[5])
+local room = tonumber(ARGV[3]) - redis.call('SCARD', KEYS[3])
+local heads = {}
+for i = 1, n do heads[i] = redis.call('ZRANGE', KEYS[3 + i], 0, 0, 'WITHSCORES') end
+local out = {}
+while #out < want do
+  local best, best_score, best_q
+  for i = 1, n do
+    local head = heads[i]
+    if head[1] and (not best or tonumber(head[2]) < tonumber(best_score)) then
+      best, best_score, best_q = head[1], head[2], i
+    end
   end
+  if not best then break end
+  if room <= 0 then
+    if #out == 0 then return {-1} end
+    break
+  end
+  local queue = KEYS[3 + best_q]
+  redis.call('ZREM', queue, best)
+  redis.call('ZADD', KEYS[1], ARGV[2], best)
+  redis.call('HSET', KEYS[2], best, best_score .. ' ' .. queue)
+  local f = redis.call('HMGET', ARGV[4] .. best, 'pb', 'v', 'check', 'held')
+  local queued_at = redis.call('ZSCORE', KEYS[3 + n + best_q], best)
+  out[#out + 1] = {best, best_q - 1, best_score, f[1], f[2], f[3], f[4], queued_at}
+  room = room - 1
+  if #out < want then heads[best_q] = redis.call('ZRANGE', queue, 0, 0, 'WITHSCORES') end
 end
-if not best then return {} end
-if redis.call('SCARD', KEYS[3]) >= tonumber(ARGV[3]) then return {-1} end
-local queue = KEYS[3 + best_q]
-redis.call('ZREM', queue, best)
-redis.call('ZADD', KEYS[1], ARGV[2], best)
-redis.call('HSET', KEYS[2], best, best_score .. ' ' .. queue)
-local f = redis.call('HMGET', ARGV[4] .. best, 'pb', 'v', 'check', 'held')
-local queued_at = redis.call('ZSCORE', KEYS[3 + n + best_q], best)
-return {best, best_q - 1, best_score, f[1], f[2], f[3], f[4], queued_at}
+return out
 )lua");
   return script;
 }
@@ -928,6 +943,7 @@ struct Workflow::ClaimPlan {
   std::vector<const catalog::Queue*> queues;
   std::vector<std::string> keys;  // the claim script's
   int wip_limit = 0;
+  int max_items = 1;
 };
 
 absl::StatusOr<Workflow::ClaimPlan> Workflow::PlanClaim(
@@ -959,6 +975,11 @@ absl::StatusOr<Workflow::ClaimPlan> Workflow::PlanClaim(
     return absl::PermissionDeniedError(absl::StrCat("worker ", worker.id, " has no skill for any queue"));
   }
   plan.wip_limit = worker.wip_limit > 0 ? worker.wip_limit : options_.default_wip_limit;
+  if (request.max_items() < 0 || request.max_items() > kMaxClaimBatch) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_items: ", request.max_items(), " is not between 0 and ", kMaxClaimBatch));
+  }
+  plan.max_items = std::max(1, request.max_items());
   // The claim script takes the most urgent item of these queues out of its
   // queue for this call alone (a reservation); the claim then commits with
   // the CAS. Other workers never see the item meanwhile, so they do not race
@@ -969,28 +990,52 @@ absl::StatusOr<Workflow::ClaimPlan> Workflow::PlanClaim(
   return plan;
 }
 
-redis::EvalCall Workflow::ReserveCall(const ClaimPlan& plan) const {
+redis::EvalCall Workflow::ReserveCall(const ClaimPlan& plan, int count) const {
   return {&ReserveScript(), plan.keys,
           {absl::StrCat(plan.queues.size()), absl::StrCat(NowMs() + options_.claim_reservation.count()),
-           absl::StrCat(plan.wip_limit), kItemKeyPrefix}};
+           absl::StrCat(plan.wip_limit), kItemKeyPrefix, absl::StrCat(count)}};
 }
 
-absl::StatusOr<std::optional<WorkItem>> Workflow::ClaimNext(
-    const Worker& worker, const docket::v1::ClaimNextRequest& request) {
+absl::StatusOr<std::vector<WorkItem>> Workflow::ClaimItems(const Worker& worker,
+                                                           const docket::v1::ClaimNextRequest& request) {
   DOCKET_ASSIGN_OR_RETURN(ClaimPlan plan, PlanClaim(worker, request));
   return Claim(worker, plan, std::nullopt);
 }
 
-absl::StatusOr<std::optional<WorkItem>> Workflow::Claim(const Worker& worker, const ClaimPlan& plan,
-                                                        std::optional<redis::Reply> reserved) {
+absl::StatusOr<std::optional<WorkItem>> Workflow::ClaimNext(const Worker& worker,
+                                                            const docket::v1::ClaimNextRequest& request) {
+  docket::v1::ClaimNextRequest one = request;
+  one.clear_max_items();
+  DOCKET_ASSIGN_OR_RETURN(std::vector<WorkItem> items, ClaimItems(worker, one));
+  if (items.empty()) return std::optional<WorkItem>();
+  return std::optional<WorkItem>(std::move(items.front()));
+}
+
+void Workflow::GiveBack(const redis::Reply& reserved) {
+  if (reserved.is_error()) return;
+  for (const redis::Reply& r : reserved.elements) {
+    if (r.elements.empty()) continue;  // {-1}: nothing was reserved
+    if (absl::StatusOr<bool> back = Unreserve(r.elements[0].str, std::nullopt); !back.ok()) {
+      Log().Warn("a reservation could not be given back; the watchdog will",
+                 {{"item_id", r.elements[0].str}, {"error", std::string(back.status().message())}});
+    }
+  }
+}
+
+absl::StatusOr<std::vector<WorkItem>> Workflow::Claim(const Worker& worker, const ClaimPlan& plan,
+                                                      std::optional<redis::Reply> reserved) {
   const std::string& tenant = plan.tenant;
   const std::vector<const catalog::Queue*>& queues = plan.queues;
   const int wip_limit = plan.wip_limit;
   auto observe = [&] {
     if (metrics_) metrics_->Claim(std::chrono::duration<double>(std::chrono::steady_clock::now() - plan.started).count());
   };
+  std::vector<WorkItem> claimed;
+  bool capped = false;
+  absl::Status failed;  // the first failure other than a lost race
   int stale = 0;
-  for (int attempt = 0; attempt < options_.claim_attempts;) {
+  int attempt = 0;
+  while (claimed.size() < static_cast<std::size_t>(plan.max_items) && attempt < options_.claim_attempts) {
     const std::int64_t now = NowMs();
     redis::Reply r;
     if (reserved) {
@@ -998,91 +1043,133 @@ absl::StatusOr<std::optional<WorkItem>> Workflow::Claim(const Worker& worker, co
       reserved.reset();
       if (r.is_error()) return absl::InternalError(absl::StrCat("the claim script failed: ", r.str));
     } else {
-      const redis::EvalCall call = ReserveCall(plan);
+      const redis::EvalCall call = ReserveCall(plan, plan.max_items - static_cast<int>(claimed.size()));
       DOCKET_ASSIGN_OR_RETURN(r, redis_.Eval(*call.script, call.keys, call.args));
     }
-    if (r.elements.empty()) {
-      observe();
-      return std::optional<WorkItem>();
+    if (r.elements.empty()) break;  // nothing waiting
+    if (r.elements.size() == 1 && r.elements[0].type == redis::Reply::Type::kInteger) {
+      capped = true;
+      break;
     }
-    if (r.elements.size() == 1) {
-      return absl::ResourceExhaustedError("the worker is at the work-in-progress limit");
-    }
-    if (r.elements.size() != 8 || r.elements[1].integer < 0 ||
-        static_cast<std::size_t>(r.elements[1].integer) >= queues.size()) {
-      return absl::InternalError("unexpected reply of the claim script");
-    }
-    const std::string id = r.elements[0].str;
-    const catalog::Queue* queue = queues[static_cast<std::size_t>(r.elements[1].integer)];
-    const redis::Reply& queued_at = r.elements[7];
-    absl::StatusOr<std::optional<Loaded>> loaded =
-        FromFields(id, {r.elements.begin() + 3, r.elements.begin() + 7});
-    if (!loaded.ok()) {
-      (void)Unreserve(id, std::nullopt);
-      return loaded.status();
-    }
-    std::optional<Loaded>& l = *loaded;
-    if (!l || l->item.state() != docket::v1::WORK_STATE_QUEUED || l->item.queue() != queue->name) {
-      // A stale index entry: the reservation drops it; look again.
-      DOCKET_RETURN_IF_ERROR(Unreserve(id, std::move(l)).status());
-      if (++stale > kMaxStaleEntries) return absl::AbortedError("too many stale queue entries; retry");
-      continue;
-    }
-    absl::StatusOr<WorkState> s = Apply(l->item.state(), Action::kClaim);
-    if (!s.ok()) {
-      (void)Unreserve(id, std::move(l));
-      return s.status();
-    }
-    if (options_.claim_reserved_hook) DOCKET_RETURN_IF_ERROR(options_.claim_reserved_hook(id));
-    Change c;
-    c.expected_version = l->version;
-    c.item = l->item;
-    WorkItem& item = c.item;
-    item.set_state(*s);
-    item.set_worker(worker.id);
-    *item.mutable_claimed_at() = Ts(now);
-    *item.mutable_lease_expires_at() = Ts(now + options_.lease.count());
-    // The item is no longer in its queue but in the reservation, which the
-    // claim must still hold (else the watchdog gave it back meanwhile).
-    c.Op("zmember", kClaiming, item.id());
-    c.Op("hdel", kClaimingFrom, item.id());
-    c.Op("zrem", QueueAgeKey(tenant, item.queue()), item.id());
-    c.Op("cap", WipKey(tenant, worker.id), absl::StrCat(wip_limit));
-    c.Op("sadd", WipKey(tenant, worker.id), item.id());
-    c.Op("zadd", kLeases, item.id(), absl::StrCat(now + options_.lease.count()));
-    docket::v1::Event e = NewEvent(item, VersionedId(item, l->version, "Claimed"));
-    auto* p = e.mutable_claimed();
-    p->set_queue(item.queue());
-    *p->mutable_worker() = Person(worker.id);
-    *p->mutable_claimed_at() = item.claimed_at();
-    *p->mutable_lease_expires_at() = item.lease_expires_at();
-    *p->mutable_submitted_at() = item.submitted_at();
-    if (!queued_at.is_nil()) *p->mutable_queued_at() = Ts(std::stoll(queued_at.str));
-    *p->mutable_due_at() = item.due_at();
-    p->set_attempt(item.attempt());
-    p->set_kind(item.kind());
-    c.events.push_back(e);
-    absl::Status st = Commit(c);
-    if (!st.ok()) {
-      // Whatever failed, the item goes back (if it is still waiting there).
-      // A failure to do so leaves it to the watchdog.
-      absl::StatusOr<bool> back = Unreserve(item.id(), std::nullopt);
-      if (!back.ok()) {
-        Log().Warn("a failed claim could not put its item back; the watchdog will",
-                   {{"item_id", item.id()}, {"error", std::string(back.status().message())}});
+    for (const redis::Reply& t : r.elements) {
+      if (t.elements.size() != 8 || t.elements[1].integer < 0 ||
+          static_cast<std::size_t>(t.elements[1].integer) >= queues.size()) {
+        GiveBack(r);
+        return absl::InternalError("unexpected reply of the claim script");
       }
-      if (st.code() == absl::StatusCode::kAborted) {  // the item changed meanwhile
-        ++attempt;
+    }
+    // What each reserved item's claim changes; the claims commit together.
+    std::vector<Change> changes;
+    std::vector<Loaded> reads;
+    bool again = false;  // look again: a stale entry or a lost race
+    for (const redis::Reply& t : r.elements) {
+      const std::string& id = t.elements[0].str;
+      const catalog::Queue* queue = queues[static_cast<std::size_t>(t.elements[1].integer)];
+      const redis::Reply& queued_at = t.elements[7];
+      absl::StatusOr<std::optional<Loaded>> loaded =
+          FromFields(id, {t.elements.begin() + 3, t.elements.begin() + 7});
+      if (!loaded.ok()) {
+        (void)Unreserve(id, std::nullopt);
+        if (failed.ok()) failed = loaded.status();
         continue;
       }
-      return st;
+      std::optional<Loaded>& l = *loaded;
+      if (!l || l->item.state() != docket::v1::WORK_STATE_QUEUED || l->item.queue() != queue->name) {
+        // A stale index entry: the reservation drops it; look again.
+        DOCKET_RETURN_IF_ERROR(Unreserve(id, std::move(l)).status());
+        if (++stale > kMaxStaleEntries) return absl::AbortedError("too many stale queue entries; retry");
+        again = true;
+        continue;
+      }
+      absl::StatusOr<WorkState> s = Apply(l->item.state(), Action::kClaim);
+      if (!s.ok()) {
+        (void)Unreserve(id, std::move(l));
+        if (failed.ok()) failed = s.status();
+        continue;
+      }
+      if (options_.claim_reserved_hook) DOCKET_RETURN_IF_ERROR(options_.claim_reserved_hook(id));
+      Change& c = changes.emplace_back();
+      c.expected_version = l->version;
+      c.item = l->item;
+      WorkItem& item = c.item;
+      item.set_state(*s);
+      item.set_worker(worker.id);
+      *item.mutable_claimed_at() = Ts(now);
+      *item.mutable_lease_expires_at() = Ts(now + options_.lease.count());
+      // The item is no longer in its queue but in the reservation, which the
+      // claim must still hold (else the watchdog gave it back meanwhile).
+      c.Op("zmember", kClaiming, item.id());
+      c.Op("hdel", kClaimingFrom, item.id());
+      c.Op("zrem", QueueAgeKey(tenant, item.queue()), item.id());
+      c.Op("cap", WipKey(tenant, worker.id), absl::StrCat(wip_limit));
+      c.Op("sadd", WipKey(tenant, worker.id), item.id());
+      c.Op("zadd", kLeases, item.id(), absl::StrCat(now + options_.lease.count()));
+      docket::v1::Event e = NewEvent(item, VersionedId(item, l->version, "Claimed"));
+      auto* p = e.mutable_claimed();
+      p->set_queue(item.queue());
+      *p->mutable_worker() = Person(worker.id);
+      *p->mutable_claimed_at() = item.claimed_at();
+      *p->mutable_lease_expires_at() = item.lease_expires_at();
+      *p->mutable_submitted_at() = item.submitted_at();
+      if (!queued_at.is_nil()) *p->mutable_queued_at() = Ts(std::stoll(queued_at.str));
+      *p->mutable_due_at() = item.due_at();
+      p->set_attempt(item.attempt());
+      p->set_kind(item.kind());
+      c.events.push_back(std::move(e));
+      reads.push_back(*std::move(l));
     }
-    observe();
-    item.set_version(l->version + 1);
-    claimed_->Put(Loaded{.item = item, .version = l->version + 1, .check = l->check, .held_ms = l->held_ms});
-    return std::optional<WorkItem>(item);
+    if (changes.empty()) {
+      if (again) continue;
+      break;
+    }
+    // One claim: one EVALSHA; several: one pipeline of them.
+    std::vector<absl::Status> commits;
+    if (changes.size() == 1) {
+      commits.push_back(Commit(changes[0]));
+    } else {
+      std::vector<redis::EvalCall> calls;
+      calls.reserve(changes.size());
+      for (Change& c : changes) calls.push_back(CasCall(c));
+      absl::StatusOr<std::vector<redis::Reply>> replies = redis::EvalPipeline(redis_, calls);
+      for (std::size_t i = 0; i < changes.size(); ++i) {
+        commits.push_back(replies.ok() ? Committed(changes[i], (*replies)[i]) : replies.status());
+      }
+    }
+    for (std::size_t i = 0; i < changes.size(); ++i) {
+      const absl::Status& st = commits[i];
+      if (st.ok()) {
+        const Loaded& l = reads[i];
+        claimed_->Put(Loaded{.item = changes[i].item, .version = l.version + 1, .check = l.check, .held_ms = l.held_ms});
+        claimed.push_back(std::move(changes[i].item));  // CasCall stamped the new version
+        continue;
+      }
+      // Whatever failed, the item goes back (if it is still waiting there).
+      // A failure to do so leaves it to the watchdog.
+      absl::StatusOr<bool> back = Unreserve(changes[i].item.id(), std::nullopt);
+      if (!back.ok()) {
+        Log().Warn("a failed claim could not put its item back; the watchdog will",
+                   {{"item_id", changes[i].item.id()}, {"error", std::string(back.status().message())}});
+      }
+      if (st.code() == absl::StatusCode::kAborted) {  // the item changed meanwhile
+        again = true;
+      } else if (st.code() == absl::StatusCode::kResourceExhausted) {
+        capped = true;
+      } else if (failed.ok()) {
+        failed = st;
+      }
+    }
+    if (capped || !failed.ok() || !again) break;
+    ++attempt;
   }
-  return absl::AbortedError("the items to claim kept changing while being claimed; retry");
+  if (claimed.empty()) {
+    if (!failed.ok()) return failed;
+    if (capped) return absl::ResourceExhaustedError("the worker is at the work-in-progress limit");
+    if (attempt >= options_.claim_attempts) {
+      return absl::AbortedError("the items to claim kept changing while being claimed; retry");
+    }
+  }
+  observe();
+  return claimed;
 }
 
 absl::StatusOr<WorkItem> Workflow::Complete(const Worker& worker,
@@ -1103,45 +1190,77 @@ absl::StatusOr<WorkItem> Workflow::CompleteFrom(const Worker& worker,
   return Complete(worker, request, std::move(l));
 }
 
-Workflow::CompleteAndNext Workflow::CompleteAndClaimNext(const Worker& worker,
-                                                         const docket::v1::CompleteRequest& request) {
-  std::optional<Loaded> copy = claimed_->Take(request.item_id());
-  absl::StatusOr<ClaimPlan> plan = PlanClaim(worker, request.claim_next());
-  if (copy && Visible(worker, *copy) && plan.ok()) {
-    absl::StatusOr<Change> change = CompleteChange(worker, request, *copy);
-    if (change.ok()) {
-      // One round trip: the completion's CAS, then the next item's
-      // reservation (which sees the worker's WIP after the completion).
-      absl::StatusOr<std::vector<redis::Reply>> replies =
-          redis::EvalPipeline(redis_, {CasCall(*change), ReserveCall(*plan)});
-      if (!replies.ok()) return {replies.status(), std::nullopt};
-      absl::Status committed = Committed(*change, (*replies)[0]);
-      if (committed.ok()) {  // CasCall stamped the new version on the item
-        return {std::move(change->item), Claim(worker, *plan, std::move((*replies)[1]))};
+Workflow::Completed Workflow::CompleteBatch(const Worker& worker,
+                                            const std::vector<const docket::v1::CompleteRequest*>& requests,
+                                            const docket::v1::ClaimNextRequest* claim_next) {
+  Completed out;
+  out.completed.assign(requests.size(), absl::UnknownError("not completed"));
+  std::optional<absl::StatusOr<ClaimPlan>> plan;
+  if (claim_next) plan = PlanClaim(worker, *claim_next);
+  // Completions on this replica's copies from their claims go in one
+  // pipeline; the others are decided on the stored item first, so the
+  // reservation below sees every WIP slot they free.
+  std::vector<std::size_t> piped;
+  std::vector<Change> changes;
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    std::optional<Loaded> copy = claimed_->Take(requests[i]->item_id());
+    if (copy && Visible(worker, *copy)) {
+      absl::StatusOr<Change> change = CompleteChange(worker, *requests[i], *copy);
+      if (change.ok()) {
+        piped.push_back(i);
+        changes.push_back(*std::move(change));
+        continue;
       }
-      // The completion lost: the reservation (if any) goes back, and the
-      // completion is decided again on the stored item.
-      const redis::Reply& reserve = (*replies)[1];
-      if (!reserve.is_error() && reserve.elements.size() == 8) {
-        if (absl::StatusOr<bool> back = Unreserve(reserve.elements[0].str, std::nullopt); !back.ok()) {
-          Log().Warn("a reservation could not be given back; the watchdog will",
-                     {{"item_id", reserve.elements[0].str}, {"error", std::string(back.status().message())}});
-        }
+      if (!MayBeStale(change.status())) {
+        out.completed[i] = change.status();
+        continue;
       }
-      if (!MayBeStale(committed)) return {committed, std::nullopt};
-    } else if (!MayBeStale(change.status())) {
-      return {change.status(), std::nullopt};
     }
-    copy.reset();
+    out.completed[i] = CompleteFrom(worker, *requests[i], std::nullopt);
   }
-  CompleteAndNext out{CompleteFrom(worker, request, std::move(copy)), std::nullopt};
-  if (!out.completed.ok()) return out;
-  if (!plan.ok()) {
-    out.next = plan.status();
-  } else {
-    plan->started = std::chrono::steady_clock::now();  // the claim's own latency
-    out.next = Claim(worker, *plan, std::nullopt);
+  const bool reserve = plan && plan->ok() && !piped.empty();
+  std::optional<redis::Reply> reserved;
+  std::vector<std::size_t> lost;
+  if (!piped.empty()) {
+    std::vector<redis::EvalCall> calls;
+    calls.reserve(changes.size() + 1);
+    for (Change& c : changes) calls.push_back(CasCall(c));
+    // The reservation runs after the completions: it sees the slots they free.
+    if (reserve) calls.push_back(ReserveCall(**plan, (*plan)->max_items));
+    absl::StatusOr<std::vector<redis::Reply>> replies = redis::EvalPipeline(redis_, calls);
+    if (!replies.ok()) {
+      for (std::size_t i : piped) out.completed[i] = replies.status();
+      return out;
+    }
+    for (std::size_t k = 0; k < piped.size(); ++k) {
+      absl::Status committed = Committed(changes[k], (*replies)[k]);
+      if (committed.ok()) {
+        out.completed[piped[k]] = std::move(changes[k].item);  // CasCall stamped the new version
+      } else if (MayBeStale(committed)) {
+        lost.push_back(piped[k]);
+      } else {
+        out.completed[piped[k]] = committed;
+      }
+    }
+    if (reserve) reserved = std::move(replies->back());
   }
+  // A completion that lost on its copy is decided again on the stored item;
+  // the reservation made before it goes back (it may not have seen the WIP
+  // slot freed now), and the claim is made again after it.
+  for (std::size_t i : lost) out.completed[i] = CompleteFrom(worker, *requests[i], std::nullopt);
+  const bool any = std::any_of(out.completed.begin(), out.completed.end(),
+                               [](const absl::StatusOr<WorkItem>& c) { return c.ok(); });
+  if (reserved && (!lost.empty() || !any)) {
+    GiveBack(*reserved);
+    reserved.reset();
+  }
+  if (!plan || !any) return out;
+  if (!plan->ok()) {
+    out.next = plan->status();
+    return out;
+  }
+  if (!reserved) (*plan)->started = std::chrono::steady_clock::now();  // the claim's own latency
+  out.next = Claim(worker, **plan, std::move(reserved));
   return out;
 }
 

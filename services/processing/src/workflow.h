@@ -74,6 +74,8 @@ struct Worker {
 // Limits of Comment and SubmitFeedback.
 inline constexpr std::size_t kMaxNoteBytes = 4096;
 inline constexpr int kMaxCommentsPerItem = 50;  // older ones are dropped from the item
+// Most items one ClaimNext (max_items) or CompleteBatch handles.
+inline constexpr int kMaxClaimBatch = 100;
 
 struct WorkflowOptions {
   std::chrono::milliseconds lease{std::chrono::minutes(15)};
@@ -125,21 +127,32 @@ class Workflow {
   // PERMISSION_DENIED for a missing role or skill, FAILED_PRECONDITION for an
   // illegal transition, RESOURCE_EXHAUSTED at the WIP cap, ABORTED when a
   // concurrent change won (retry).
+  // Claims up to request.max_items items (0 or 1: one; INVALID_ARGUMENT
+  // past kMaxClaimBatch), most urgent first: one reservation script takes
+  // them all out of their queues, one pipeline commits their claims. Fewer
+  // come when fewer wait or the WIP cap leaves less room; empty when none
+  // waits; RESOURCE_EXHAUSTED when the cap leaves no room at all.
+  absl::StatusOr<std::vector<docket::v1::WorkItem>> ClaimItems(
+      const Worker& worker, const docket::v1::ClaimNextRequest& request);
+  // One item (request.max_items is not looked at).
   absl::StatusOr<std::optional<docket::v1::WorkItem>> ClaimNext(
       const Worker& worker, const docket::v1::ClaimNextRequest& request);
   absl::StatusOr<docket::v1::WorkItem> Complete(const Worker& worker,
                                                 const docket::v1::CompleteRequest& request);
-  // "Complete and next": Complete, then ClaimNext(request.claim_next()) for
-  // the same worker. When this replica made the claim being completed, the
-  // completion and the reservation of the next item share one Redis round
-  // trip. The completion never depends on the claim; `next` is set only
-  // when the completion committed.
-  struct CompleteAndNext {
-    absl::StatusOr<docket::v1::WorkItem> completed;
-    std::optional<absl::StatusOr<std::optional<docket::v1::WorkItem>>> next;
+  // Several completions, each on its own (as Complete would decide it), then
+  // optionally ClaimItems(*claim_next) for the same worker. Completions of
+  // claims this replica made go in one Redis pipeline, together with the
+  // reservation of the next items; the others (and any that lost on a stale
+  // copy) are decided on the stored item first. `next` is set only when
+  // claim_next is given and at least one completion committed. The
+  // requests' own claim_next is not looked at.
+  struct Completed {
+    std::vector<absl::StatusOr<docket::v1::WorkItem>> completed;  // one per request
+    std::optional<absl::StatusOr<std::vector<docket::v1::WorkItem>>> next;
   };
-  CompleteAndNext CompleteAndClaimNext(const Worker& worker,
-                                       const docket::v1::CompleteRequest& request);
+  Completed CompleteBatch(const Worker& worker,
+                          const std::vector<const docket::v1::CompleteRequest*>& requests,
+                          const docket::v1::ClaimNextRequest* claim_next);
   absl::StatusOr<docket::v1::WorkItem> Return(const Worker& worker, const std::string& item_id,
                                               const std::string& reason);
   absl::StatusOr<docket::v1::WorkItem> Escalate(const Worker& worker, const std::string& item_id,
@@ -222,12 +235,17 @@ class Workflow {
   struct ClaimPlan;
   absl::StatusOr<ClaimPlan> PlanClaim(const Worker& worker,
                                       const docket::v1::ClaimNextRequest& request) const;
-  redis::EvalCall ReserveCall(const ClaimPlan& plan) const;
-  // ClaimNext's claim: `reserved` is the claim script's reply if the caller
-  // already ran ReserveCall (in a pipeline), else it is run here.
-  absl::StatusOr<std::optional<docket::v1::WorkItem>> Claim(const Worker& worker,
-                                                           const ClaimPlan& plan,
-                                                           std::optional<redis::Reply> reserved);
+  // The claim script's call for up to `count` items.
+  redis::EvalCall ReserveCall(const ClaimPlan& plan, int count) const;
+  // The claim of up to plan.max_items: `reserved` is the claim script's
+  // reply if the caller already ran ReserveCall (in a pipeline), else it is
+  // run here.
+  absl::StatusOr<std::vector<docket::v1::WorkItem>> Claim(const Worker& worker,
+                                                         const ClaimPlan& plan,
+                                                         std::optional<redis::Reply> reserved);
+  // Puts back the items of a claim script's reply (see Unreserve); what
+  // cannot go back is left to the watchdog.
+  void GiveBack(const redis::Reply& reserved);
   // Runs the CAS script; ABORTED on a version conflict, RESOURCE_EXHAUSTED at
   // a WIP cap. Then publishes the change's events.
   absl::Status Commit(Change& change);

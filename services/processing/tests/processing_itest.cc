@@ -554,6 +554,96 @@ TEST_F(ProcessingItest, CompleteWithClaimNextCompletesAndHandsOverTheNextItemInO
   EXPECT_EQ(empty.next_code(), 0);
 }
 
+// The bot's way through routine work over gRPC: several items per
+// ClaimNext (max_items), several completions per CompleteBatch, each
+// completion answered on its own; a malformed batch is refused as a whole,
+// naming the field; only worker keys may complete.
+TEST_F(ProcessingItest, BotsClaimAndCompleteInBatchesAndABadBatchIsRefusedNamingTheField) {
+  DrainQueue();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    ids.push_back(Submit("data_entry", DataEntryAttrs()));
+    ASSERT_TRUE(WaitForState(ids.back(), docket::v1::WORK_STATE_QUEUED));
+  }
+  docket::v1::ClaimNextRequest claim;
+  claim.set_tenant("acme");
+  claim.set_max_items(5);
+  docket::v1::ClaimNextResponse claimed;
+  {
+    auto ctx = Ctx(kDana);
+    const grpc::Status s = stub_->ClaimNext(ctx.get(), claim, &claimed);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  ASSERT_EQ(claimed.items_size(), 3);
+  EXPECT_EQ(claimed.item().id(), claimed.items(0).id());
+  std::set<std::string> got;
+  for (const auto& item : claimed.items()) {
+    EXPECT_EQ(item.state(), docket::v1::WORK_STATE_CLAIMED);
+    got.insert(item.id());
+  }
+  EXPECT_EQ(got, std::set<std::string>(ids.begin(), ids.end()));
+
+  auto complete_batch = [&](const std::string& key, const docket::v1::CompleteBatchRequest& req,
+                            docket::v1::CompleteBatchResponse* resp) {
+    auto ctx = Ctx(key);
+    return stub_->CompleteBatch(ctx.get(), req, resp);
+  };
+  docket::v1::CompleteBatchRequest batch;
+  for (const auto& item : claimed.items()) batch.add_completions()->set_item_id(item.id());
+  batch.add_completions()->set_item_id("no-such-item");
+  *batch.mutable_claim_next() = claim;
+  docket::v1::CompleteBatchResponse done;
+  const grpc::Status s = complete_batch(kDana, batch, &done);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(done.results_size(), 4);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(done.results(i).code(), 0) << done.results(i).message();
+    EXPECT_EQ(done.results(i).item().id(), claimed.items(i).id());
+    EXPECT_EQ(done.results(i).item().state(), docket::v1::WORK_STATE_COMPLETED);
+    auto stored = Get(claimed.items(i).id());
+    ASSERT_TRUE(stored.ok()) << stored.status();
+    EXPECT_EQ(stored->state(), docket::v1::WORK_STATE_COMPLETED);
+  }
+  EXPECT_EQ(done.results(3).code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(done.results(3).message(), HasSubstr("no-such-item"));
+  EXPECT_EQ(done.next_size(), 0) << "nothing was waiting";
+  EXPECT_EQ(done.next_code(), 0);
+
+  auto refused = [&](const std::string& key, const docket::v1::CompleteBatchRequest& req) {
+    docket::v1::CompleteBatchResponse resp;
+    return complete_batch(key, req, &resp);
+  };
+  docket::v1::CompleteBatchRequest empty;
+  grpc::Status bad = refused(kDana, empty);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(bad.error_message(), HasSubstr("completions"));
+  docket::v1::CompleteBatchRequest twice;
+  twice.add_completions()->set_item_id(ids[0]);
+  twice.add_completions()->set_item_id(ids[0]);
+  bad = refused(kDana, twice);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(bad.error_message(), HasSubstr("completions[1].item_id"));
+  docket::v1::CompleteBatchRequest nested;
+  nested.add_completions()->set_item_id(ids[0]);
+  nested.mutable_completions(0)->mutable_claim_next()->set_tenant("acme");
+  bad = refused(kDana, nested);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(bad.error_message(), HasSubstr("completions[0].claim_next"));
+  docket::v1::CompleteBatchRequest too_many;
+  for (int i = 0; i <= 100; ++i) too_many.add_completions()->set_item_id("item-" + std::to_string(i));
+  bad = refused(kDana, too_many);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(bad.error_message(), HasSubstr("at most 100"));
+  EXPECT_EQ(refused(kPublisher, twice).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(refused("dk_not_a_key", twice).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+
+  claim.set_max_items(101);
+  auto ctx = Ctx(kDana);
+  const grpc::Status over = stub_->ClaimNext(ctx.get(), claim, &claimed);
+  EXPECT_EQ(over.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(over.error_message(), HasSubstr("max_items"));
+}
+
 TEST_F(ProcessingItest, MetricsCountTransitionsWithBoundedLabels) {
   const std::string id = Submit("data_entry", DataEntryAttrs());
   ASSERT_TRUE(WaitForState(id, docket::v1::WORK_STATE_QUEUED));

@@ -25,6 +25,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using google::protobuf::util::TimeUtil;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
@@ -65,6 +66,17 @@ Clock::TimePoint Utc(int y, int m, int d, int hh, int mm = 0) {
 std::int64_t Ms(const google::protobuf::Timestamp& t) { return TimeUtil::TimestampToMilliseconds(t); }
 std::int64_t Ms(Clock::TimePoint t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+// Sum of the samples of `metric` whose labels contain `match`.
+double Sum(const std::string& text, const std::string& metric, const std::string& match) {
+  double total = 0;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(metric + "{", 0) != 0 || line.find(match) == std::string::npos) continue;
+    total += std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return total;
 }
 
 class WorkflowItest : public ::testing::Test {
@@ -117,8 +129,12 @@ class WorkflowItest : public ::testing::Test {
   }
 
   std::vector<docket::v1::Event> Events(const std::string& id, const std::string& type) {
+    return Events(publisher_, id, type);
+  }
+  static std::vector<docket::v1::Event> Events(const kafka::FakeEventPublisher& publisher,
+                                               const std::string& id, const std::string& type) {
     std::vector<docket::v1::Event> out;
-    for (const auto& e : publisher_.Events(kafka::Topics().work())) {
+    for (const auto& e : publisher.Events(kafka::Topics().work())) {
       if (e.subject() == id && e.type() == type) out.push_back(e);
     }
     return out;
@@ -148,6 +164,34 @@ class WorkflowItest : public ::testing::Test {
     auto client = options.ok() ? redis::MakeRedisClient(*options, &registry) : options.status();
     EXPECT_TRUE(client.ok()) << client.status();
     return client.ok() ? std::move(*client) : nullptr;
+  }
+
+  // A replica on a metered Redis client whose Kafka refuses every event
+  // (so the outbox clearer's own pipelines stay out of the count) until
+  // Publishing() lets them through for RelayOutbox.
+  struct Metered {
+    metrics::MetricsRegistry registry{{"processing", "test", "test"}};
+    std::unique_ptr<redis::RedisClient> redis;
+    kafka::FakeEventPublisher publisher;
+    std::unique_ptr<Workflow> wf;
+    // Commands of `command` (PIPELINE for a whole pipeline) sent so far.
+    double Calls(const std::string& command) {
+      return Sum(registry.Serialize(), "docket_redis_command_duration_seconds_count",
+                 "command=\"" + command + "\"");
+    }
+    void Publishing() { publisher.FailNext(0, absl::UnavailableError("no longer")); }
+  };
+  std::unique_ptr<Metered> MeteredReplica(int default_wip_limit) {
+    auto m = std::make_unique<Metered>();
+    m->redis = MeteredRedis(m->registry);
+    if (!m->redis) return nullptr;
+    m->publisher.FailNext(1000, absl::UnavailableError("held back"));
+    auto wf = Workflow::Create(*catalog_, *m->redis, m->publisher, clock_, kafka::Topics(), nullptr,
+                               WorkflowOptions{.lease = 10min, .default_wip_limit = default_wip_limit});
+    EXPECT_TRUE(wf.ok()) << wf.status();
+    if (!wf.ok()) return nullptr;
+    m->wf = std::move(*wf);
+    return m;
   }
 
   redis::Reply Redis(const std::vector<std::string>& args) {
@@ -275,16 +319,6 @@ TEST_F(WorkflowItest, SlaTimersInTheTwoZsetsOfEarlierVersionsAreMergedAndStillFi
   EXPECT_EQ(Events(id, "docket.work.v1.SlaBreached").size(), 1u);
 }
 
-// Sum of the samples of `metric` whose labels contain `match`.
-double Sum(const std::string& text, const std::string& metric, const std::string& match) {
-  double total = 0;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind(metric + "{", 0) != 0 || line.find(match) == std::string::npos) continue;
-    total += std::stod(line.substr(line.rfind(' ') + 1));
-  }
-  return total;
-}
 
 TEST_F(WorkflowItest, SlaWarningAndBreachAreNotCountedAsTransitionsButTheEscalationIs) {
   Submit("invoice");
@@ -479,33 +513,24 @@ TEST_F(WorkflowItest, CompleteAfterAClaimHereReadsNothingAndAStaleCopyNeverOverw
 // stale copy), the reservation goes back and the completion is decided on
 // the stored item, then the claim is made as usual.
 TEST_F(WorkflowItest, CompleteAndClaimNextSharesOneRoundTripAndGivesTheReservationBackWhenTheCompletionLoses) {
-  metrics::MetricsRegistry registry({"processing", "test", "test"});
-  const std::unique_ptr<redis::RedisClient> metered = MeteredRedis(registry);
+  const std::unique_ptr<Metered> metered = MeteredReplica(1);
   ASSERT_NE(metered, nullptr);
-  // Kafka refuses: the outbox clearer's own pipelines stay out of the count.
-  kafka::FakeEventPublisher refusing;
-  refusing.FailNext(1000, absl::UnavailableError("held back"));
-  auto here = Workflow::Create(*catalog_, *metered, refusing, clock_, kafka::Topics(), nullptr,
-                               WorkflowOptions{.lease = 10min, .default_wip_limit = 1});
-  ASSERT_TRUE(here.ok()) << here.status();
-  auto calls = [&](const std::string& command) {
-    return Sum(registry.Serialize(), "docket_redis_command_duration_seconds_count",
-               "command=\"" + command + "\"");
-  };
+  Workflow* here = metered->wf.get();
+  auto calls = [&](const std::string& command) { return metered->Calls(command); };
   const std::string a = Submit("invoice");
   const std::string b = Submit("invoice");
   const std::string c = Submit("invoice");
   docket::v1::CompleteRequest done;
   done.mutable_claim_next()->set_tenant("acme");
-  ASSERT_EQ((*(*here)->ClaimNext(kAlice, done.claim_next()))->id(), a);
+  ASSERT_EQ((*here->ClaimNext(kAlice, done.claim_next()))->id(), a);
 
   const double pipelines = calls("PIPELINE"), evals = calls("EVALSHA"), hmgets = calls("HMGET");
   done.set_item_id(a);
-  Workflow::CompleteAndNext out = (*here)->CompleteAndClaimNext(kAlice, done);
-  ASSERT_TRUE(out.completed.ok()) << out.completed.status();
+  Workflow::Completed out = here->CompleteBatch(kAlice, {&done}, &done.claim_next());
+  ASSERT_TRUE(out.completed[0].ok()) << out.completed[0].status();
   ASSERT_TRUE(out.next.has_value() && out.next->ok());
-  ASSERT_TRUE(out.next->value().has_value()) << "the freed WIP slot (cap 1) was not seen";
-  EXPECT_EQ(out.next->value()->id(), b);
+  ASSERT_EQ(out.next->value().size(), 1u) << "the freed WIP slot (cap 1) was not seen";
+  EXPECT_EQ(out.next->value()[0].id(), b);
   EXPECT_EQ(calls("PIPELINE") - pipelines, 1) << "completion + reservation in one round trip";
   EXPECT_EQ(calls("EVALSHA") - evals, 1) << "then only the claim's CAS";
   EXPECT_EQ(calls("HMGET") - hmgets, 0);
@@ -520,23 +545,23 @@ TEST_F(WorkflowItest, CompleteAndClaimNextSharesOneRoundTripAndGivesTheReservati
   done.set_item_id(b);
   Worker alice = kAlice;
   alice.wip_limit = 5;
-  out = (*here)->CompleteAndClaimNext(alice, done);
-  ASSERT_TRUE(out.completed.ok()) << out.completed.status();
+  out = here->CompleteBatch(alice, {&done}, &done.claim_next());
+  ASSERT_TRUE(out.completed[0].ok()) << out.completed[0].status();
   EXPECT_EQ(Item(b).state(), docket::v1::WORK_STATE_COMPLETED);
   EXPECT_EQ(Item(b).comments_size(), 1) << "a stale copy overwrote the stored item";
   ASSERT_TRUE(out.next.has_value() && out.next->ok()) << out.next->status();
-  ASSERT_TRUE(out.next->value().has_value());
-  EXPECT_EQ(out.next->value()->id(), c);
+  ASSERT_EQ(out.next->value().size(), 1u);
+  EXPECT_EQ(out.next->value()[0].id(), c);
   EXPECT_EQ(Item(c).state(), docket::v1::WORK_STATE_CLAIMED);
   EXPECT_EQ(Redis({"ZCARD", "docket:claiming"}).integer, 0) << "a reservation was left behind";
   EXPECT_EQ(Redis({"ZCARD", "docket:q:acme:ap"}).integer, 0);
 
   // Nothing left to claim: the completion stands, next is empty.
   done.set_item_id(c);
-  out = (*here)->CompleteAndClaimNext(alice, done);
-  ASSERT_TRUE(out.completed.ok()) << out.completed.status();
+  out = here->CompleteBatch(alice, {&done}, &done.claim_next());
+  ASSERT_TRUE(out.completed[0].ok()) << out.completed[0].status();
   ASSERT_TRUE(out.next.has_value() && out.next->ok());
-  EXPECT_FALSE(out.next->value().has_value());
+  EXPECT_TRUE(out.next->value().empty());
   EXPECT_EQ(Item(c).state(), docket::v1::WORK_STATE_COMPLETED);
 }
 
@@ -996,6 +1021,164 @@ TEST_F(WorkflowItest, ClaimAtTheWipCapReservesNothingAndAnEmptyQueueAnswersNothi
   const std::string id = Submit("invoice");
   EXPECT_EQ(wf_->ClaimNext(capped, req).status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_FALSE(Redis({"ZSCORE", "docket:q:acme:ap", id}).is_nil());
+  ExpectNoReservations();
+}
+
+// A bot's batch claim: one reservation script takes the most urgent items of
+// every queue the worker may work, in urgency order, no more than its WIP
+// cap leaves room for, and one pipeline commits their claims. Each is a
+// claim of its own (state, lease, WIP slot, one Claimed event).
+TEST_F(WorkflowItest, BatchClaimTakesTheMostUrgentItemsInOrderUpToTheWipCapInTwoRoundTrips) {
+  const std::unique_ptr<Metered> metered = MeteredReplica(5);
+  ASSERT_NE(metered, nullptr);
+  Workflow* here = metered->wf.get();
+  auto calls = [&](const std::string& command) { return metered->Calls(command); };
+  Worker bot = kBob;
+  bot.wip_limit = 3;
+  docket::v1::ClaimNextRequest req;
+  req.set_tenant("acme");
+  req.set_max_items(10);
+  auto nothing = here->ClaimItems(bot, req);  // loads the script; nothing queued yet
+  ASSERT_TRUE(nothing.ok() && nothing->empty());
+  const std::string old_ap = Submit("invoice");  // due Mon 12:00
+  clock_.Set(Utc(2026, 11, 23, 9));
+  const std::string low_ap = Submit("invoice", 100, docket::v1::PRIORITY_LOW);  // served as 17:00
+  const std::string normal_sup = Submit("memo");                                 // due 13:00
+  const std::string high_sup = Submit("memo", 100, docket::v1::PRIORITY_HIGH);   // served as 09:00
+
+  const double pipelines = calls("PIPELINE"), evals = calls("EVALSHA");
+  auto items = here->ClaimItems(bot, req);
+  ASSERT_TRUE(items.ok()) << items.status();
+  std::vector<std::string> ids;
+  for (const auto& item : *items) ids.push_back(item.id());
+  EXPECT_THAT(ids, ElementsAre(high_sup, old_ap, normal_sup)) << "urgency order, cut at the WIP cap of 3";
+  EXPECT_EQ(calls("EVALSHA") - evals, 1) << "one reservation for the whole batch";
+  EXPECT_EQ(calls("PIPELINE") - pipelines, 1) << "one pipeline of claims";
+  metered->Publishing();
+  ASSERT_TRUE(here->RelayOutbox(0ms).ok());
+  for (const auto& item : *items) {
+    EXPECT_EQ(item.state(), docket::v1::WORK_STATE_CLAIMED);
+    EXPECT_EQ(Item(item.id()).worker(), "bob");
+    EXPECT_EQ(Item(item.id()).version(), item.version()) << "the answer carries the stored version";
+    EXPECT_EQ(Events(metered->publisher, item.id(), "docket.work.v1.Claimed").size(), 1u);
+    EXPECT_FALSE(Redis({"ZSCORE", "docket:leases", item.id()}).is_nil());
+  }
+  EXPECT_EQ(Redis({"SCARD", "docket:wip:acme:bob"}).integer, 3);
+  EXPECT_EQ(Item(low_ap).state(), docket::v1::WORK_STATE_QUEUED);
+  EXPECT_FALSE(Redis({"ZSCORE", "docket:q:acme:ap", low_ap}).is_nil());
+  ExpectNoReservations();
+
+  // At the cap: refused, nothing reserved.
+  EXPECT_EQ(here->ClaimItems(bot, req).status().code(), absl::StatusCode::kResourceExhausted);
+  ExpectNoReservations();
+  req.set_max_items(kMaxClaimBatch + 1);
+  auto too_many = here->ClaimItems(bot, req);
+  EXPECT_EQ(too_many.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(too_many.status().message()), HasSubstr("max_items"));
+}
+
+// A batch completion: each completion is decided on its own (another
+// worker's item is refused, the others stand), the ones this replica
+// claimed share one pipeline with the reservation of the next items, and
+// the reservation sees the WIP slots they free.
+TEST_F(WorkflowItest, BatchCompletionDecidesEachOnItsOwnAndClaimsTheNextItemsInTheSameRoundTrip) {
+  const std::unique_ptr<Metered> metered = MeteredReplica(5);
+  ASSERT_NE(metered, nullptr);
+  Workflow* here = metered->wf.get();
+  auto calls = [&](const std::string& command) { return metered->Calls(command); };
+  std::vector<std::string> ids;
+  for (int i = 0; i < 6; ++i) ids.push_back(Submit("invoice"));
+  const std::string bobs = ids[3];
+  Worker bot = kAlice;
+  bot.wip_limit = 3;
+  docket::v1::ClaimNextRequest req;
+  req.set_tenant("acme");
+  req.set_max_items(3);
+  auto first = here->ClaimItems(bot, req);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->size(), 3u);
+  ASSERT_EQ(Claim(kBob), bobs);
+
+  std::vector<docket::v1::CompleteRequest> done(3);
+  done[0].set_item_id(ids[0]);
+  (*done[0].mutable_outcome())["approved"].set_bool_value(true);
+  done[1].set_item_id(bobs);
+  done[2].set_item_id(ids[1]);
+  req.set_max_items(5);
+  const double pipelines = calls("PIPELINE"), evals = calls("EVALSHA"), hmgets = calls("HMGET");
+  Workflow::Completed out = here->CompleteBatch(bot, {&done[0], &done[1], &done[2]}, &req);
+  const double batch_pipelines = calls("PIPELINE") - pipelines, batch_evals = calls("EVALSHA") - evals,
+               batch_hmgets = calls("HMGET") - hmgets;
+  ASSERT_EQ(out.completed.size(), 3u);
+  ASSERT_TRUE(out.completed[0].ok()) << out.completed[0].status();
+  EXPECT_EQ(out.completed[0]->state(), docket::v1::WORK_STATE_COMPLETED);
+  EXPECT_TRUE(out.completed[0]->outcome().at("approved").bool_value());
+  EXPECT_EQ(out.completed[1].status().code(), absl::StatusCode::kPermissionDenied);
+  ASSERT_TRUE(out.completed[2].ok()) << out.completed[2].status();
+  EXPECT_EQ(Item(ids[0]).state(), docket::v1::WORK_STATE_COMPLETED);
+  EXPECT_EQ(Item(ids[1]).state(), docket::v1::WORK_STATE_COMPLETED);
+  EXPECT_EQ(Item(bobs).state(), docket::v1::WORK_STATE_CLAIMED);
+  EXPECT_EQ(Item(bobs).worker(), "bob");
+  metered->Publishing();
+  ASSERT_TRUE(here->RelayOutbox(0ms).ok());
+  EXPECT_EQ(Events(metered->publisher, ids[0], "docket.work.v1.Completed").size(), 1u);
+  EXPECT_EQ(Events(metered->publisher, ids[1], "docket.work.v1.Completed").size(), 1u);
+  EXPECT_EQ(Events(metered->publisher, bobs, "docket.work.v1.Completed").size(), 0u);
+  // alice still holds ids[2]: the two freed slots take the next two items.
+  ASSERT_TRUE(out.next.has_value() && out.next->ok()) << out.next->status();
+  std::vector<std::string> next;
+  for (const auto& item : out.next->value()) next.push_back(item.id());
+  EXPECT_THAT(next, ElementsAre(ids[4], ids[5]));
+  EXPECT_EQ(Item(ids[4]).worker(), "alice");
+  EXPECT_EQ(Redis({"SCARD", "docket:wip:acme:alice"}).integer, 3);
+  // bob's item is not alice's claim: read (HMGET) and refused on its own,
+  // before the pipeline of alice's two completions and the reservation;
+  // then one pipeline of the two claims.
+  EXPECT_EQ(batch_hmgets, 1);
+  EXPECT_EQ(batch_pipelines, 2);
+  EXPECT_EQ(batch_evals, 0);
+  ExpectNoReservations();
+}
+
+// Bots claiming batches on two replicas at once: every item goes to exactly
+// one claim, none is lost, none is left reserved.
+TEST_F(WorkflowItest, ConcurrentBatchClaimsOnTwoReplicasGiveEachItemToExactlyOneWorker) {
+  constexpr int kItems = 300;
+  constexpr int kWorkersPerReplica = 6;
+  for (int i = 0; i < kItems; ++i) Submit("invoice");
+  std::unique_ptr<Workflow> other = Replica({.lease = 10min, .default_wip_limit = 5});
+  ASSERT_NE(other, nullptr);
+  std::mutex mu;
+  std::vector<std::string> claimed;
+  std::vector<absl::Status> errors;
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 2 * kWorkersPerReplica; ++w) {
+    Workflow* replica = w % 2 == 0 ? wf_.get() : other.get();
+    threads.emplace_back([&, w, replica] {
+      const Worker me{.id = "bot" + std::to_string(w), .tenants = {"acme"}, .skills = {"ap"}, .wip_limit = kItems};
+      docket::v1::ClaimNextRequest req;
+      req.set_tenant("acme");
+      req.set_max_items(7);
+      for (;;) {
+        auto items = replica->ClaimItems(me, req);
+        std::lock_guard lock(mu);
+        if (!items.ok()) {
+          errors.push_back(items.status());
+          if (errors.size() > 100) return;
+          continue;
+        }
+        if (items->empty()) return;
+        for (const auto& item : *items) claimed.push_back(item.id());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_THAT(errors, IsEmpty());
+  EXPECT_EQ(claimed.size(), static_cast<std::size_t>(kItems));
+  EXPECT_EQ(std::set<std::string>(claimed.begin(), claimed.end()).size(), static_cast<std::size_t>(kItems))
+      << "an item was claimed twice";
+  for (const auto& id : claimed) ASSERT_EQ(Events(id, "docket.work.v1.Claimed").size(), 1u);
+  EXPECT_EQ(Redis({"ZCARD", "docket:q:acme:ap"}).integer, 0);
   ExpectNoReservations();
 }
 

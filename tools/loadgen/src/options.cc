@@ -213,6 +213,10 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
       auto n = ParseInt(name, value, 1, 1000);
       if (!n.ok()) return n.status();
       o.workers = *n;
+    } else if (name == "claim-batch") {
+      auto n = ParseInt(name, value, 1, 100);
+      if (!n.ok()) return n.status();
+      o.claim_batch = *n;
     } else if (name == "processing-metrics") {
       o.processing_metrics = value;
     } else if (name == "compliance-metrics") {
@@ -321,6 +325,9 @@ Pipeline modes, against the running stack (docs/performance.md):
   --items=N                    items (events for metrics-*) [10000]
   --workers=N                  concurrent claim/complete loops [16]
   --complete-and-next          each Complete claims the next item too (claim_next)
+  --claim-batch=N              workers are bots: ClaimNext max_items=N, one
+                               CompleteBatch per claim (1..100; the worker key's
+                               WIP cap must allow workers x N)
   --processing-metrics=URL     docket-processing's /metrics (prefill, automate, lifecycle)
   --compliance-metrics=URL     docket-compliance's /metrics (lifecycle timeline)
   --metrics-url=URL            docket-metrics' /metrics (lifecycle, metrics-*)

@@ -67,6 +67,10 @@ struct Options {
   // claim, lifecycle: each Complete also claims the worker's next item
   // (CompleteRequest.claim_next), one call per item instead of two.
   bool complete_and_next = false;
+  // claim, lifecycle: > 1 = each worker is a bot that claims up to this
+  // many items per ClaimNext (max_items) and completes them with one
+  // CompleteBatch (which claims the next ones with --complete-and-next).
+  int claim_batch = 1;
   std::string processing_metrics;  // http://host:port/metrics of docket-processing
   std::string compliance_metrics;  // ... of docket-compliance (lifecycle: stage timeline)
   std::string metrics_url;         // ... of docket-metrics

@@ -316,6 +316,7 @@ StageResult Claim(const Options& o) {
   settings.queue = QueueOf(SubmissionProfile::kDataEntry);
   settings.workers = o.workers;
   settings.complete_and_next = o.complete_and_next;
+  settings.batch = o.claim_batch;
   settings.stop_when_empty = true;
   WorkerPool pool(OpenChannel(o.work_target), Authorization(o.worker_key), settings);
   const auto begin = SteadyClock::now() + o.warmup;
@@ -555,6 +556,7 @@ StageResult Lifecycle(const Options& o) {
   settings.queue = QueueOf(profile);
   settings.workers = o.workers;
   settings.complete_and_next = o.complete_and_next;
+  settings.batch = o.claim_batch;
   settings.stop_when_empty = false;
   WorkerPool pool(OpenChannel(o.work_target), Authorization(o.worker_key), settings);
   auto intake = docket::v1::Intake::NewStub(OpenChannel(o.target));

@@ -132,7 +132,9 @@ WorkerPool::~WorkerPool() { Stop(); }
 void WorkerPool::Start(SteadyClock::time_point begin, SteadyClock::time_point end) {
   begin_ = begin;
   end_ = end;
-  for (int i = 0; i < settings_.workers; ++i) threads_.emplace_back([this, i] { Loop(i); });
+  for (int i = 0; i < settings_.workers; ++i) {
+    threads_.emplace_back([this, i] { settings_.batch > 1 ? BatchLoop(i) : Loop(i); });
+  }
 }
 
 void WorkerPool::Stop() {
@@ -177,13 +179,7 @@ void WorkerPool::Loop(int index) {
       continue;
     }
     if (!claimed.has_item()) {
-      empty_claims_.fetch_add(1);
-      {
-        std::lock_guard lock(mu_);
-        if (!first_empty_) first_empty_ = t1;
-      }
-      if (settings_.stop_when_empty) return;
-      std::this_thread::sleep_for(settings_.empty_backoff);
+      if (FoundNothing(t1)) return;
       continue;
     }
     docket::v1::CompleteRequest complete;
@@ -206,6 +202,87 @@ void WorkerPool::Loop(int index) {
     if (in_window(t2)) {
       cycles_.fetch_add(1);
       claim_.Record(t1 - t0);
+      complete_.Record(t2 - t1);
+      cycle_.Record(t2 - t0);
+    }
+  }
+}
+
+bool WorkerPool::FoundNothing(SteadyClock::time_point when) {
+  empty_claims_.fetch_add(1);
+  {
+    std::lock_guard lock(mu_);
+    if (!first_empty_) first_empty_ = when;
+  }
+  if (settings_.stop_when_empty) return true;
+  std::this_thread::sleep_for(settings_.empty_backoff);
+  return false;
+}
+
+void WorkerPool::BatchLoop(int index) {
+  docket::v1::Work::Stub& stub = *stubs_[static_cast<std::size_t>(index)];
+  auto in_window = [&](SteadyClock::time_point t) { return t >= begin_ && t < end_; };
+  docket::v1::ClaimNextRequest claim;
+  claim.set_tenant(settings_.tenant);
+  claim.add_queues(settings_.queue);
+  claim.set_max_items(settings_.batch);
+  std::vector<docket::v1::WorkItem> held;  // claimed, not yet completed
+  while (!stop_.load()) {
+    const auto t0 = SteadyClock::now();
+    if (held.empty()) {
+      docket::v1::ClaimNextResponse claimed;
+      grpc::ClientContext cctx;
+      cctx.AddMetadata("authorization", authorization_);
+      cctx.set_deadline(std::chrono::system_clock::now() + kCallDeadline);
+      const grpc::Status cs = stub.ClaimNext(&cctx, claim, &claimed);
+      const auto t1 = SteadyClock::now();
+      if (!cs.ok()) {
+        if (in_window(t1)) errors_.Add(cs.error_code(), cs.error_message());
+        if (cs.error_code() != grpc::StatusCode::ABORTED) std::this_thread::sleep_for(10ms);
+        continue;
+      }
+      if (claimed.items().empty()) {
+        if (FoundNothing(t1)) return;
+        continue;
+      }
+      held.assign(claimed.items().begin(), claimed.items().end());
+      if (in_window(t1)) claim_.Record(t1 - t0);
+    }
+    const auto t1 = SteadyClock::now();
+    docket::v1::CompleteBatchRequest batch;
+    for (const auto& item : held) {
+      docket::v1::CompleteRequest* c = batch.add_completions();
+      c->set_item_id(item.id());
+      c->set_expected_version(item.version());
+      (*c->mutable_outcome())["decision"].set_string_value("done");
+    }
+    if (settings_.complete_and_next) *batch.mutable_claim_next() = claim;
+    held.clear();
+    docket::v1::CompleteBatchResponse done;
+    grpc::ClientContext dctx;
+    dctx.AddMetadata("authorization", authorization_);
+    dctx.set_deadline(std::chrono::system_clock::now() + kCallDeadline);
+    const grpc::Status ds = stub.CompleteBatch(&dctx, batch, &done);
+    const auto t2 = SteadyClock::now();
+    if (!ds.ok()) {
+      if (in_window(t2)) errors_.Add(ds.error_code(), ds.error_message());
+      continue;
+    }
+    std::uint64_t completed = 0;
+    for (const auto& r : done.results()) {
+      if (r.code() == 0) {
+        ++completed;
+      } else if (in_window(t2)) {
+        errors_.Add(static_cast<grpc::StatusCode>(r.code()), r.message());
+      }
+    }
+    if (done.next_code() != 0 && in_window(t2)) {
+      errors_.Add(static_cast<grpc::StatusCode>(done.next_code()), done.next_message());
+    }
+    held.assign(done.next().begin(), done.next().end());
+    total_completed_.fetch_add(completed);
+    if (in_window(t2)) {
+      cycles_.fetch_add(completed);
       complete_.Record(t2 - t1);
       cycle_.Record(t2 - t0);
     }

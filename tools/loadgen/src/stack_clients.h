@@ -107,6 +107,9 @@ class WorkerPool {
     // Complete claims the next item in the same call (claim_next); ClaimNext
     // only when none came with it.
     bool complete_and_next = false;
+    // > 1: claim up to `batch` items per ClaimNext and complete them with
+    // one CompleteBatch (a bot); latencies are then per call, not per item.
+    int batch = 1;
   };
   WorkerPool(std::shared_ptr<grpc::Channel> channel, std::string authorization, Settings settings);
   ~WorkerPool();
@@ -128,6 +131,9 @@ class WorkerPool {
 
  private:
   void Loop(int index);
+  void BatchLoop(int index);
+  // A claim that found nothing: stop (claim mode) or wait a little.
+  bool FoundNothing(SteadyClock::time_point when);
 
   std::vector<std::unique_ptr<docket::v1::Work::Stub>> stubs_;
   const std::string authorization_;

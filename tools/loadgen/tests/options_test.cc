@@ -125,6 +125,23 @@ TEST(LoadgenOptionsTest, CompleteAndNextIsOffUnlessAsked) {
   EXPECT_TRUE(next->complete_and_next);
 }
 
+TEST(LoadgenOptionsTest, ClaimBatchIsOneUnlessAskedAndAtMostTheServersLimit) {
+  const std::vector<std::string> claim = {"--mode=claim", "--work-target=w:1", "--worker-key=k"};
+  auto plain = ParseOptions(claim);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_EQ(plain->claim_batch, 1);
+  auto with = [&](const std::string& flag) {
+    std::vector<std::string> args = claim;
+    args.push_back(flag);
+    return args;
+  };
+  auto bots = ParseOptions(with("--claim-batch=16"));
+  ASSERT_TRUE(bots.ok()) << bots.status();
+  EXPECT_EQ(bots->claim_batch, 16);
+  EXPECT_THAT(Error(with("--claim-batch=101")), HasSubstr("--claim-batch=101"));
+  EXPECT_THAT(Error(with("--claim-batch=0")), HasSubstr("--claim-batch=0"));
+}
+
 TEST(LoadgenOptionsTest, ServeEchoNeedsNothingElse) {
   auto o = ParseOptions({"--serve-echo=127.0.0.1:0", "--mode=unary"});
   ASSERT_TRUE(o.ok()) << o.status();
