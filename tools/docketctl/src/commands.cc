@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/catalog/catalog.h"
 #include "tools/docketctl/src/items_file.h"
@@ -269,10 +270,33 @@ int Claim(Ctx& c) {
   v1::ClaimNextRequest req;
   req.set_tenant(*tenant);
   for (const std::string& q : c.args.GetAll("queue")) req.add_queues(q);
+  int max = 1;
+  if (auto m = c.args.Get("max")) {
+    if (!absl::SimpleAtoi(*m, &max) || max < 1 || max > 100) {
+      return UsageError(c, "--max: expected a whole number from 1 to 100 (items to claim at most)");
+    }
+    req.set_max_items(max);
+  }
   v1::ClaimNextResponse resp;
   const int rc = Unary(c, Service::kWork, &Connector::Work,
                        [&](auto& stub, auto& ctx) { return stub.ClaimNext(&ctx, req, &resp); });
   if (rc != kExitOk) return rc;
+  if (max > 1) {  // every item claimed: a JSON array, or one block each
+    if (Json(c)) {
+      c.io.out << "[";
+      for (int i = 0; i < resp.items_size(); ++i) c.io.out << (i ? "," : "") << ToJson(resp.items(i));
+      c.io.out << "]\n";
+    } else if (resp.items().empty()) {
+      c.io.out << "no item available for you right now\n";
+    } else {
+      c.io.out << "claimed " << resp.items_size() << (resp.items_size() == 1 ? " item" : " items") << "\n";
+      for (const auto& item : resp.items()) {
+        c.io.out << "\n";
+        PrintItem(c.io.out, item);
+      }
+    }
+    return kExitOk;
+  }
   if (!resp.has_item()) {
     c.io.out << (Json(c) ? "{}" : "no item available for you right now") << "\n";
     return kExitOk;
@@ -638,8 +662,10 @@ std::vector<Command> MakeCommands() {
   cmds.push_back({"claim", "", "claim the next item you may work on (a lease)",
                   "  --tenant=T              required\n"
                   "  --queue=Q               only this queue (repeatable; default: every queue your skills allow)\n"
-                  "  --json                  the item as JSON ({} when none is available)\n",
-                  {{"tenant"}, {"queue", true, true}, {"json", false}}, 0, 0, Claim});
+                  "  --max=N                 claim up to N items at once, most urgent first (1..100; your WIP cap\n"
+                  "                          may allow fewer)\n"
+                  "  --json                  the item as JSON ({} when none is available; with --max > 1 an array)\n",
+                  {{"tenant"}, {"queue", true, true}, {"max"}, {"json", false}}, 0, 0, Claim});
   cmds.push_back({"complete", "ITEM", "complete a claimed item",
                   "  --outcome=NAME=VALUE    an outcome attribute, repeatable (values as submit --attr)\n"
                   "  --expected-version=N    refuse (ABORTED) if the item changed since version N\n"

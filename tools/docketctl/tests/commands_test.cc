@@ -123,6 +123,9 @@ TEST_F(CommandsTest, UsageErrorsExitTwoWithOneLineNamingTheProblem) {
   Result reason = Ctl({"reject", "ITEM"});
   EXPECT_EQ(reason.code, 2);
   EXPECT_THAT(reason.err, HasSubstr("--reason is required"));
+  Result max = Ctl({"claim", "--tenant=acme", "--max=0"});
+  EXPECT_EQ(max.code, 2);
+  EXPECT_THAT(max.err, HasSubstr("--max: expected a whole number from 1 to 100"));
 }
 
 TEST_F(CommandsTest, MalformedAttrIsAUsageErrorBeforeAnyCall) {

@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,7 @@ using namespace std::chrono_literals;
 constexpr char kPublisher[] = "dk_demo_acme_publisher_LOCAL_STACK_ONLY";
 constexpr char kInvoicesOnly[] = "dk_demo_acme_invoices_LOCAL_STACK_ONLY";
 constexpr char kDana[] = "dk_demo_dana_worker_LOCAL_STACK_ONLY";  // data-entry, acme
+constexpr char kBot[] = "dk_demo_databot_worker_LOCAL_STACK_ONLY";  // data-entry, acme, WIP 1000
 constexpr char kOperator[] = "dk_demo_operator_LOCAL_STACK_ONLY";
 
 struct Ctl {
@@ -213,6 +215,34 @@ TEST_F(DocketctlItest, DanaClaimsAndCompletesADataEntryItem) {
   ASSERT_EQ(got.code, 0) << got.err;
   EXPECT_EQ(json::parse(got.out)["state"], "WORK_STATE_COMPLETED");
   EXPECT_EQ(json::parse(got.out)["outcome"]["fields_keyed"]["number_value"], 12);
+}
+
+// claim --max: a bot's batch claim from the terminal; every item claimed is
+// printed (a JSON array with --json), each claimed for the caller.
+TEST_F(DocketctlItest, ClaimWithMaxClaimsSeveralItemsAtOnceEachForTheCaller) {
+  std::vector<std::string> ids;
+  for (const char* ref : {"DOC-BATCH-1", "DOC-BATCH-2", "DOC-BATCH-3"}) {
+    ids.push_back(SubmitDataEntry(ref));
+    ASSERT_EQ(StateOnceRouted(ids.back()), "WORK_STATE_QUEUED");
+  }
+  Ctl r = Run({"claim", "--tenant=acme", "--queue=data-entry", "--max=100", "--json"}, kBot);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json items = json::parse(r.out);
+  ASSERT_TRUE(items.is_array()) << r.out;
+  std::set<std::string> claimed;
+  for (const auto& item : items) {
+    EXPECT_EQ(item["worker"], "databot");
+    EXPECT_EQ(item["state"], "WORK_STATE_CLAIMED");
+    claimed.insert(item["id"].get<std::string>());
+  }
+  for (const auto& id : ids) EXPECT_TRUE(claimed.count(id)) << id << " was not claimed: " << r.out;
+
+  Ctl none = Run({"claim", "--tenant=acme", "--queue=data-entry", "--max=5"}, kBot);
+  ASSERT_EQ(none.code, 0) << none.err;
+  EXPECT_THAT(none.out, HasSubstr("no item available"));
+  Ctl bad = Run({"claim", "--tenant=acme", "--max=101"}, kBot);
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("--max"));
 }
 
 TEST_F(DocketctlItest, CompleteWithNextCompletesAndClaimsTheNextItemOrSaysWhyNot) {
