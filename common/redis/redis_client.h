@@ -120,7 +120,7 @@ struct EvalCall {
 // sent again after a SCRIPT LOAD of their scripts, so they run after the
 // others. Transport failures as in Pipeline; INVALID_ARGUMENT for a call
 // without a script. No calls: an empty vector, Redis untouched.
-absl::StatusOr<std::vector<Reply>> EvalPipeline(RedisClient& redis, const std::vector<EvalCall>& calls);
+absl::StatusOr<std::vector<Reply>> EvalPipeline(RedisClient& redis, std::vector<EvalCall> calls);
 
 // `metrics` may be null; when set (and outliving the client), exports
 // docket_redis_command_duration_seconds{command} (the verb uppercased, verbs

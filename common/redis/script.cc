@@ -33,19 +33,20 @@ std::string Sha1Hex(const std::string& data) {
 
 Script::Script(std::string source) : source_(std::move(source)), sha1_(Sha1Hex(source_)) {}
 
-absl::StatusOr<std::vector<Reply>> EvalPipeline(RedisClient& redis, const std::vector<EvalCall>& calls) {
+absl::StatusOr<std::vector<Reply>> EvalPipeline(RedisClient& redis, std::vector<EvalCall> calls) {
   std::vector<std::vector<std::string>> commands;
   commands.reserve(calls.size());
   for (std::size_t i = 0; i < calls.size(); ++i) {
-    const EvalCall& call = calls[i];
+    EvalCall& call = calls[i];
     if (!call.script) return absl::InvalidArgumentError(absl::StrCat("EvalPipeline: call ", i, " has no script"));
     std::vector<std::string>& cmd = commands.emplace_back();
     cmd.reserve(3 + call.keys.size() + call.args.size());
     cmd.push_back("EVALSHA");
     cmd.push_back(call.script->sha1());
     cmd.push_back(std::to_string(call.keys.size()));
-    cmd.insert(cmd.end(), call.keys.begin(), call.keys.end());
-    cmd.insert(cmd.end(), call.args.begin(), call.args.end());
+    // The call's strings move into the command (an item's bytes are not copied).
+    cmd.insert(cmd.end(), std::make_move_iterator(call.keys.begin()), std::make_move_iterator(call.keys.end()));
+    cmd.insert(cmd.end(), std::make_move_iterator(call.args.begin()), std::make_move_iterator(call.args.end()));
   }
   absl::StatusOr<std::vector<Reply>> replies = redis.Pipeline(commands);
   if (!replies.ok()) return replies;

@@ -163,7 +163,7 @@ class RedisComplianceStore final : public ComplianceStore {
           {absl::StrCat(record.sequence() - 1), absl::StrCat(record.sequence()), record.hash(),
            record.SerializeAsString(), verdict, record.prev_hash(), retention_ms_}});
     }
-    const auto replies = redis::EvalPipeline(redis_, calls);
+    const auto replies = redis::EvalPipeline(redis_, std::move(calls));
     std::size_t i = 0;
     return EachReply<absl::StatusOr<AppendResult>>(
         replies, records.size(), [&](const Reply& r) { return ParseAppend(r, records[i++]); });

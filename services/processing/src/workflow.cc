@@ -404,6 +404,7 @@ struct Workflow::Change {
   std::int64_t expected_version = 0;  // 0 = the item must not exist yet
   WorkItem item;                      // the new state
   std::vector<docket::v1::Event> events;
+  std::vector<kafka::Record> records;  // the events as published (CasCall encodes them once)
   std::vector<std::pair<std::string, std::string>> fields;
   std::vector<std::array<std::string, 4>> ops;
   bool transition = true;  // false: the state did not change (a comment)
@@ -621,10 +622,15 @@ redis::EvalCall Workflow::CasCall(Change& c) const {
   args.push_back(item.SerializeAsString());
   args.push_back(absl::StrCat(RealNowMs()));  // outbox age is real time
   args.push_back(absl::StrCat(c.events.size()));
+  // Each event is encoded once: its bytes go to the outbox here and, as the
+  // same record, to Kafka once the CAS committed.
+  c.records.clear();
+  c.records.reserve(c.events.size());
   for (auto& e : c.events) {
     e.set_type(kafka::EventType(e));
+    kafka::Record& record = c.records.emplace_back(kafka::EncodeEvent(topics_.work(), e));
     args.push_back(e.id());
-    args.push_back(e.SerializeAsString());
+    args.push_back(record.value);
   }
   args.push_back(absl::StrCat(c.fields.size()));
   for (const auto& [name, value] : c.fields) {
@@ -642,7 +648,7 @@ redis::EvalCall Workflow::CasCall(Change& c) const {
   return call;
 }
 
-absl::Status Workflow::Committed(const Change& c, const redis::Reply& r) {
+absl::Status Workflow::Committed(Change& c, const redis::Reply& r) {
   if (r.is_error()) return absl::InternalError(absl::StrCat("the CAS script failed: ", r.str));
   if (r.elements.size() != 2) return absl::InternalError("unexpected reply of the CAS script");
   if (r.elements[0].integer == -1) {
@@ -653,7 +659,7 @@ absl::Status Workflow::Committed(const Change& c, const redis::Reply& r) {
                                            " was changed concurrently; retry"));
   }
   if (metrics_ && c.transition) metrics_->Transition(c.item.kind(), c.item.state());
-  PublishAndClear(c.events);
+  PublishAndClear(std::move(c.records));
   return absl::OkStatus();
 }
 
@@ -663,13 +669,14 @@ absl::Status Workflow::Commit(Change& c) {
   return Committed(c, r);
 }
 
-void Workflow::PublishAndClear(const std::vector<docket::v1::Event>& events) {
+void Workflow::PublishAndClear(std::vector<kafka::Record> records) {
   // The events are durable in the outbox: publish without waiting, and clear
   // each (in batches) once Kafka confirmed it. A failure leaves it for
   // RelayOutbox.
-  for (const auto& e : events) {
-    publisher_.PublishAsync(kafka::EncodeEvent(topics_.work(), e),
-                            [this, id = e.id()](absl::Status s) {
+  for (auto& record : records) {
+    std::string id = record.Header("ce_id").value_or("");
+    publisher_.PublishAsync(std::move(record),
+                            [this, id = std::move(id)](absl::Status s) {
                               if (!s.ok()) {
                                 Log().Warn("event publish failed; the outbox relay retries",
                                            {{"event_id", id}, {"error", std::string(s.message())}});
@@ -764,7 +771,7 @@ void Workflow::HandleSegment(const std::vector<const docket::v1::Event*>& events
   std::vector<redis::EvalCall> calls;
   calls.reserve(changes.size());
   for (Change& c : changes) calls.push_back(CasCall(c));
-  absl::StatusOr<std::vector<redis::Reply>> replies = redis::EvalPipeline(redis_, calls);
+  absl::StatusOr<std::vector<redis::Reply>> replies = redis::EvalPipeline(redis_, std::move(calls));
   for (std::size_t k = 0; k < changes.size(); ++k) {
     const std::size_t i = of[k];
     absl::Status s = replies.ok() ? Committed(changes[k], (*replies)[k]) : replies.status();
@@ -1130,7 +1137,7 @@ absl::StatusOr<std::vector<WorkItem>> Workflow::Claim(const Worker& worker, cons
       std::vector<redis::EvalCall> calls;
       calls.reserve(changes.size());
       for (Change& c : changes) calls.push_back(CasCall(c));
-      absl::StatusOr<std::vector<redis::Reply>> replies = redis::EvalPipeline(redis_, calls);
+      absl::StatusOr<std::vector<redis::Reply>> replies = redis::EvalPipeline(redis_, std::move(calls));
       for (std::size_t i = 0; i < changes.size(); ++i) {
         commits.push_back(replies.ok() ? Committed(changes[i], (*replies)[i]) : replies.status());
       }
@@ -1227,7 +1234,7 @@ Workflow::Completed Workflow::CompleteBatch(const Worker& worker,
     for (Change& c : changes) calls.push_back(CasCall(c));
     // The reservation runs after the completions: it sees the slots they free.
     if (reserve) calls.push_back(ReserveCall(**plan, (*plan)->max_items));
-    absl::StatusOr<std::vector<redis::Reply>> replies = redis::EvalPipeline(redis_, calls);
+    absl::StatusOr<std::vector<redis::Reply>> replies = redis::EvalPipeline(redis_, std::move(calls));
     if (!replies.ok()) {
       for (std::size_t i : piped) out.completed[i] = replies.status();
       return out;

@@ -253,8 +253,9 @@ class Workflow {
   // item's new version), and what its reply means (publishing the events
   // once it committed).
   redis::EvalCall CasCall(Change& change) const;
-  absl::Status Committed(const Change& change, const redis::Reply& reply);
-  void PublishAndClear(const std::vector<docket::v1::Event>& events);
+  absl::Status Committed(Change& change, const redis::Reply& reply);
+  // Publishes a committed change's records (CasCall encoded them).
+  void PublishAndClear(std::vector<kafka::Record> records);
 
   docket::v1::Event NewEvent(const docket::v1::WorkItem& item, const std::string& id) const;
   // The terminal events of a completion at `now` (verdict_id "" = no check).
