@@ -953,6 +953,45 @@ TEST_F(WorkflowItest, ClaimReservationOfADeadReplicaGoesBackToItsQueueWhenItRuns
   EXPECT_EQ(*wf_->Tick(), 0);
 }
 
+// A replica that dies in the middle of a batch claim (after reserving the
+// batch, before committing it) leaves every reserved item to the watchdog:
+// no other worker gets them meanwhile, none is lost, and each goes back with
+// its own score when the reservation runs out.
+TEST_F(WorkflowItest, BatchClaimOfADeadReplicaLeavesEveryReservedItemToTheWatchdogWhichRequeuesThem) {
+  std::vector<std::string> ids;
+  std::vector<std::string> scores;
+  for (int i = 0; i < 5; ++i) {
+    ids.push_back(Submit("invoice"));
+    scores.push_back(Redis({"ZSCORE", "docket:q:acme:ap", ids.back()}).str);
+  }
+  int reserved = 0;
+  auto dead = Replica({.lease = 10min, .claim_reserved_hook = [&reserved](const std::string&) {
+                         return ++reserved == 2 ? absl::UnavailableError("replica died") : absl::OkStatus();
+                       }});
+  docket::v1::ClaimNextRequest req;
+  req.set_tenant("acme");
+  req.set_max_items(4);
+  ASSERT_EQ(dead->ClaimItems(kAlice, req).status().code(), absl::StatusCode::kUnavailable);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(Item(ids[i]).state(), docket::v1::WORK_STATE_QUEUED) << ids[i];
+    EXPECT_FALSE(Redis({"ZSCORE", "docket:claiming", ids[i]}).is_nil()) << ids[i];
+  }
+  EXPECT_EQ(Claim(kBob), ids[4]) << "reserved items are not claimed by another worker";
+  EXPECT_EQ(Claim(kBob), "");
+
+  clock_.Advance(31s);
+  ASSERT_EQ(*wf_->Tick(), 4);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(Redis({"ZSCORE", "docket:q:acme:ap", ids[i]}).str, scores[i]) << "back with its own score";
+  }
+  ExpectNoReservations();
+  auto again = wf_->ClaimItems(kAlice, req);
+  ASSERT_TRUE(again.ok()) << again.status();
+  std::vector<std::string> claimed;
+  for (const auto& item : *again) claimed.push_back(item.id());
+  EXPECT_THAT(claimed, ElementsAre(ids[0], ids[1], ids[2], ids[3]));
+}
+
 TEST_F(WorkflowItest, RunOutReservationOfAnItemThatLeftItsQueueIsDroppedNotRequeued) {
   const std::string id = Submit("invoice");
   auto dead = Replica({.lease = 10min, .claim_reserved_hook = [](const std::string&) {
