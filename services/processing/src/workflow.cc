@@ -1051,7 +1051,12 @@ absl::StatusOr<std::vector<WorkItem>> Workflow::Claim(const Worker& worker, cons
       if (r.is_error()) return absl::InternalError(absl::StrCat("the claim script failed: ", r.str));
     } else {
       const redis::EvalCall call = ReserveCall(plan, plan.max_items - static_cast<int>(claimed.size()));
-      DOCKET_ASSIGN_OR_RETURN(r, redis_.Eval(*call.script, call.keys, call.args));
+      absl::StatusOr<redis::Reply> reply = redis_.Eval(*call.script, call.keys, call.args);
+      if (!reply.ok()) {
+        failed = reply.status();
+        break;
+      }
+      r = *std::move(reply);
     }
     if (r.elements.empty()) break;  // nothing waiting
     if (r.elements.size() == 1 && r.elements[0].type == redis::Reply::Type::kInteger) {
@@ -1062,15 +1067,21 @@ absl::StatusOr<std::vector<WorkItem>> Workflow::Claim(const Worker& worker, cons
       if (t.elements.size() != 8 || t.elements[1].integer < 0 ||
           static_cast<std::size_t>(t.elements[1].integer) >= queues.size()) {
         GiveBack(r);
-        return absl::InternalError("unexpected reply of the claim script");
+        failed = absl::InternalError("unexpected reply of the claim script");
+        break;
       }
     }
+    if (!failed.ok()) break;
     // What each reserved item's claim changes; the claims commit together.
     std::vector<Change> changes;
     std::vector<Loaded> reads;
     bool again = false;  // look again: a stale entry or a lost race
     for (const redis::Reply& t : r.elements) {
       const std::string& id = t.elements[0].str;
+      if (!failed.ok()) {  // a failure stops the claim: the rest goes back
+        (void)Unreserve(id, std::nullopt);
+        continue;
+      }
       const catalog::Queue* queue = queues[static_cast<std::size_t>(t.elements[1].integer)];
       const redis::Reply& queued_at = t.elements[7];
       absl::StatusOr<std::optional<Loaded>> loaded =
@@ -1083,9 +1094,13 @@ absl::StatusOr<std::vector<WorkItem>> Workflow::Claim(const Worker& worker, cons
       std::optional<Loaded>& l = *loaded;
       if (!l || l->item.state() != docket::v1::WORK_STATE_QUEUED || l->item.queue() != queue->name) {
         // A stale index entry: the reservation drops it; look again.
-        DOCKET_RETURN_IF_ERROR(Unreserve(id, std::move(l)).status());
-        if (++stale > kMaxStaleEntries) return absl::AbortedError("too many stale queue entries; retry");
-        again = true;
+        if (absl::StatusOr<bool> dropped = Unreserve(id, std::move(l)); !dropped.ok()) {
+          failed = dropped.status();
+        } else if (++stale > kMaxStaleEntries) {
+          failed = absl::AbortedError("too many stale queue entries; retry");
+        } else {
+          again = true;
+        }
         continue;
       }
       absl::StatusOr<WorkState> s = Apply(l->item.state(), Action::kClaim);
@@ -1126,7 +1141,7 @@ absl::StatusOr<std::vector<WorkItem>> Workflow::Claim(const Worker& worker, cons
       reads.push_back(*std::move(l));
     }
     if (changes.empty()) {
-      if (again) continue;
+      if (again && failed.ok()) continue;
       break;
     }
     // One claim: one EVALSHA; several: one pipeline of them.
@@ -1168,6 +1183,8 @@ absl::StatusOr<std::vector<WorkItem>> Workflow::Claim(const Worker& worker, cons
     if (capped || !failed.ok() || !again) break;
     ++attempt;
   }
+  // What was claimed before a failure is the caller's: it is returned (the
+  // failure, if it lasts, comes again on the next call).
   if (claimed.empty()) {
     if (!failed.ok()) return failed;
     if (capped) return absl::ResourceExhaustedError("the worker is at the work-in-progress limit");

@@ -992,6 +992,31 @@ TEST_F(WorkflowItest, BatchClaimOfADeadReplicaLeavesEveryReservedItemToTheWatchd
   EXPECT_THAT(claimed, ElementsAre(ids[0], ids[1], ids[2], ids[3]));
 }
 
+// A failure in the middle of a batch claim stops it: the items claimed
+// before it are returned (they are the caller's now), the ones reserved
+// after it go back to their queue, and nothing stays reserved.
+TEST_F(WorkflowItest, BatchClaimStoppedByABadItemReturnsWhatItClaimedAndPutsTheRestBack) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(Submit("invoice"));
+  const std::string score = Redis({"ZSCORE", "docket:q:acme:ap", ids[2]}).str;
+  Redis({"HSET", "docket:item:" + ids[1], "pb", "not a work item"});
+  docket::v1::ClaimNextRequest req;
+  req.set_tenant("acme");
+  req.set_max_items(3);
+  auto items = wf_->ClaimItems(kAlice, req);
+  ASSERT_TRUE(items.ok()) << items.status();
+  ASSERT_EQ(items->size(), 1u);
+  EXPECT_EQ((*items)[0].id(), ids[0]);
+  EXPECT_EQ(Redis({"ZSCORE", "docket:q:acme:ap", ids[2]}).str, score) << "put back with its score";
+  EXPECT_TRUE(Redis({"ZSCORE", "docket:q:acme:ap", ids[1]}).is_nil()) << "an unreadable item is not queued again";
+  ExpectNoReservations();
+  // The next call gets what was put back.
+  auto next = wf_->ClaimItems(kAlice, req);
+  ASSERT_TRUE(next.ok()) << next.status();
+  ASSERT_EQ(next->size(), 1u);
+  EXPECT_EQ((*next)[0].id(), ids[2]);
+}
+
 TEST_F(WorkflowItest, RunOutReservationOfAnItemThatLeftItsQueueIsDroppedNotRequeued) {
   const std::string id = Submit("invoice");
   auto dead = Replica({.lease = 10min, .claim_reserved_hook = [](const std::string&) {
