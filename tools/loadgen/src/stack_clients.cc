@@ -257,7 +257,6 @@ void WorkerPool::BatchLoop(int index) {
       (*c->mutable_outcome())["decision"].set_string_value("done");
     }
     if (settings_.complete_and_next) *batch.mutable_claim_next() = claim;
-    held.clear();
     docket::v1::CompleteBatchResponse done;
     grpc::ClientContext dctx;
     dctx.AddMetadata("authorization", authorization_);
@@ -266,6 +265,16 @@ void WorkerPool::BatchLoop(int index) {
     const auto t2 = SteadyClock::now();
     if (!ds.ok()) {
       if (in_window(t2)) errors_.Add(ds.error_code(), ds.error_message());
+      // A call that may not have run (overload, no connection, deadline) is
+      // made again with the same items; any other refusal drops them (their
+      // leases give them back), as a bot would.
+      const grpc::StatusCode code = ds.error_code();
+      if (code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::DEADLINE_EXCEEDED ||
+          code == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+        std::this_thread::sleep_for(10ms);
+      } else {
+        held.clear();
+      }
       continue;
     }
     std::uint64_t completed = 0;
