@@ -571,6 +571,40 @@ absl::StatusOr<std::optional<Workflow::Loaded>> Workflow::FromFields(
   return l;
 }
 
+redis::EvalCall Workflow::UnreserveCall(const std::string& item_id, const std::optional<Loaded>& loaded) const {
+  const bool queued = loaded && loaded->item.state() == docket::v1::WORK_STATE_QUEUED;
+  return {&UnreserveScript(),
+          {kClaiming, kClaimingFrom, ItemKey(item_id),
+           queued ? QueueKey(loaded->item.tenant(), loaded->item.queue()) : ""},
+          {item_id, queued ? absl::StrCat(loaded->version) : ""}};
+}
+
+void Workflow::GiveBack(std::vector<std::pair<std::string, std::optional<Loaded>>> items) {
+  std::vector<std::string> alone;  // not read, changed since, or the pipeline failed
+  std::vector<redis::EvalCall> calls;
+  std::vector<std::string> piped;
+  for (const auto& [id, loaded] : items) {
+    if (!loaded) {
+      alone.push_back(id);
+      continue;
+    }
+    calls.push_back(UnreserveCall(id, loaded));
+    piped.push_back(id);
+  }
+  if (!calls.empty()) {
+    absl::StatusOr<std::vector<redis::Reply>> replies = redis::EvalPipeline(redis_, std::move(calls));
+    for (std::size_t i = 0; i < piped.size(); ++i) {
+      if (!replies.ok() || (*replies)[i].is_error() || (*replies)[i].integer == -1) alone.push_back(piped[i]);
+    }
+  }
+  for (const std::string& id : alone) {  // reading the item again
+    if (absl::StatusOr<bool> back = Unreserve(id, std::nullopt); !back.ok()) {
+      Log().Warn("a reservation could not be given back; the watchdog will",
+                 {{"item_id", id}, {"error", std::string(back.status().message())}});
+    }
+  }
+}
+
 absl::StatusOr<bool> Workflow::Unreserve(const std::string& item_id, std::optional<Loaded> loaded) {
   // A few rounds: each one that loses means the item changed between the read
   // and the script; past them the reservation waits for the watchdog.
@@ -581,13 +615,8 @@ absl::StatusOr<bool> Workflow::Unreserve(const std::string& item_id, std::option
       if (!l.ok() && l.status().code() != absl::StatusCode::kDataLoss) return l.status();
       loaded = l.ok() ? *std::move(l) : std::nullopt;
     }
-    const bool queued = loaded && loaded->item.state() == docket::v1::WORK_STATE_QUEUED;
-    DOCKET_ASSIGN_OR_RETURN(
-        redis::Reply r,
-        redis_.Eval(UnreserveScript(),
-                    {kClaiming, kClaimingFrom, ItemKey(item_id),
-                     queued ? QueueKey(loaded->item.tenant(), loaded->item.queue()) : ""},
-                    {item_id, queued ? absl::StrCat(loaded->version) : ""}));
+    const redis::EvalCall call = UnreserveCall(item_id, loaded);
+    DOCKET_ASSIGN_OR_RETURN(redis::Reply r, redis_.Eval(*call.script, call.keys, call.args));
     if (r.integer != -1) return r.integer == 1;
   }
   return absl::AbortedError(absl::StrCat("work item ", item_id, " kept changing; its claim reservation is left to the watchdog"));
@@ -1020,13 +1049,17 @@ absl::StatusOr<std::optional<WorkItem>> Workflow::ClaimNext(const Worker& worker
 
 void Workflow::GiveBack(const redis::Reply& reserved) {
   if (reserved.is_error()) return;
-  for (const redis::Reply& r : reserved.elements) {
-    if (r.elements.empty()) continue;  // {-1}: nothing was reserved
-    if (absl::StatusOr<bool> back = Unreserve(r.elements[0].str, std::nullopt); !back.ok()) {
-      Log().Warn("a reservation could not be given back; the watchdog will",
-                 {{"item_id", r.elements[0].str}, {"error", std::string(back.status().message())}});
+  std::vector<std::pair<std::string, std::optional<Loaded>>> items;
+  for (const redis::Reply& t : reserved.elements) {
+    if (t.elements.empty()) continue;  // {-1}: nothing was reserved
+    std::optional<Loaded> read;
+    if (t.elements.size() == 8) {
+      absl::StatusOr<std::optional<Loaded>> l = FromFields(t.elements[0].str, {t.elements.begin() + 3, t.elements.begin() + 7});
+      if (l.ok()) read = *std::move(l);
     }
+    items.emplace_back(t.elements[0].str, std::move(read));
   }
+  GiveBack(std::move(items));
 }
 
 absl::StatusOr<std::vector<WorkItem>> Workflow::Claim(const Worker& worker, const ClaimPlan& plan,
@@ -1075,11 +1108,14 @@ absl::StatusOr<std::vector<WorkItem>> Workflow::Claim(const Worker& worker, cons
     // What each reserved item's claim changes; the claims commit together.
     std::vector<Change> changes;
     std::vector<Loaded> reads;
+    std::vector<std::pair<std::string, std::optional<Loaded>>> back;  // reserved, not claimed
     bool again = false;  // look again: a stale entry or a lost race
     for (const redis::Reply& t : r.elements) {
       const std::string& id = t.elements[0].str;
       if (!failed.ok()) {  // a failure stops the claim: the rest goes back
-        (void)Unreserve(id, std::nullopt);
+        absl::StatusOr<std::optional<Loaded>> read =
+            FromFields(id, {t.elements.begin() + 3, t.elements.begin() + 7});
+        back.emplace_back(id, read.ok() ? *std::move(read) : std::nullopt);
         continue;
       }
       const catalog::Queue* queue = queues[static_cast<std::size_t>(t.elements[1].integer)];
@@ -1087,7 +1123,7 @@ absl::StatusOr<std::vector<WorkItem>> Workflow::Claim(const Worker& worker, cons
       absl::StatusOr<std::optional<Loaded>> loaded =
           FromFields(id, {t.elements.begin() + 3, t.elements.begin() + 7});
       if (!loaded.ok()) {
-        (void)Unreserve(id, std::nullopt);
+        back.emplace_back(id, std::nullopt);
         if (failed.ok()) failed = loaded.status();
         continue;
       }
@@ -1105,7 +1141,7 @@ absl::StatusOr<std::vector<WorkItem>> Workflow::Claim(const Worker& worker, cons
       }
       absl::StatusOr<WorkState> s = Apply(l->item.state(), Action::kClaim);
       if (!s.ok()) {
-        (void)Unreserve(id, std::move(l));
+        back.emplace_back(id, std::move(l));
         if (failed.ok()) failed = s.status();
         continue;
       }
@@ -1141,6 +1177,7 @@ absl::StatusOr<std::vector<WorkItem>> Workflow::Claim(const Worker& worker, cons
       reads.push_back(*std::move(l));
     }
     if (changes.empty()) {
+      GiveBack(std::move(back));
       if (again && failed.ok()) continue;
       break;
     }
@@ -1165,13 +1202,10 @@ absl::StatusOr<std::vector<WorkItem>> Workflow::Claim(const Worker& worker, cons
         claimed.push_back(std::move(changes[i].item));  // CasCall stamped the new version
         continue;
       }
-      // Whatever failed, the item goes back (if it is still waiting there).
-      // A failure to do so leaves it to the watchdog.
-      absl::StatusOr<bool> back = Unreserve(changes[i].item.id(), std::nullopt);
-      if (!back.ok()) {
-        Log().Warn("a failed claim could not put its item back; the watchdog will",
-                   {{"item_id", changes[i].item.id()}, {"error", std::string(back.status().message())}});
-      }
+      // Whatever failed, the item goes back (if it is still waiting there),
+      // with the others in one round trip. A failure to do so leaves it to
+      // the watchdog.
+      back.emplace_back(changes[i].item.id(), std::move(reads[i]));
       if (st.code() == absl::StatusCode::kAborted) {  // the item changed meanwhile
         again = true;
       } else if (st.code() == absl::StatusCode::kResourceExhausted) {
@@ -1180,6 +1214,7 @@ absl::StatusOr<std::vector<WorkItem>> Workflow::Claim(const Worker& worker, cons
         failed = st;
       }
     }
+    GiveBack(std::move(back));
     if (capped || !failed.ok() || !again) break;
     ++attempt;
   }

@@ -243,9 +243,14 @@ class Workflow {
   absl::StatusOr<std::vector<docket::v1::WorkItem>> Claim(const Worker& worker,
                                                          const ClaimPlan& plan,
                                                          std::optional<redis::Reply> reserved);
-  // Puts back the items of a claim script's reply (see Unreserve); what
+  // Ends the reservations of a claim script's reply (see Unreserve); what
   // cannot go back is left to the watchdog.
   void GiveBack(const redis::Reply& reserved);
+  // The same for reserved items and what the caller last read of each
+  // (nullopt: not read): one pipeline of the unreserve script, then each
+  // item that changed since on its own.
+  void GiveBack(std::vector<std::pair<std::string, std::optional<Loaded>>> items);
+  redis::EvalCall UnreserveCall(const std::string& item_id, const std::optional<Loaded>& loaded) const;
   // Runs the CAS script; ABORTED on a version conflict, RESOURCE_EXHAUSTED at
   // a WIP cap. Then publishes the change's events.
   absl::Status Commit(Change& change);

@@ -181,13 +181,13 @@ class WorkflowItest : public ::testing::Test {
     }
     void Publishing() { publisher.FailNext(0, absl::UnavailableError("no longer")); }
   };
-  std::unique_ptr<Metered> MeteredReplica(int default_wip_limit) {
+  std::unique_ptr<Metered> MeteredReplica(WorkflowOptions options) {
     auto m = std::make_unique<Metered>();
     m->redis = MeteredRedis(m->registry);
     if (!m->redis) return nullptr;
     m->publisher.FailNext(1000, absl::UnavailableError("held back"));
     auto wf = Workflow::Create(*catalog_, *m->redis, m->publisher, clock_, kafka::Topics(), nullptr,
-                               WorkflowOptions{.lease = 10min, .default_wip_limit = default_wip_limit});
+                               std::move(options));
     EXPECT_TRUE(wf.ok()) << wf.status();
     if (!wf.ok()) return nullptr;
     m->wf = std::move(*wf);
@@ -513,7 +513,7 @@ TEST_F(WorkflowItest, CompleteAfterAClaimHereReadsNothingAndAStaleCopyNeverOverw
 // stale copy), the reservation goes back and the completion is decided on
 // the stored item, then the claim is made as usual.
 TEST_F(WorkflowItest, CompleteAndClaimNextSharesOneRoundTripAndGivesTheReservationBackWhenTheCompletionLoses) {
-  const std::unique_ptr<Metered> metered = MeteredReplica(1);
+  const std::unique_ptr<Metered> metered = MeteredReplica({.lease = 10min, .default_wip_limit = 1});
   ASSERT_NE(metered, nullptr);
   Workflow* here = metered->wf.get();
   auto calls = [&](const std::string& command) { return metered->Calls(command); };
@@ -992,6 +992,59 @@ TEST_F(WorkflowItest, BatchClaimOfADeadReplicaLeavesEveryReservedItemToTheWatchd
   EXPECT_THAT(claimed, ElementsAre(ids[0], ids[1], ids[2], ids[3]));
 }
 
+// Claims of one worker made elsewhere at the same moment (a bot fleet
+// sharing a key) can fill its WIP cap between the reservation and the
+// commit: the claims past the cap are refused and their items go back to
+// their queues with their scores, all in one round trip, without reading
+// them again; the claims within the cap stand.
+TEST_F(WorkflowItest, BatchClaimsPastTheWipCapGiveTheirItemsBackInOneRoundTrip) {
+  {  // Loads the reservation and give-back scripts, so the count below has no NOSCRIPT retry.
+    Submit("memo");
+    auto dead = Replica({.lease = 10min, .claim_reserved_hook = [](const std::string&) {
+                           return absl::UnavailableError("replica died");
+                         }});
+    docket::v1::ClaimNextRequest sup;
+    sup.set_tenant("acme");
+    sup.add_queues("sup");
+    ASSERT_EQ(dead->ClaimItems(kBob, sup).status().code(), absl::StatusCode::kUnavailable);
+    clock_.Advance(31s);
+    ASSERT_EQ(*wf_->Tick(), 1);
+  }
+  std::vector<std::string> ids;
+  std::vector<std::string> scores;
+  for (int i = 0; i < 5; ++i) {
+    ids.push_back(Submit("invoice"));
+    scores.push_back(Redis({"ZSCORE", "docket:q:acme:ap", ids.back()}).str);
+  }
+  bool filled = false;
+  const std::unique_ptr<Metered> metered = MeteredReplica(
+      {.lease = 10min, .default_wip_limit = 5, .claim_reserved_hook = [&](const std::string&) {
+         if (!filled) Redis({"SADD", "docket:wip:acme:alice", "elsewhere-1", "elsewhere-2", "elsewhere-3"});
+         filled = true;
+         return absl::OkStatus();
+       }});
+  ASSERT_NE(metered, nullptr);
+  docket::v1::ClaimNextRequest req;
+  req.set_tenant("acme");
+  req.set_max_items(5);
+  const double pipelines = metered->Calls("PIPELINE"), evals = metered->Calls("EVALSHA"),
+               hmgets = metered->Calls("HMGET");
+  auto items = metered->wf->ClaimItems(kAlice, req);
+  ASSERT_TRUE(items.ok()) << items.status();
+  std::vector<std::string> claimed;
+  for (const auto& item : *items) claimed.push_back(item.id());
+  EXPECT_THAT(claimed, ElementsAre(ids[0], ids[1])) << "room for two once the other claims came in";
+  EXPECT_EQ(metered->Calls("EVALSHA") - evals, 1) << "the reservation";
+  EXPECT_EQ(metered->Calls("PIPELINE") - pipelines, 2) << "the claims, then the give-back";
+  EXPECT_EQ(metered->Calls("HMGET") - hmgets, 0) << "given back from what the reservation read";
+  for (int i = 2; i < 5; ++i) {
+    EXPECT_EQ(Redis({"ZSCORE", "docket:q:acme:ap", ids[i]}).str, scores[i]) << ids[i];
+    EXPECT_EQ(Item(ids[i]).state(), docket::v1::WORK_STATE_QUEUED);
+  }
+  EXPECT_EQ(Redis({"SCARD", "docket:wip:acme:alice"}).integer, 5);
+  ExpectNoReservations();
+}
+
 // A failure in the middle of a batch claim stops it: the items claimed
 // before it are returned (they are the caller's now), the ones reserved
 // after it go back to their queue, and nothing stays reserved.
@@ -1093,7 +1146,7 @@ TEST_F(WorkflowItest, ClaimAtTheWipCapReservesNothingAndAnEmptyQueueAnswersNothi
 // cap leaves room for, and one pipeline commits their claims. Each is a
 // claim of its own (state, lease, WIP slot, one Claimed event).
 TEST_F(WorkflowItest, BatchClaimTakesTheMostUrgentItemsInOrderUpToTheWipCapInTwoRoundTrips) {
-  const std::unique_ptr<Metered> metered = MeteredReplica(5);
+  const std::unique_ptr<Metered> metered = MeteredReplica({.lease = 10min, .default_wip_limit = 5});
   ASSERT_NE(metered, nullptr);
   Workflow* here = metered->wf.get();
   auto calls = [&](const std::string& command) { return metered->Calls(command); };
@@ -1146,7 +1199,7 @@ TEST_F(WorkflowItest, BatchClaimTakesTheMostUrgentItemsInOrderUpToTheWipCapInTwo
 // claimed share one pipeline with the reservation of the next items, and
 // the reservation sees the WIP slots they free.
 TEST_F(WorkflowItest, BatchCompletionDecidesEachOnItsOwnAndClaimsTheNextItemsInTheSameRoundTrip) {
-  const std::unique_ptr<Metered> metered = MeteredReplica(5);
+  const std::unique_ptr<Metered> metered = MeteredReplica({.lease = 10min, .default_wip_limit = 5});
   ASSERT_NE(metered, nullptr);
   Workflow* here = metered->wf.get();
   auto calls = [&](const std::string& command) { return metered->Calls(command); };
