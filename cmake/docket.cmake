@@ -28,6 +28,24 @@ function(docket_binary name)
   docket_warnings(${name})
 endfunction()
 
+# docket_service(name SRCS main.cc DEPS lib): a service's binary, allocating
+# with jemalloc. Nothing names a jemalloc symbol (it replaces malloc), so the
+# linker must keep it even under --as-needed. The test runs the binary with
+# jemalloc's statistics at exit: they print only if jemalloc is the allocator.
+set(CMAKE_LINK_LIBRARY_USING_NO_AS_NEEDED "LINKER:--push-state,--no-as-needed" "<LINK_ITEM>"
+    "LINKER:--pop-state")
+set(CMAKE_LINK_LIBRARY_USING_NO_AS_NEEDED_SUPPORTED TRUE)
+function(docket_service name)
+  docket_binary(${name} ${ARGN})
+  target_link_libraries(${name} PRIVATE "$<LINK_LIBRARY:NO_AS_NEEDED,${JEMALLOC_LIBRARY}>")
+  if(DOCKET_BUILD_TESTS)
+    add_test(NAME ${name}_allocates_with_jemalloc COMMAND ${name} --help)
+    set_tests_properties(${name}_allocates_with_jemalloc PROPERTIES
+      ENVIRONMENT "MALLOC_CONF=stats_print:true"
+      PASS_REGULAR_EXPRESSION "Begin jemalloc statistics" LABELS unit)
+  endif()
+endfunction()
+
 # docket_test(name SRCS x_test.cc DEPS lib LABELS unit|integration|e2e
 #             [FIXTURES fixture...] [TIMEOUT seconds])
 # Each GoogleTest case becomes its own ctest test (discovered when ctest runs).

@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(
   g++ cmake ninja-build make pkg-config git ca-certificates
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  librdkafka-dev libhiredis-dev prometheus-cpp-dev libabsl-dev libssl-dev openssl
+  librdkafka-dev libhiredis-dev prometheus-cpp-dev libabsl-dev libssl-dev openssl libjemalloc-dev
   libyaml-cpp-dev nlohmann-json3-dev libre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server curl netcat-openbsd tzdata

@@ -176,7 +176,7 @@ export function topicSuffixes(repo = REPO) {
   return out;
 }
 
-// The binaries CMake builds: docket_binary(name ...) / add_executable(name ...).
+// The binaries CMake builds: docket_binary / docket_service / add_executable(name ...).
 export function cmakeBinaries(repo = REPO) {
   const out = new Set();
   const walk = (d) => {
@@ -185,7 +185,7 @@ export function cmakeBinaries(repo = REPO) {
       const p = path.join(d, e.name);
       if (e.isDirectory()) walk(p);
       else if (e.name === "CMakeLists.txt") {
-        for (const m of readText(p).matchAll(/(?:docket_binary|add_executable)\(\s*([A-Za-z0-9_-]+)/g)) out.add(m[1]);
+        for (const m of readText(p).matchAll(/(?:docket_binary|docket_service|add_executable)\(\s*([A-Za-z0-9_-]+)/g)) out.add(m[1]);
       }
     }
   };
