@@ -1,14 +1,23 @@
 #include "services/intake/src/idempotency.h"
 
+#include <optional>
 #include <random>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
 #include "common/hash/sha256.h"
 
 namespace docket::intake {
 namespace {
 
 // Value layout: "C|<item_id>" committed, or "P|<item_id>|<owner>|<lease_until_ms>" pending.
+//
+// The common steps need no script: a new key is reserved with SET NX GET
+// (Redis 7.0+), which also returns what a taken key holds, and a commit is a
+// plain SET. Only taking over a released or expired lease needs the reserve
+// script's read-decide-write in one step.
 //
 // KEYS[1] key; ARGV: proposed id, owner, now ms, lease ms, ttl ms.
 // Returns {state, item_id, owner}.
@@ -29,19 +38,6 @@ end
 -- the lease ran out or was released: take over, keeping the item id
 redis.call('SET', KEYS[1], 'P|' .. id .. '|' .. ARGV[2] .. '|' .. (now + tonumber(ARGV[4])), 'PX', ARGV[5])
 return {'reserved', id, ARGV[2]}
-)";
-
-// KEYS[1]; ARGV: item id, owner, ttl ms. Commits only the caller's own lease
-// (or a key that lost its value, e.g. after a Redis restart).
-constexpr char kCommit[] = R"(
-local v = redis.call('GET', KEYS[1])
-if v and string.sub(v, 1, 2) == 'C|' then return 1 end
-if v then
-  local id, owner = string.match(v, '^P|([^|]*)|([^|]*)|')
-  if id ~= ARGV[1] or owner ~= ARGV[2] then return 0 end
-end
-redis.call('SET', KEYS[1], 'C|' .. ARGV[1], 'PX', ARGV[3])
-return 1
 )";
 
 // KEYS[1]; ARGV: item id, owner. Ends the caller's lease, keeping the id.
@@ -77,20 +73,27 @@ absl::StatusOr<Reservation> ParseReserveReply(const redis::Reply& reply) {
   return r;
 }
 
-absl::Status ParseCommitReply(const redis::Reply& reply) {
-  if (reply.integer != 1) return absl::AbortedError("idempotency key was taken over before commit");
-  return absl::OkStatus();
+std::string PendingValue(const std::string& id, const std::string& owner, std::int64_t lease_until_ms) {
+  return absl::StrCat("P|", id, "|", owner, "|", lease_until_ms);
 }
 
-bool IsNoScript(const redis::Reply& reply) {
-  return reply.is_error() && reply.str.rfind("NOSCRIPT", 0) == 0;
+// What SET NX GET found on a taken key: committed, or pending under a live
+// lease; nullopt for a lease that ran out or was released (take it over).
+std::optional<Reservation> Taken(const std::string& v, std::int64_t now_ms) {
+  if (absl::StartsWith(v, "C|")) return Reservation{Reservation::State::kCommitted, v.substr(2), ""};
+  // "P|<id>|<owner>|<lease_until_ms>"
+  const std::vector<absl::string_view> f = absl::StrSplit(v, '|');
+  std::int64_t until = 0;
+  if (f.size() == 4 && f[0] == "P" && absl::SimpleAtoi(f[3], &until) && until > now_ms) {
+    return Reservation{Reservation::State::kPending, std::string(f[1]), ""};
+  }
+  return std::nullopt;
 }
 
 class RedisIdempotencyStore final : public IdempotencyStore {
  public:
   RedisIdempotencyStore(redis::RedisClient& redis, const Clock& clock, IdempotencyOptions options)
-      : redis_(redis), clock_(clock), options_(options),
-        reserve_(kReserve), commit_(kCommit), release_(kRelease) {}
+      : redis_(redis), clock_(clock), options_(options), reserve_(kReserve), release_(kRelease) {}
 
   absl::StatusOr<Reservation> Reserve(const std::string& tenant, const std::string& key,
                                       const std::string& proposed_id) override {
@@ -101,12 +104,13 @@ class RedisIdempotencyStore final : public IdempotencyStore {
     return ParseReserveReply(*reply);
   }
 
+  // A commit follows a confirmed publish, so the key's item is durable
+  // whoever holds the lease now: a takeover keeps the item id, and the key
+  // says committed from here on (a later Release by the new owner finds
+  // "C|" and leaves it).
   absl::Status Commit(const std::string& tenant, const std::string& key,
                       const Reservation& r) override {
-    auto reply = redis_.Eval(commit_, {IdempotencyRedisKey(tenant, key)},
-                             {r.item_id, r.owner, absl::StrCat(options_.ttl.count())});
-    if (!reply.ok()) return reply.status();
-    return ParseCommitReply(*reply);
+    return CommitAll({{&tenant, &key, "", &r}}).front();
   }
 
   absl::Status Release(const std::string& tenant, const std::string& key,
@@ -115,14 +119,17 @@ class RedisIdempotencyStore final : public IdempotencyStore {
   }
 
   std::vector<absl::StatusOr<Reservation>> ReserveAll(const std::vector<KeyRequest>& keys) override {
-    const std::string now = absl::StrCat(Millis(clock_));
-    const std::string lease = absl::StrCat(options_.lease.count());
+    const std::int64_t now = Millis(clock_);
+    const std::int64_t until = now + options_.lease.count();
     const std::string ttl = absl::StrCat(options_.ttl.count());
     std::vector<std::vector<std::string>> cmds;
+    std::vector<std::string> owners;
     cmds.reserve(keys.size());
+    owners.reserve(keys.size());
     for (const auto& k : keys) {
-      cmds.push_back({"EVALSHA", reserve_.sha1(), "1", IdempotencyRedisKey(*k.tenant, *k.key),
-                      k.proposed_id, NewOwner(), now, lease, ttl});
+      owners.push_back(NewOwner());
+      cmds.push_back({"SET", IdempotencyRedisKey(*k.tenant, *k.key), PendingValue(k.proposed_id, owners.back(), until),
+                      "NX", "GET", "PX", ttl});
     }
     std::vector<absl::StatusOr<Reservation>> out;
     out.reserve(keys.size());
@@ -130,13 +137,18 @@ class RedisIdempotencyStore final : public IdempotencyStore {
     for (std::size_t i = 0; i < keys.size(); ++i) {
       if (!replies.ok()) {
         out.push_back(replies.status());
-      } else if (IsNoScript((*replies)[i])) {
-        // Not in the script cache (e.g. Redis restarted): Eval loads it.
-        out.push_back(Reserve(*keys[i].tenant, *keys[i].key, keys[i].proposed_id));
-      } else if ((*replies)[i].is_error()) {
-        out.push_back(absl::InternalError(absl::StrCat("idempotency reserve: ", (*replies)[i].str)));
+        continue;
+      }
+      const redis::Reply& reply = (*replies)[i];
+      if (reply.is_nil()) {
+        out.push_back(Reservation{Reservation::State::kReserved, keys[i].proposed_id, owners[i]});
+      } else if (reply.is_error()) {
+        out.push_back(absl::InternalError(absl::StrCat("idempotency reserve: ", reply.str)));
+      } else if (std::optional<Reservation> taken = Taken(reply.str, now)) {
+        out.push_back(std::move(*taken));
       } else {
-        out.push_back(ParseReserveReply((*replies)[i]));
+        // A lease that ran out or was released: the script takes it over.
+        out.push_back(Reserve(*keys[i].tenant, *keys[i].key, keys[i].proposed_id));
       }
     }
     return out;
@@ -147,8 +159,8 @@ class RedisIdempotencyStore final : public IdempotencyStore {
     std::vector<std::vector<std::string>> cmds;
     cmds.reserve(keys.size());
     for (const auto& k : keys) {
-      cmds.push_back({"EVALSHA", commit_.sha1(), "1", IdempotencyRedisKey(*k.tenant, *k.key),
-                      k.reservation->item_id, k.reservation->owner, ttl});
+      cmds.push_back({"SET", IdempotencyRedisKey(*k.tenant, *k.key), absl::StrCat("C|", k.reservation->item_id),
+                      "PX", ttl});
     }
     std::vector<absl::Status> out;
     out.reserve(keys.size());
@@ -156,12 +168,10 @@ class RedisIdempotencyStore final : public IdempotencyStore {
     for (std::size_t i = 0; i < keys.size(); ++i) {
       if (!replies.ok()) {
         out.push_back(replies.status());
-      } else if (IsNoScript((*replies)[i])) {
-        out.push_back(Commit(*keys[i].tenant, *keys[i].key, *keys[i].reservation));
       } else if ((*replies)[i].is_error()) {
         out.push_back(absl::InternalError(absl::StrCat("idempotency commit: ", (*replies)[i].str)));
       } else {
-        out.push_back(ParseCommitReply((*replies)[i]));
+        out.push_back(absl::OkStatus());
       }
     }
     return out;
@@ -171,7 +181,7 @@ class RedisIdempotencyStore final : public IdempotencyStore {
   redis::RedisClient& redis_;
   const Clock& clock_;
   IdempotencyOptions options_;
-  redis::Script reserve_, commit_, release_;
+  redis::Script reserve_, release_;
 };
 
 class InMemoryIdempotencyStore final : public IdempotencyStore {
@@ -199,12 +209,7 @@ class InMemoryIdempotencyStore final : public IdempotencyStore {
                       const Reservation& r) override {
     std::lock_guard lock(mu_);
     const auto now = clock_.Now();
-    Entry& e = Live(tenant, key, now);
-    if (e.committed) return absl::OkStatus();
-    if (!e.item_id.empty() && (e.item_id != r.item_id || e.owner != r.owner)) {
-      return absl::AbortedError("idempotency key was taken over before commit");
-    }
-    e = Entry{r.item_id, "", true, now, now + options_.ttl};
+    Live(tenant, key, now) = Entry{r.item_id, "", true, now, now + options_.ttl};
     return absl::OkStatus();
   }
 

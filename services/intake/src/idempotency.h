@@ -41,7 +41,8 @@ class IdempotencyStore {
   // retryable (UNAVAILABLE, DEADLINE_EXCEEDED).
   virtual absl::StatusOr<Reservation> Reserve(const std::string& tenant, const std::string& key,
                                               const std::string& proposed_id) = 0;
-  // The item is durable: a duplicate from now on gets its id.
+  // The item is durable: a duplicate from now on gets its id. Whoever holds
+  // the lease now (a takeover keeps the item id), the key is committed.
   virtual absl::Status Commit(const std::string& tenant, const std::string& key,
                               const Reservation& reservation) = 0;
   // The publish failed: end the lease now so a retry can take the key over
@@ -67,8 +68,9 @@ struct IdempotencyOptions {
   std::chrono::milliseconds lease = std::chrono::seconds(30);  // how long a pending owner is trusted
 };
 
-// Redis implementation: one key per (tenant, idempotency key), one Lua
-// script per operation, so each step is atomic on the server.
+// Redis implementation: one key per (tenant, idempotency key). A new key is
+// reserved with SET NX GET and committed with SET (Redis 7.0 or later); a
+// takeover and a release are Lua scripts. Each step is atomic on the server.
 std::unique_ptr<IdempotencyStore> MakeRedisIdempotencyStore(redis::RedisClient& redis,
                                                             const Clock& clock,
                                                             IdempotencyOptions options);
