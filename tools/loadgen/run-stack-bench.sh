@@ -173,7 +173,7 @@ section_processing() {
   header processing
   local_stack processing
   note "# stack up: $(load)"
-  # prefill (memory) -> claim (drains the queue) -> automate -> routed at half prefill's rate
+  # prefill (memory) -> claim (drains the queue) -> automate -> routed at half the unary maximum (measured first)
   with_perf processing "$(pid_of processing)" \
     run "$loadgen" --mode=prefill,claim,automate,routed --half-rate \
       --target="$DOCKET_INTAKE_ADDR" --key="$publisher" \

@@ -62,7 +62,7 @@ bool Has(const std::vector<Mode>& modes, Mode m) {
 }
 
 // What each pipeline mode needs besides its defaults; the first missing flag.
-absl::Status CheckPipelineMode(const Options& o, Mode m, std::size_t index) {
+absl::Status CheckPipelineMode(const Options& o, Mode m) {
   const std::string mode = absl::StrCat("--mode=", ModeName(m));
   auto need = [&](const std::string& value, const char* flag, const char* what) -> absl::Status {
     if (!value.empty()) return absl::OkStatus();
@@ -87,15 +87,9 @@ absl::Status CheckPipelineMode(const Options& o, Mode m, std::size_t index) {
   if (m == Mode::kRouted || m == Mode::kMetricsProduce || m == Mode::kMetricsFresh) {
     DOCKET_RETURN_IF_ERROR(need(o.kafka_brokers, "kafka", "Kafka bootstrap servers"));
   }
-  if (m == Mode::kRouted && o.rate <= 0) {
-    const bool prefill_before =
-        std::find(o.modes.begin(), o.modes.begin() + static_cast<std::ptrdiff_t>(index), Mode::kPrefill) !=
-        o.modes.begin() + static_cast<std::ptrdiff_t>(index);
-    if (!o.half_rate || !prefill_before) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(mode, " needs --rate, or --half-rate with prefill before it (half of prefill's "
-                             "submit-to-queued rate)"));
-    }
+  if (m == Mode::kRouted && o.rate <= 0 && !o.half_rate) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(mode, " needs --rate, or --half-rate (half of the unary maximum, measured first)"));
   }
   if (m == Mode::kMetricsFresh && o.rate <= 0) {
     return absl::InvalidArgumentError(absl::StrCat(mode, " needs --rate (events/s of the background stream)"));
@@ -258,7 +252,7 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
   for (std::size_t i = 0; i < o.modes.size(); ++i) {
     const Mode m = o.modes[i];
     if (!IsIntakeMode(m)) {
-      DOCKET_RETURN_IF_ERROR(CheckPipelineMode(o, m, i));
+      DOCKET_RETURN_IF_ERROR(CheckPipelineMode(o, m));
       continue;
     }
     if (m == Mode::kEcho) continue;
@@ -295,7 +289,7 @@ plain gRPC echo server as the baseline. Only OK results count as admitted
   --window=N           stream: items sent and not yet acked, per stream [1024]
   --connections=N      HTTP/2 connections to spread the calls over [1]
   --half-rate          then unary again at half the unary maximum just measured
-                       (needs unary among --mode)
+                       (needs unary or routed among --mode)
   --watch=NAME:PID     also report the CPU that process used (repeatable)
   --json               one JSON document instead of the table
   --json-file=PATH     also write the JSON document there
@@ -310,7 +304,8 @@ Pipeline modes, against the running stack (docs/performance.md):
                    for --duration or until the queue is empty
   automate         submit --items data_entry items that the automation rule
                    completes; until processing counts them AUTO_COMPLETED
-  routed           Submit at --rate (or, with --half-rate, half of prefill's rate);
+  routed           Submit at --rate (or, with --half-rate, half of the unary maximum,
+                   measured first: 64 calls in flight for 3 s);
                    latency from Submit OK to the item's Routed event on Kafka
   lifecycle        --items shipping_documents items submitted while --workers claim
                    and complete them; until docket-metrics counts them completed

@@ -38,7 +38,6 @@ struct StageResult {
 
 // What an earlier mode of the same run measured, for a later one.
 struct PipelineState {
-  double prefill_rate = 0;  // items/s from submit to queued (routed --half-rate uses half)
 };
 
 // Runs one pipeline mode (not an intake one: see IsIntakeMode).

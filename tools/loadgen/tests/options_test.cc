@@ -108,9 +108,9 @@ TEST(LoadgenOptionsTest, RoutedRunsAtAFixedRateOrAtHalfOfAnEarlierPrefill) {
     return extra;
   };
   EXPECT_TRUE(ParseOptions(with({"--mode=routed", "--rate=500"})).ok());
-  EXPECT_TRUE(ParseOptions(with({"--mode=prefill,routed", "--half-rate"})).ok());
-  EXPECT_THAT(Error(with({"--mode=routed"})), HasSubstr("needs --rate"));
-  EXPECT_THAT(Error(with({"--mode=routed,prefill", "--half-rate"})), HasSubstr("prefill before it"));
+  EXPECT_TRUE(ParseOptions(with({"--mode=routed", "--half-rate"})).ok());
+  EXPECT_THAT(Error(with({"--mode=routed"})), HasSubstr("needs --rate, or --half-rate"));
+  EXPECT_THAT(Error(with({"--mode=routed", "--half-rate", "--rate=500"})), HasSubstr("drop --rate"));
 }
 
 TEST(LoadgenOptionsTest, CompleteAndNextIsOffUnlessAsked) {
