@@ -63,14 +63,13 @@ int Main(const Options& options) {
   if (!options.serve_echo.empty()) return ServeEcho(options.serve_echo);
   std::vector<ModeResult> results;
   std::vector<StageResult> stages;
-  PipelineState state;
   for (Mode mode : options.modes) {
     if (IsIntakeMode(mode)) {
       results.push_back(RunOne(options, mode));
       continue;
     }
     std::fprintf(stderr, "docket-loadgen: %s...\n", ModeName(mode));
-    stages.push_back(RunStage(options, mode, state));
+    stages.push_back(RunStage(options, mode));
     // Progress of a long run; the whole report follows on stdout.
     if (options.modes.size() > 1) std::fputs(FormatStages({stages.back()}).c_str(), stderr);
   }

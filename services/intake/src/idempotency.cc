@@ -143,7 +143,8 @@ class RedisIdempotencyStore final : public IdempotencyStore {
       if (reply.is_nil()) {
         out.push_back(Reservation{Reservation::State::kReserved, keys[i].proposed_id, owners[i]});
       } else if (reply.is_error()) {
-        out.push_back(absl::InternalError(absl::StrCat("idempotency reserve: ", reply.str)));
+        // (Redis before 7.0 answers "syntax error": SET NX GET is 7.0's.)
+        out.push_back(absl::InternalError(absl::StrCat("idempotency reserve (SET NX GET, Redis 7.0+): ", reply.str)));
       } else if (std::optional<Reservation> taken = Taken(reply.str, now)) {
         out.push_back(std::move(*taken));
       } else {

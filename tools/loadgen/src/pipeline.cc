@@ -198,7 +198,7 @@ struct SubmitAndWait {
   std::string done_name;
 };
 
-StageResult SubmitUntilTransition(const Options& o, Mode mode, const SubmitAndWait& how, PipelineState& state) {
+StageResult SubmitUntilTransition(const Options& o, Mode mode, const SubmitAndWait& how) {
   StageResult r;
   r.mode = mode;
   CounterWatch watch;
@@ -955,17 +955,15 @@ std::string KeyFamily(std::string_view key) {
   return std::string(key.substr(0, second));
 }
 
-StageResult RunStage(const Options& options, Mode mode, PipelineState& state) {
+StageResult RunStage(const Options& options, Mode mode) {
   // The Kafka and Redis clients log at info; the report is what matters here.
   log::SetLevel(log::Level::kWarn);
   switch (mode) {
     case Mode::kPrefill:
-      return SubmitUntilTransition(options, mode, {SubmissionProfile::kDataEntry, "WORK_STATE_QUEUED", "queued"},
-                                   state);
+      return SubmitUntilTransition(options, mode, {SubmissionProfile::kDataEntry, "WORK_STATE_QUEUED", "queued"});
     case Mode::kAutomate:
       return SubmitUntilTransition(
-          options, mode, {SubmissionProfile::kDataEntryAutomated, "WORK_STATE_AUTO_COMPLETED", "auto_completed"},
-          state);
+          options, mode, {SubmissionProfile::kDataEntryAutomated, "WORK_STATE_AUTO_COMPLETED", "auto_completed"});
     case Mode::kClaim: return Claim(options);
     case Mode::kRouted: return Routed(options);
     case Mode::kLifecycle: return Lifecycle(options);

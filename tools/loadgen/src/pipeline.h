@@ -36,12 +36,8 @@ struct StageResult {
   std::optional<double> Figure(std::string_view name) const;
 };
 
-// What an earlier mode of the same run measured, for a later one.
-struct PipelineState {
-};
-
 // Runs one pipeline mode (not an intake one: see IsIntakeMode).
-StageResult RunStage(const Options& options, Mode mode, PipelineState& state);
+StageResult RunStage(const Options& options, Mode mode);
 
 // How many events ItemLife() writes for items 0..items-1 (4 per item on average).
 std::uint64_t EventsFor(std::uint64_t items);
