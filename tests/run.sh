@@ -21,5 +21,6 @@ echo "tests/run.sh: built in $(( $(date +%s) - start ))s" >&2
 cd "$build"
 status=0
 ctest --output-on-failure --no-tests=error -j"$((jobs + 1))" "$@" || status=$?
+if [[ $status -ne 0 ]]; then "$root/tests/ci/failure-digest.sh" "$build" >&2; fi
 echo "tests/run.sh: finished in $(( $(date +%s) - start ))s with status $status" >&2
 exit $status
