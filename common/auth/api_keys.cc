@@ -84,7 +84,7 @@ absl::StatusOr<std::vector<std::string>> NameList(const YamlNode& node, bool req
 
 absl::StatusOr<ApiKey> ParseKey(const YamlNode& n) {
   DOCKET_RETURN_IF_ERROR(
-      n.CheckKeys({"id", "sha256", "roles", "tenants", "kinds", "worker", "skills", "wip_limit"}));
+      n.CheckKeys({"id", "sha256", "roles", "tenants", "kinds", "worker", "skills", "wip_limit", "bot"}));
   if (!n.IsMap()) return n.Error("expected a map with id, sha256, roles and tenants");
   ApiKey k;
   k.line = n.line();
@@ -127,8 +127,13 @@ absl::StatusOr<ApiKey> ParseKey(const YamlNode& n) {
       return n.Child("wip_limit").Error(absl::StrCat("must be between 1 and ", kMaxWipLimit));
     }
     k.wip_limit = static_cast<int>(wip);
+    DOCKET_ASSIGN_OR_RETURN(k.bot, n.Bool("bot", false));
+    // A release is the four-eyes check of a person's work: never a bot's.
+    if (k.bot && (k.HasRole(kRoleSupervisor) || !k.HasRole(kRoleWorker))) {
+      return n.Child("bot").Error("only worker keys without the supervisor role can be bots");
+    }
   } else {
-    for (const char* field : {"worker", "skills", "wip_limit"}) {
+    for (const char* field : {"worker", "skills", "wip_limit", "bot"}) {
       if (n.Has(field)) return n.Child(field).Error("only worker and supervisor keys have it");
     }
   }
@@ -279,6 +284,7 @@ absl::StatusOr<GeneratedKey> MakeKeyEntry(const KeySpec& spec, const std::string
   if (!spec.worker.empty()) absl::StrAppend(&y, "    worker: ", YamlScalar(spec.worker), "\n");
   if (!spec.skills.empty()) absl::StrAppend(&y, "    skills: ", YamlList(spec.skills), "\n");
   if (spec.wip_limit != 0) absl::StrAppend(&y, "    wip_limit: ", spec.wip_limit, "\n");
+  if (spec.bot) absl::StrAppend(&y, "    bot: true\n");
 
   // Prove the entry loads and the key finds it, exactly as the service will.
   DOCKET_ASSIGN_OR_RETURN(ApiKeyStore store, ApiKeyStore::Parse("keys:\n" + y, "new entry"));

@@ -51,6 +51,9 @@ struct ApiKey {
   std::string worker;                // workers/supervisors: the actor id; "" otherwise
   std::vector<std::string> skills;   // workers/supervisors
   int wip_limit = 0;                 // 0 = the service's default
+  // A worker key used by software (an RPA bot, a batch job): its work is
+  // recorded as a bot's (Actor.TYPE_BOT), not a person's.
+  bool bot = false;
   int line = 0;                      // where the entry starts in the keys file
 
   bool HasRole(std::string_view role) const;
@@ -125,6 +128,7 @@ struct KeySpec {
   std::string worker;
   std::vector<std::string> skills;
   int wip_limit = 0;                // 0 = omit
+  bool bot = false;                 // false = omit
 };
 
 struct GeneratedKey {

@@ -202,6 +202,14 @@ TEST(ApiKeyStore, EachBadEntryNamesFileLineAndField) {
       {"wip limit not a number",
        "keys:\n" + Entry("    roles: [worker]\n    tenants: [acme]\n    worker: w\n    wip_limit: lots\n"),
        "keys.yaml:7: keys[0].wip_limit", "expected an integer"},
+      {"bot supervisor",
+       "keys:\n" + Entry("    roles: [worker, supervisor]\n    tenants: [acme]\n    worker: w\n    bot: true\n"),
+       "keys.yaml:7: keys[0].bot", "only worker keys without the supervisor role can be bots"},
+      {"bot publisher", "keys:\n" + Entry(pub + "    bot: true\n"), "keys.yaml:6: keys[0].bot",
+       "only worker and supervisor keys have it"},
+      {"bot not a boolean",
+       "keys:\n" + Entry("    roles: [worker]\n    tenants: [acme]\n    worker: w\n    bot: maybe\n"),
+       "keys.yaml:7: keys[0].bot", "expected"},
       {"unknown top-level field", "keys: []\nversion: 1\n", "keys.yaml:2: version", "unknown field"},
       {"no keys list", "key: []\n", "keys.yaml:1", "expected a map with `keys:`"},
       {"entry not a map", "keys:\n  - acme\n", "keys.yaml:2: keys[0]", "expected a map"},
@@ -260,6 +268,10 @@ TEST(ApiKeyStore, ShippedSampleLoadsAndItsDocumentedDemoKeysWork) {
   ASSERT_TRUE(bob.ok()) << bob.status();
   EXPECT_TRUE(bob->HasRole("supervisor"));
   EXPECT_EQ(auth.KeyFor(*bob)->worker, "bob");
+  EXPECT_FALSE(auth.KeyFor(*alice)->bot) << "a person's key";
+  auto databot = auth.AuthenticateToken("dk_demo_databot_worker_LOCAL_STACK_ONLY");
+  ASSERT_TRUE(databot.ok()) << databot.status();
+  EXPECT_TRUE(auth.KeyFor(*databot)->bot) << "the demo bot's work must be recorded as a bot's";
   auto ops = auth.AuthenticateToken("dk_demo_operator_LOCAL_STACK_ONLY");
   ASSERT_TRUE(ops.ok()) << ops.status();
   EXPECT_TRUE(ops->HasRole("operator"));
@@ -303,6 +315,25 @@ TEST(MakeKeyEntry, EntryRoundTripsThroughTheStore) {
   EXPECT_EQ(k->worker, "bob");
   EXPECT_THAT(k->skills, ElementsAre("finance-supervisor", "ap-clerk"));
   EXPECT_EQ(k->wip_limit, 3);
+}
+
+TEST(MakeKeyEntry, BotWorkerEntryLoadsAsABotAndAPersonsEntryDoesNot) {
+  KeySpec spec{"scanner", {"worker"}, {"acme"}, {}, "scanner", {"data-entry"}, 200};
+  spec.bot = true;
+  auto entry = MakeKeyEntry(spec, "dk_bot_for_test");
+  ASSERT_TRUE(entry.ok()) << entry.status();
+  EXPECT_THAT(entry->yaml_entry, HasSubstr("bot: true"));
+  auto store = ApiKeyStore::Parse("keys:\n" + entry->yaml_entry, "api-keys.yaml");
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_TRUE(store->Lookup("dk_bot_for_test")->bot);
+
+  spec.bot = false;
+  entry = MakeKeyEntry(spec, "dk_person_for_test");
+  ASSERT_TRUE(entry.ok()) << entry.status();
+  EXPECT_THAT(entry->yaml_entry, Not(HasSubstr("bot:")));
+  store = ApiKeyStore::Parse("keys:\n" + entry->yaml_entry, "api-keys.yaml");
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_FALSE(store->Lookup("dk_person_for_test")->bot);
 }
 
 TEST(MakeKeyEntry, PublisherWithKindsAndNamesThatNeedQuoting) {

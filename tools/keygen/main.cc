@@ -4,7 +4,7 @@
 //
 //   docket-keygen --id=acme-erp --roles=publisher --tenants=acme [--kinds=a,b]
 //   docket-keygen --id=alice --roles=worker --tenants=acme --worker=alice
-//                 --skills=ap-clerk [--wip-limit=5]
+//                 --skills=ap-clerk [--wip-limit=5] [--bot=true]
 
 #include <cstdio>
 #include <iostream>
@@ -31,6 +31,8 @@ in api-keys.yaml, which holds only the key's SHA-256:
   --worker=ID        workers/supervisors: their actor id (required for them)
   --skills=LIST      workers/supervisors: queue skills
   --wip-limit=N      workers/supervisors: items they may hold at once
+  --bot=true         workers: the key is software's (an RPA bot, a batch job); its
+                     work is recorded as a bot's, not a person's
 )";
 
 std::vector<std::string> List(const std::string& value) {
@@ -69,6 +71,11 @@ int main(int argc, char** argv) {
     } else if (name == "--wip-limit") {
       if (!absl::SimpleAtoi(value, &spec.wip_limit)) {
         std::cerr << "docket-keygen: --wip-limit expects a number\n";
+        return 2;
+      }
+    } else if (name == "--bot") {
+      if (!absl::SimpleAtob(value, &spec.bot)) {
+        std::cerr << "docket-keygen: --bot expects true or false\n";
         return 2;
       }
     } else {

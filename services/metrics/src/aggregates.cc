@@ -130,7 +130,7 @@ Histogram HistFromJson(const json& j) {
 }
 
 #define DOCKET_KPI_COUNTERS(X)                                                                  \
-  X(arrivals) X(completed) X(auto_completed) X(rejected) X(sla_met) X(sla_missed) X(first_pass) \
+  X(arrivals) X(completed) X(bot_completed) X(auto_completed) X(rejected) X(sla_met) X(sla_missed) X(first_pass) \
   X(reworks) X(escalations) X(holds) X(breaches)
 
 }  // namespace
@@ -325,6 +325,7 @@ bool PartitionAggregates::Apply(const docket::v1::Event& e) {
       const std::int64_t done = Ms(p.completed_at());
       Counters& c = At(Label(tenant, p.kind(), p.queue()), done);
       ++c.completed;
+      if (p.completer().type() == docket::v1::Actor::TYPE_BOT) ++c.bot_completed;
       c.cycle.Observe(Seconds(done - Ms(p.submitted_at())));
       if (p.has_claimed_at()) c.handle.Observe(Seconds(done - Ms(p.claimed_at())));
       ++(p.sla_met() ? c.sla_met : c.sla_missed);
@@ -544,6 +545,7 @@ docket::v1::KpiSnapshot Snapshot(const std::vector<const PartitionAggregates*>& 
   s.mutable_filter()->set_queue(q.queue);
   s.set_arrivals(total.arrivals);
   s.set_completed(total.completed);
+  s.set_bot_completed(total.bot_completed);
   s.set_auto_completed(total.auto_completed);
   s.set_rejected(total.rejected);
   s.set_backlog(backlog);
@@ -671,7 +673,7 @@ std::vector<prometheus::MetricFamily> Families(
   auto gauge = [](const char* name, const char* help) { return Family(name, help, MetricType::Gauge); };
   auto hist = [](const char* name, const char* help) { return Family(name, help, MetricType::Histogram); };
   prometheus::MetricFamily arrivals = counter("docket_kpi_arrivals_total", "Work items that arrived (were routed).");
-  prometheus::MetricFamily completions = counter("docket_kpi_completions_total", "Work items done, by path: person, automated, rejected.");
+  prometheus::MetricFamily completions = counter("docket_kpi_completions_total", "Work items done, by path: person or bot (through the Work API), automated (a catalog rule), rejected.");
   prometheus::MetricFamily met = counter("docket_kpi_sla_met_total", "Completions within their SLA.");
   prometheus::MetricFamily missed = counter("docket_kpi_sla_missed_total", "Completions after their due time.");
   prometheus::MetricFamily first = counter("docket_kpi_first_pass_total", "Completions without rework.");
@@ -704,7 +706,8 @@ std::vector<prometheus::MetricFamily> Families(
         f.metric.push_back(std::move(m));
       };
       with(arrivals, static_cast<double>(c.arrivals));
-      for (const auto& [path, v] : {std::pair<const char*, std::int64_t>{"person", c.completed},
+      for (const auto& [path, v] : {std::pair<const char*, std::int64_t>{"person", c.completed - c.bot_completed},
+                                    {"bot", c.bot_completed},
                                     {"automated", c.auto_completed},
                                     {"rejected", c.rejected}}) {
         auto m = Labeled(labels);

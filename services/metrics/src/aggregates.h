@@ -49,7 +49,8 @@ struct Histogram {
 // Counters of one (tenant, kind, queue) in one hour.
 struct Counters {
   std::int64_t arrivals = 0;
-  std::int64_t completed = 0;       // by a person (incl. released after a hold)
+  std::int64_t completed = 0;       // through the Work API (incl. released after a hold)
+  std::int64_t bot_completed = 0;   // of `completed`, by a bot's key rather than a person's
   std::int64_t auto_completed = 0;
   std::int64_t rejected = 0;
   std::int64_t sla_met = 0;

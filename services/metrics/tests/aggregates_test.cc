@@ -123,6 +123,39 @@ TEST_F(AggregatesTest, ReworkedCompletionIsNotFirstPassAndMissedSlaLowersAttainm
   EXPECT_DOUBLE_EQ(s.sla_attainment(), 0.5);
 }
 
+TEST_F(AggregatesTest, CompletionByABotsKeyIsCountedAsPathBotNotPersonAndSurvivesTheSnapshot) {
+  for (const char* id : {"p", "b1", "b2"}) Routed(id);
+  agg_.Apply(Completed("p", 0, 10));
+  for (const char* id : {"b1", "b2"}) {
+    auto e = Completed(id, 0, 10);
+    e.mutable_completed()->mutable_completer()->set_type(docket::v1::Actor::TYPE_BOT);
+    e.mutable_completed()->mutable_completer()->set_id("databot");
+    agg_.Apply(e);
+  }
+  auto paths = [](const PartitionAggregates& a) {
+    std::map<std::string, double> out;
+    for (const auto& f : Families({{"docket.work.v1:0", &a}}, kT0)) {
+      if (f.name != "docket_kpi_completions_total") continue;
+      for (const auto& m : f.metric) {
+        for (const auto& l : m.label) {
+          if (l.name == "path") out[l.value] += m.counter.value;
+        }
+      }
+    }
+    return out;
+  };
+  const std::map<std::string, double> want = {{"person", 1}, {"bot", 2}, {"automated", 0}, {"rejected", 0}};
+  EXPECT_EQ(paths(agg_), want);
+  const auto s = Snap(agg_);
+  EXPECT_EQ(s.completed(), 3) << "completed counts every Work API completion";
+  EXPECT_EQ(s.bot_completed(), 2);
+  EXPECT_DOUBLE_EQ(s.automation_rate(), 0) << "automation rate is the catalog's rules only";
+
+  auto restored = PartitionAggregates::Parse(agg_.Serialize(), catalog_);
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_EQ(paths(*restored), want);
+}
+
 TEST_F(AggregatesTest, BacklogAndOldestAgeComeFromOpenItems) {
   Routed("old", 0);
   Routed("new", 50);

@@ -64,6 +64,7 @@ absl::StatusOr<Worker> WorkerFor(const auth::ApiKey& key) {
   w.tenants = key.tenants;
   w.skills = key.skills;
   w.supervisor = supervisor;
+  w.bot = key.bot;
   w.wip_limit = key.wip_limit;
   return w;
 }

@@ -106,10 +106,12 @@ docket::v1::Actor System() {
   return a;
 }
 
-// Who a caller is in events: a person, or the publisher (the requester's side).
+// Who a caller is in events: a person, a bot (a worker key marked bot), or
+// the publisher (the requester's side).
 docket::v1::Actor ActorOf(const Worker& w) {
   docket::v1::Actor a = Person(w.id);
   if (w.publisher) a.set_type(docket::v1::Actor::TYPE_PUBLISHER);
+  if (w.bot) a.set_type(docket::v1::Actor::TYPE_BOT);
   return a;
 }
 
@@ -1165,7 +1167,7 @@ absl::StatusOr<std::vector<WorkItem>> Workflow::Claim(const Worker& worker, cons
       docket::v1::Event e = NewEvent(item, VersionedId(item, l->version, "Claimed"));
       auto* p = e.mutable_claimed();
       p->set_queue(item.queue());
-      *p->mutable_worker() = Person(worker.id);
+      *p->mutable_worker() = ActorOf(worker);
       *p->mutable_claimed_at() = item.claimed_at();
       *p->mutable_lease_expires_at() = item.lease_expires_at();
       *p->mutable_submitted_at() = item.submitted_at();
@@ -1350,7 +1352,7 @@ absl::StatusOr<Workflow::Change> Workflow::CompleteChange(const Worker& worker,
   c.item = l.item;
   WorkItem& item = c.item;
   *item.mutable_outcome() = request.outcome();
-  *item.mutable_completer() = Person(worker.id);
+  *item.mutable_completer() = ActorOf(worker);
   item.clear_lease_expires_at();
   c.Op("zrem", kLeases, item.id());
   c.Op("srem", WipKey(item.tenant(), worker.id), item.id());
@@ -1411,7 +1413,7 @@ absl::StatusOr<WorkItem> Workflow::Return(const Worker& worker, const std::strin
   docket::v1::Event e = NewEvent(item, VersionedId(item, l.version, "Returned"));
   auto* p = e.mutable_returned();
   p->set_queue(item.queue());
-  *p->mutable_worker() = Person(worker.id);
+  *p->mutable_worker() = ActorOf(worker);
   p->set_reason(reason);
   p->set_rework_count(item.rework_count());
   *p->mutable_submitted_at() = item.submitted_at();
@@ -1456,7 +1458,7 @@ absl::StatusOr<WorkItem> Workflow::Escalate(const Worker& worker, const std::str
   p->set_from_queue(from->name);
   p->set_to_queue(item.queue());
   p->set_priority(item.priority());
-  *p->mutable_actor() = Person(worker.id);
+  *p->mutable_actor() = ActorOf(worker);
   p->set_reason(reason);
   *p->mutable_submitted_at() = item.submitted_at();
   *p->mutable_due_at() = item.due_at();
@@ -1490,7 +1492,7 @@ absl::StatusOr<WorkItem> Workflow::Release(const Worker& worker, const std::stri
   docket::v1::Event rel = NewEvent(item, VersionedId(item, l.version, "Released"));
   auto* r = rel.mutable_released();
   r->set_queue(item.queue());
-  *r->mutable_releaser() = Person(worker.id);
+  *r->mutable_releaser() = ActorOf(worker);
   r->set_comment(comment);
   *r->mutable_submitted_at() = item.submitted_at();
   *r->mutable_due_at() = item.due_at();
@@ -1528,7 +1530,7 @@ absl::StatusOr<WorkItem> Workflow::Reject(const Worker& worker, const std::strin
   docket::v1::Event e = NewEvent(item, VersionedId(item, l.version, "Rejected"));
   auto* p = e.mutable_rejected();
   p->set_queue(item.queue());
-  *p->mutable_actor() = Person(worker.id);
+  *p->mutable_actor() = ActorOf(worker);
   p->set_reason(reason);
   *p->mutable_submitted_at() = item.submitted_at();
   *p->mutable_rejected_at() = Ts(now);

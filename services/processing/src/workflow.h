@@ -64,6 +64,7 @@ struct Worker {
   std::vector<std::string> tenants{};  // "*" = any
   std::vector<std::string> skills{};
   bool supervisor = false;
+  bool bot = false;   // software, not a person: its actions are recorded as TYPE_BOT
   int wip_limit = 0;  // 0 = the default
   // A publisher's key: may only Comment on, and give feedback about, items
   // of its tenants and kinds (the requester's side of the conversation).

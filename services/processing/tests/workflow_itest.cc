@@ -599,6 +599,26 @@ TEST_F(WorkflowItest, ClaimBeyondTheWipCapIsResourceExhausted) {
   EXPECT_EQ(wf_->ClaimNext(capped, req).status().code(), absl::StatusCode::kResourceExhausted);
 }
 
+TEST_F(WorkflowItest, ABotsClaimAndCompletionNameABotActorAndAPersonsNameAPerson) {
+  const Worker bot{.id = "scanbot", .tenants = {"acme"}, .skills = {"ap"}, .bot = true};
+  for (const Worker* w : {&kAlice, &bot}) {
+    const std::string id = Submit("invoice");
+    ASSERT_EQ(Claim(*w), id);
+    docket::v1::CompleteRequest done;
+    done.set_item_id(id);
+    ASSERT_TRUE(wf_->Complete(*w, done).ok());
+    const auto want = w->bot ? docket::v1::Actor::TYPE_BOT : docket::v1::Actor::TYPE_PERSON;
+    const auto claimed = Events(id, "docket.work.v1.Claimed");
+    const auto completed = Events(id, "docket.work.v1.Completed");
+    ASSERT_EQ(claimed.size(), 1u);
+    ASSERT_EQ(completed.size(), 1u);
+    EXPECT_EQ(claimed[0].claimed().worker().type(), want) << w->id;
+    EXPECT_EQ(claimed[0].claimed().worker().id(), w->id);
+    EXPECT_EQ(completed[0].completed().completer().type(), want) << w->id;
+    EXPECT_EQ(Item(id).completer().type(), want) << w->id;
+  }
+}
+
 TEST_F(WorkflowItest, RoutineItemIsAutoCompletedByItsRule) {
   const std::string id = Submit("invoice", 0.5);
   EXPECT_EQ(Item(id).state(), docket::v1::WORK_STATE_AUTO_COMPLETED);

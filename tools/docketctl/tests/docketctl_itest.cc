@@ -237,6 +237,14 @@ TEST_F(DocketctlItest, ClaimWithMaxClaimsSeveralItemsAtOnceEachForTheCaller) {
   }
   for (const auto& id : ids) EXPECT_TRUE(claimed.count(id)) << id << " was not claimed: " << r.out;
 
+  // The demo bot's key is marked bot: its completion is recorded as a bot's.
+  Ctl done = Run({"complete", ids[0]}, kBot);
+  ASSERT_EQ(done.code, 0) << done.err;
+  Ctl got = Run({"get", ids[0], "--json"}, kOperator);
+  ASSERT_EQ(got.code, 0) << got.err;
+  EXPECT_EQ(json::parse(got.out)["completer"]["type"], "TYPE_BOT") << got.out;
+  EXPECT_EQ(json::parse(got.out)["completer"]["id"], "databot") << got.out;
+
   Ctl none = Run({"claim", "--tenant=acme", "--queue=data-entry", "--max=5"}, kBot);
   ASSERT_EQ(none.code, 0) << none.err;
   EXPECT_THAT(none.out, HasSubstr("no item available"));

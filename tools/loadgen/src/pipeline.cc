@@ -561,7 +561,7 @@ StageResult Lifecycle(const Options& o) {
   if (s.ok() && !o.processing_metrics.empty()) {
     s = add(o.processing_metrics, {"completed", kTransitions, {{"kind", kind}, {"state", "WORK_STATE_COMPLETED"}}});
   }
-  if (s.ok()) s = add(o.metrics_url, {"counted", kCompletions, {{"kind", kind}, {"path", "person"}}});
+  if (s.ok()) s = add(o.metrics_url, {"counted", kCompletions, {{"kind", kind}, {"path", "!rejected"}}});
   if (s.ok()) s = watch.Baseline();
   if (!s.ok()) {
     Fail(r, std::string(s.message()));

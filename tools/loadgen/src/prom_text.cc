@@ -70,7 +70,10 @@ double SumSamples(std::string_view exposition, std::string_view metric, const La
     bool matches = true;
     for (const auto& [name, value] : match) {
       auto it = labels.find(name);
-      if (it == labels.end() || it->second != value) {
+      const std::string_view has = it == labels.end() ? std::string_view() : std::string_view(it->second);
+      const bool negated = !value.empty() && value[0] == '!';
+      const bool equal = has == (negated ? std::string_view(value).substr(1) : std::string_view(value));
+      if (negated ? equal : (it == labels.end() || !equal)) {
         matches = false;
         break;
       }

@@ -15,7 +15,9 @@ using LabelMatch = std::vector<std::pair<std::string, std::string>>;
 
 // The sum of every sample of `metric` (the exact name: "x_total" does not
 // match "x_total_created") whose labels include each (name, value) of
-// `match`. 0 when there is none; comment lines and malformed lines are skipped.
+// `match`; a value "!x" matches any value but x (PromQL's label!="x": a
+// missing label counts as ""). 0 when there is none; comment lines and
+// malformed lines are skipped.
 double SumSamples(std::string_view exposition, std::string_view metric, const LabelMatch& match = {});
 
 }  // namespace docket::loadgen

@@ -38,6 +38,15 @@ TEST(PromTextTest, KeepsOnlySamplesWhoseLabelsMatchEveryPair) {
       << "a label the sample lacks does not match";
 }
 
+TEST(PromTextTest, ABangValueMatchesEveryOtherValueAndAMissingLabel) {
+  EXPECT_EQ(SumSamples(kPage, "docket_processing_transitions_total", {{"state", "!WORK_STATE_QUEUED"}}), 80);
+  EXPECT_EQ(SumSamples(kPage, "docket_processing_transitions_total",
+                       {{"kind", "data_entry"}, {"state", "!WORK_STATE_CLAIMED"}}),
+            120);
+  EXPECT_EQ(SumSamples(kPage, "docket_processing_transitions_total", {{"tenant", "!acme"}}), 207)
+      << "as in PromQL, a missing label is \"\", which is not acme";
+}
+
 TEST(PromTextTest, ReadsEscapedLabelValuesTimestampsAndSkipsNaN) {
   EXPECT_EQ(SumSamples(kPage, "odd_label", {{"note", "say \"hi\", a\\b"}}), 2);
   EXPECT_EQ(SumSamples(kPage, "odd_label", {{"x", "1"}}), 2);
