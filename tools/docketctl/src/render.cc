@@ -186,7 +186,10 @@ void PrintKpis(std::ostream& out, const docket::v1::KpiSnapshot& s, const std::s
     out << "  " << Padded(name, 20) << value << "\n";
   };
   row("arrivals", absl::StrCat(s.arrivals()));
-  row("completed", absl::StrCat(s.completed()));
+  row("completed", s.bot_completed() == 0
+                       ? absl::StrCat(s.completed())
+                       : absl::StrCat(s.completed(), "  (", s.completed() - s.bot_completed(), " by people, ",
+                                      s.bot_completed(), " by bots)"));
   row("auto-completed", absl::StrCat(s.auto_completed()));
   row("rejected", absl::StrCat(s.rejected()));
   row("backlog", absl::StrCat(s.backlog()));

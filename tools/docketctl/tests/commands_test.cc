@@ -225,11 +225,22 @@ TEST_F(CommandsTest, KpisAsATableAndAsJson) {
   EXPECT_THAT(table.out, HasSubstr("SLA attainment      75.0 %  (6 met, 2 missed)"));
   EXPECT_THAT(table.out, HasSubstr("cycle time p50      1h 02m"));
   EXPECT_THAT(table.out, HasSubstr("window 24h"));
+  EXPECT_THAT(table.out, HasSubstr("completed           8\n")) << "no bot work: no split";
   Result json = Ctl({"kpis", "--tenant=acme", "--json"});
   auto parsed = nlohmann::json::parse(json.out);
   EXPECT_EQ(parsed["arrivals"], "10") << "int64 is a string in proto JSON";
   EXPECT_EQ(parsed["sla_attainment"], 0.75);
   EXPECT_TRUE(parsed.contains("rejected")) << "zero fields are printed too";
+}
+
+TEST_F(CommandsTest, KpisSplitCompletionsBetweenPeopleAndBots) {
+  docket::v1::KpiSnapshot snap;
+  snap.set_completed(8);
+  snap.set_bot_completed(5);
+  EXPECT_CALL(connector_.kpi, GetSnapshot(_, _, _)).WillOnce(DoAll(SetArgPointee<2>(snap), Return(grpc::Status::OK)));
+  Result table = Ctl({"kpis", "--tenant=acme"});
+  ASSERT_EQ(table.code, 0) << table.err;
+  EXPECT_THAT(table.out, HasSubstr("completed           8  (3 by people, 5 by bots)"));
 }
 
 TEST_F(CommandsTest, BadWindowIsAUsageError) {
