@@ -19,6 +19,7 @@
 #include "common/kafka/event_consumer.h"
 #include "common/kafka/event_publisher.h"
 #include "common/kafka/kafka_test_util.h"
+#include "common/kafka/topic_reader.h"
 #include "common/metrics/metrics.h"
 #include "common/testing/fixtures.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -649,6 +650,46 @@ TEST_F(KafkaItest, BatchHandlerGetsFetchedRecordsTogetherAndNothingPastARetrying
     offsets.insert(c.record.offset);
   }
   EXPECT_EQ(offsets.size(), static_cast<std::size_t>(kPerPartition - 200));
+}
+
+// ReadTopic: what a topic holds when the read starts, every partition in
+// offset order, outside any group; an unknown topic and a failing callback
+// are errors that say so.
+TEST_F(KafkaItest, ReadTopicReadsEveryRecordHeldAtItsStartInOffsetOrderPerPartition) {
+  MakeTopics(3);
+  std::map<std::int32_t, int> sent;
+  for (int i = 0; i < 30; ++i) {
+    ASSERT_NO_FATAL_FAILURE(Publish(testutil::TestEvent(absl::StrCat("evt-", i), "item"), i % 3));
+    ++sent[i % 3];
+  }
+  std::map<std::int32_t, std::vector<std::int64_t>> offsets;
+  std::set<std::string> keys;
+  absl::Status s = ReadTopic(TestConsumerConfig(bootstrap_, "kafka-itest-reader"), topic_, seconds(30),
+                             [&](const Record& r) {
+                               offsets[r.partition].push_back(r.offset);
+                               keys.insert(r.key);
+                               return absl::OkStatus();
+                             });
+  ASSERT_TRUE(s.ok()) << s;
+  for (const auto& [p, n] : sent) {
+    std::vector<std::int64_t> want(n);
+    for (int i = 0; i < n; ++i) want[i] = i;
+    EXPECT_EQ(offsets[p], want) << "partition " << p;
+  }
+  EXPECT_EQ(keys, std::set<std::string>{"item"});
+
+  absl::Status unknown = ReadTopic(TestConsumerConfig(bootstrap_, "kafka-itest-reader"),
+                                   topic_ + ".never-made", seconds(30), [](const Record&) { return absl::OkStatus(); });
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kNotFound) << unknown;
+  EXPECT_THAT(std::string(unknown.message()), HasSubstr(topic_ + ".never-made"));
+
+  int seen = 0;
+  absl::Status stopped = ReadTopic(TestConsumerConfig(bootstrap_, "kafka-itest-reader"), topic_, seconds(30),
+                                   [&](const Record&) {
+                                     return ++seen == 5 ? absl::DataLossError("record 5 is bad") : absl::OkStatus();
+                                   });
+  EXPECT_EQ(stopped.code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(seen, 5) << "nothing is read after the callback's error";
 }
 
 TEST_F(KafkaItest, ConsumerNeedsExactlyOneHandlerAndAPositiveBatchSize) {

@@ -63,4 +63,42 @@ bool LogClientError(rd_kafka_t* rk, int err, const char* reason) {
   return false;
 }
 
+// Fills `r` from the message, reusing the memory its strings already hold:
+// the consumer keeps one Record and refills it for every message.
+void ToRecord(const rd_kafka_message_t* msg, Record& r) {
+  r.topic.assign(rd_kafka_topic_name(msg->rkt));
+  r.partition = msg->partition;
+  r.offset = msg->offset;
+  if (msg->key != nullptr) {
+    r.key.assign(static_cast<const char*>(msg->key), msg->key_len);
+  } else {
+    r.key.clear();
+  }
+  if (msg->payload != nullptr) {
+    r.value.assign(static_cast<const char*>(msg->payload), msg->len);
+  } else {
+    r.value.clear();
+  }
+  rd_kafka_timestamp_type_t type;
+  const std::int64_t ts = rd_kafka_message_timestamp(msg, &type);
+  r.timestamp_ms = ts >= 0 ? ts : 0;
+  std::size_t n = 0;
+  rd_kafka_headers_t* headers = nullptr;
+  if (rd_kafka_message_headers(msg, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    const char* name;
+    const void* value;
+    size_t size;
+    for (; rd_kafka_header_get_all(headers, n, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++n) {
+      if (n == r.headers.size()) r.headers.emplace_back();
+      r.headers[n].key.assign(name);
+      if (value != nullptr) {
+        r.headers[n].value.assign(static_cast<const char*>(value), size);
+      } else {
+        r.headers[n].value.clear();
+      }
+    }
+  }
+  r.headers.resize(n);
+}
+
 }  // namespace docket::kafka::internal

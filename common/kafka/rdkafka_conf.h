@@ -9,8 +9,10 @@
 
 #include "absl/status/statusor.h"
 #include "common/kafka/internal.h"
+#include "common/kafka/record.h"
 
 struct rd_kafka_conf_s;
+struct rd_kafka_message_s;
 struct rd_kafka_s;
 
 namespace docket::kafka::internal {
@@ -24,5 +26,9 @@ absl::StatusOr<rd_kafka_conf_s*> NewConf(const Properties& props,
 
 // Logs a librdkafka error_cb report; returns true if it is fatal for the handle.
 bool LogClientError(rd_kafka_s* rk, int err, const char* reason);
+
+// Fills `r` from a consumed message, reusing the memory its strings already
+// hold (a consumer keeps one Record and refills it for every message).
+void ToRecord(const rd_kafka_message_s* msg, Record& r);
 
 }  // namespace docket::kafka::internal

@@ -121,44 +121,6 @@ std::string Describe(const std::vector<TopicPartition>& tps) {
   return out;
 }
 
-// Fills `r` from the message, reusing the memory its strings already hold:
-// the consumer keeps one Record and refills it for every message.
-void ToRecord(const rd_kafka_message_t* msg, Record& r) {
-  r.topic.assign(rd_kafka_topic_name(msg->rkt));
-  r.partition = msg->partition;
-  r.offset = msg->offset;
-  if (msg->key != nullptr) {
-    r.key.assign(static_cast<const char*>(msg->key), msg->key_len);
-  } else {
-    r.key.clear();
-  }
-  if (msg->payload != nullptr) {
-    r.value.assign(static_cast<const char*>(msg->payload), msg->len);
-  } else {
-    r.value.clear();
-  }
-  rd_kafka_timestamp_type_t type;
-  const std::int64_t ts = rd_kafka_message_timestamp(msg, &type);
-  r.timestamp_ms = ts >= 0 ? ts : 0;
-  std::size_t n = 0;
-  rd_kafka_headers_t* headers = nullptr;
-  if (rd_kafka_message_headers(msg, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    const char* name;
-    const void* value;
-    size_t size;
-    for (; rd_kafka_header_get_all(headers, n, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++n) {
-      if (n == r.headers.size()) r.headers.emplace_back();
-      r.headers[n].key.assign(name);
-      if (value != nullptr) {
-        r.headers[n].value.assign(static_cast<const char*>(value), size);
-      } else {
-        r.headers[n].value.clear();
-      }
-    }
-  }
-  r.headers.resize(n);
-}
-
 class RdKafkaConsumer final : public EventConsumer {
  public:
   static absl::StatusOr<std::unique_ptr<EventConsumer>> Create(ConsumerOptions options,
@@ -428,7 +390,7 @@ void RdKafkaConsumer::HandleBatch() {
     const PartitionState* owner = Owner(msg);
     if (owner == nullptr || owner->epoch != epoch) continue;
     Record& r = records_[records.size()];
-    ToRecord(msg, r);
+    internal::ToRecord(msg, r);
     records.push_back(&r);
     states.push_back(const_cast<PartitionState*>(owner));
   }

@@ -5,6 +5,7 @@
 #include "common/catalog/catalog.h"
 #include "common/clock/clock.h"
 #include "common/log/log.h"
+#include "common/kafka/topic_reader.h"
 #include "common/runtime/service_runtime.h"
 #include "services/compliance/src/compliance_metrics.h"
 #include "services/compliance/src/compliance_service.h"
@@ -60,8 +61,14 @@ int App::Run(app::ShutdownSignal& signal) {
   ComplianceHandler handler(&*catalog, evaluator, *store, rt.publisher(), rt.topics(), clock, &metrics);
 
   auth::ApiKeyAuthenticator authenticator(*keys);
-  ComplianceApi api(handler, *store, policies->ledger.hmac_key,
-                    [&authenticator](const grpcutil::Principal& p) { return authenticator.KeyFor(p); });
+  kafka::KafkaConfig audit_reader = rt.kafka_config();
+  audit_reader.client_id = "docket-compliance-audit-reader";
+  ComplianceApi api(
+      handler, *store, policies->ledger.hmac_key,
+      [&authenticator](const grpcutil::Principal& p) { return authenticator.KeyFor(p); },
+      [&audit_reader, topic = rt.topics().audit()](const auto& each) {
+        return kafka::ReadTopic(audit_reader, topic, std::chrono::minutes(5), each);
+      });
   ComplianceService service(api, authenticator);
   rt.AddGrpcService(&service, "docket.v1.Compliance");
 

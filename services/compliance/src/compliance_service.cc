@@ -32,8 +32,13 @@ grpc::Status Serve(const grpcutil::Authenticator& authenticator, grpc::ServerCon
 
 ComplianceApi::ComplianceApi(const ComplianceHandler& handler, ComplianceStore& store,
                              std::string hmac_key,
-                             std::function<const auth::ApiKey*(const grpcutil::Principal&)> key_of)
-    : handler_(handler), store_(store), hmac_key_(std::move(hmac_key)), key_of_(std::move(key_of)) {}
+                             std::function<const auth::ApiKey*(const grpcutil::Principal&)> key_of,
+                             AuditTopicReader read_audit_topic)
+    : handler_(handler),
+      store_(store),
+      hmac_key_(std::move(hmac_key)),
+      key_of_(std::move(key_of)),
+      read_audit_topic_(std::move(read_audit_topic)) {}
 
 absl::StatusOr<docket::v1::EvaluateResponse> ComplianceApi::Evaluate(
     const grpcutil::Principal& caller, const docket::v1::EvaluateRequest& request) const {
@@ -79,9 +84,18 @@ absl::StatusOr<docket::v1::VerifyAuditResponse> ComplianceApi::VerifyAudit(
   if (request.to_sequence() != 0 && request.to_sequence() < request.from_sequence()) {
     return absl::InvalidArgumentError("to_sequence must not be below from_sequence");
   }
-  auto result = VerifyStoredChains(store_, request.chain(), request.from_sequence(),
-                                   request.to_sequence(), hmac_key_);
-  if (!result.ok()) return absl::UnavailableError(absl::StrCat("audit ledger: ", result.status().message()));
+  absl::StatusOr<VerifyResult> result;
+  if (request.source() == docket::v1::VerifyAuditRequest::SOURCE_AUDIT_TOPIC) {
+    if (request.from_sequence() != 0 || request.to_sequence() != 0) {
+      return absl::InvalidArgumentError(
+          "from_sequence and to_sequence apply to the ledger in Redis; the audit topic is verified whole");
+    }
+    result = VerifyAuditTopic(request.chain());
+  } else {
+    result = VerifyStoredChains(store_, request.chain(), request.from_sequence(), request.to_sequence(), hmac_key_);
+    if (!result.ok()) return absl::UnavailableError(absl::StrCat("audit ledger: ", result.status().message()));
+  }
+  if (!result.ok()) return result.status();
   docket::v1::VerifyAuditResponse response;
   response.set_ok(result->ok);
   response.set_records_checked(result->records_checked);
@@ -89,6 +103,32 @@ absl::StatusOr<docket::v1::VerifyAuditResponse> ComplianceApi::VerifyAudit(
   response.set_first_bad_sequence(result->first_bad_sequence);
   response.set_problem(result->problem);
   return response;
+}
+
+absl::StatusOr<VerifyResult> ComplianceApi::VerifyAuditTopic(const std::string& chain) const {
+  if (!read_audit_topic_) return absl::UnimplementedError("this service cannot read the audit topic");
+  TopicVerifier verifier(hmac_key_, chain);
+  docket::v1::Event event;
+  absl::Status read = read_audit_topic_([&](const kafka::Record& record) {
+    // Anything but an audit record on the topic is a finding, not a skip.
+    const auto where = [&] { return absl::StrCat(record.topic, "[", record.partition, "] offset ", record.offset); };
+    if (absl::Status s = kafka::DecodeEventInto(record, event); !s.ok()) {
+      return absl::DataLossError(absl::StrCat(where(), " is not a Docket event: ", s.message()));
+    }
+    if (!event.has_audit_record()) {
+      return absl::DataLossError(absl::StrCat(where(), " is a ", event.type(), " event, not an audit record"));
+    }
+    verifier.Add(event.audit_record());
+    return absl::OkStatus();
+  });
+  if (read.code() == absl::StatusCode::kDataLoss) {
+    VerifyResult bad;
+    bad.ok = false;
+    bad.problem = std::string(read.message());
+    return bad;
+  }
+  if (!read.ok()) return absl::Status(read.code(), absl::StrCat("audit topic: ", read.message()));
+  return verifier.Finish();
 }
 
 grpc::Status ComplianceService::Evaluate(grpc::ServerContext* context,

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "common/auth/api_keys.h"
 #include "common/grpc/server_runner.h"
+#include "common/kafka/record.h"
 #include "docket/v1/compliance_service.grpc.pb.h"
 #include "services/compliance/src/handler.h"
 #include "services/compliance/src/store.h"
@@ -27,8 +28,13 @@ class ComplianceApi {
  public:
   // Everything must outlive the API. `key_of` maps a principal to its API
   // key (for publisher kinds); may return nullptr.
+  // Reads docket.audit.v1 from its beginning to its end, record by record
+  // (kafka::ReadTopic in the service).
+  using AuditTopicReader = std::function<absl::Status(const std::function<absl::Status(const kafka::Record&)>&)>;
+
   ComplianceApi(const ComplianceHandler& handler, ComplianceStore& store, std::string hmac_key,
-                std::function<const auth::ApiKey*(const grpcutil::Principal&)> key_of);
+                std::function<const auth::ApiKey*(const grpcutil::Principal&)> key_of,
+                AuditTopicReader read_audit_topic);
 
   absl::StatusOr<docket::v1::EvaluateResponse> Evaluate(const grpcutil::Principal& caller,
                                                         const docket::v1::EvaluateRequest& request) const;
@@ -42,6 +48,10 @@ class ComplianceApi {
   ComplianceStore& store_;
   std::string hmac_key_;
   std::function<const auth::ApiKey*(const grpcutil::Principal&)> key_of_;
+  AuditTopicReader read_audit_topic_;
+
+  // TopicVerifier over everything read_audit_topic_ reads.
+  absl::StatusOr<VerifyResult> VerifyAuditTopic(const std::string& chain) const;
 };
 
 class ComplianceService final : public docket::v1::Compliance::Service {

@@ -116,4 +116,88 @@ VerifyResult VerifyChain(const std::string& chain, const std::vector<docket::v1:
   return result;
 }
 
+TopicVerifier::TopicVerifier(std::string hmac_key, std::string only_chain)
+    : hmac_key_(std::move(hmac_key)), only_chain_(std::move(only_chain)) {}
+
+void TopicVerifier::Fail(const std::string& chain, std::uint64_t sequence, std::string problem) {
+  if (!result_.ok) return;  // the first problem wins
+  result_.ok = false;
+  result_.first_bad_chain = chain;
+  result_.first_bad_sequence = sequence;
+  result_.problem = std::move(problem);
+}
+
+void TopicVerifier::Add(const docket::v1::AuditRecord& record) {
+  if (!result_.ok) return;
+  if (!only_chain_.empty() && record.chain() != only_chain_) return;
+  Chain& chain = chains_[record.chain()];
+  const std::uint64_t seq = record.sequence();
+  if (seq == 0) return Fail(record.chain(), seq, "sequence 0: sequences start at 1");
+  if (seq <= chain.head.sequence) return Copy(record.chain(), chain, record);
+  if (seq == chain.head.sequence + 1) return Link(record.chain(), chain, record);
+  auto [it, inserted] = chain.early.try_emplace(seq, record);
+  if (!inserted && it->second.hash() != record.hash()) {
+    return Fail(record.chain(), seq, absl::StrCat("two different records with sequence ", seq));
+  }
+  if (chain.early.size() > kMaxEarly) {
+    Fail(record.chain(), chain.head.sequence + 1,
+         absl::StrCat("sequence ", chain.head.sequence + 1, " never came: ", chain.early.size(),
+                      " later records wait for it"));
+  }
+}
+
+void TopicVerifier::Link(const std::string& name, Chain& chain, const docket::v1::AuditRecord& first) {
+  const docket::v1::AuditRecord* record = &first;
+  while (record != nullptr) {
+    ++result_.records_checked;
+    if (RecordHash(*record, hmac_key_) != record->hash()) {
+      return Fail(name, record->sequence(), "hash mismatch: the record was changed");
+    }
+    if (record->prev_hash() != chain.head.hash) {
+      return Fail(name, record->sequence(),
+                  chain.head.sequence == 0 ? std::string("prev_hash of the first record must be empty")
+                                           : absl::StrCat("prev_hash does not match the hash of sequence ",
+                                                          chain.head.sequence));
+    }
+    chain.head = ChainHead{record->sequence(), record->hash()};
+    chain.recent.push_back(record->hash());
+    if (chain.recent.size() > kRecent) chain.recent.pop_front();
+    // A record that came early and waited for this one goes next.
+    auto next = chain.early.find(chain.head.sequence + 1);
+    if (record != &first) chain.early.erase(record->sequence());
+    record = next == chain.early.end() ? nullptr : &next->second;
+  }
+}
+
+void TopicVerifier::Copy(const std::string& name, const Chain& chain, const docket::v1::AuditRecord& record) {
+  const std::uint64_t seq = record.sequence();
+  const std::uint64_t behind = chain.head.sequence - seq;  // 0 = the head itself
+  if (behind < chain.recent.size()) {
+    if (chain.recent[chain.recent.size() - 1 - behind] != record.hash()) {
+      return Fail(name, seq, absl::StrCat("two different records with sequence ", seq));
+    }
+  }
+  if (RecordHash(record, hmac_key_) != record.hash()) {
+    Fail(name, seq, "hash mismatch: a copy of the record was changed");
+  }
+}
+
+VerifyResult TopicVerifier::Finish() {
+  for (const auto& [name, chain] : chains_) {
+    if (!result_.ok) break;
+    if (!chain.early.empty()) {
+      const std::uint64_t missing = chain.head.sequence + 1;
+      Fail(name, missing,
+           chain.head.sequence == 0
+               ? absl::StrCat("sequence ", missing, " never came: the topic holds the chain only from sequence ",
+                              chain.early.begin()->first)
+               : absl::StrCat("sequence ", missing, " never came: a record is missing"));
+    }
+  }
+  if (result_.ok && !only_chain_.empty() && !chains_.contains(only_chain_)) {
+    Fail(only_chain_, 0, "the topic holds no record of this chain");
+  }
+  return result_;
+}
+
 }  // namespace docket::compliance

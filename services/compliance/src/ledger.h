@@ -22,6 +22,8 @@
 // not encoded. services/compliance/README.md shows a 15-line Python verifier.
 
 #include <cstdint>
+#include <deque>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -87,5 +89,48 @@ struct VerifyResult {
 // next record's prev_hash (or, with an HMAC key, by its own hash).
 VerifyResult VerifyChain(const std::string& chain, const std::vector<docket::v1::AuditRecord>& records,
                          const ChainHead& anchor, const std::string& hmac_key);
+
+// Verifies the chains as docket.audit.v1 holds them, record by record in the
+// topic's order, chains interleaved; each chain from sequence 1 (the topic
+// keeps every record; Redis trims). Within a chain the topic is in sequence
+// order except where a publish failed and was retried after later records,
+// and a re-published record appears twice. So a record that comes early
+// waits (up to kMaxEarly per chain) for the ones before it, and a copy of a
+// record must be identical to it (compared with the last kRecent records of
+// its chain; an older copy must at least carry its own valid hash: with an
+// HMAC key only the compliance service can make one). The first problem
+// wins; besides VerifyChain's, e.g.
+//   "two different records with sequence 7"
+//   "sequence 3 never came: the topic holds the chain only from sequence 5"
+class TopicVerifier {
+ public:
+  static constexpr std::size_t kRecent = 65536;
+  static constexpr std::size_t kMaxEarly = 65536;
+
+  // `only_chain`: verify that chain alone ("" = every chain).
+  TopicVerifier(std::string hmac_key, std::string only_chain);
+
+  // The next record in the topic's order.
+  void Add(const docket::v1::AuditRecord& record);
+  // Once every record was added: a record that never came fails here.
+  VerifyResult Finish();
+
+ private:
+  struct Chain {
+    ChainHead head;
+    std::deque<std::string> recent;  // hashes of sequences head - recent.size() + 1 .. head
+    std::map<std::uint64_t, docket::v1::AuditRecord> early;
+  };
+  void Fail(const std::string& chain, std::uint64_t sequence, std::string problem);
+  // Links `record` (sequence head + 1) to its chain, then whatever waited for it.
+  void Link(const std::string& name, Chain& chain, const docket::v1::AuditRecord& record);
+  // A record at or below the head: a copy, which must be identical.
+  void Copy(const std::string& name, const Chain& chain, const docket::v1::AuditRecord& record);
+
+  std::string hmac_key_;
+  std::string only_chain_;
+  std::map<std::string, Chain> chains_;
+  VerifyResult result_;
+};
 
 }  // namespace docket::compliance

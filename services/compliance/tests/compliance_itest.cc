@@ -224,6 +224,44 @@ TEST_F(ComplianceItest, CardInFreeTextIsFlaggedAuditedOnceAndTheLedgerVerifiesFr
   EXPECT_THAT(metrics->body, HasSubstr("docket_compliance_ledger_duplicates_total 1"));
 }
 
+// VerifyAudit with SOURCE_AUDIT_TOPIC reads docket.audit.v1 itself (what
+// auditors and downstream consumers see, including what Redis trimmed): a
+// rewritten copy produced to the topic is named, though Redis never saw it.
+TEST_F(ComplianceItest, TheAuditTopicVerifiesWholeAndARewrittenCopyProducedToItIsNamed) {
+  const std::string item = "0190f1a2-7b3c-7d4e-8f00-00000000a0d1";
+  Produce(SubmittedWithCard(item));
+  auto audits = WaitForEvents(prefix_ + "audit.v1", 1);
+  ASSERT_EQ(audits.size(), 1u);
+
+  docket::v1::VerifyAuditRequest req;
+  req.set_source(docket::v1::VerifyAuditRequest::SOURCE_AUDIT_TOPIC);
+  docket::v1::VerifyAuditResponse verify;
+  auto ctx = Context(kOperatorKey);
+  grpc::Status s = stub_->VerifyAudit(ctx.get(), req, &verify);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(verify.ok()) << verify.problem();
+  EXPECT_EQ(verify.records_checked(), 1u);
+
+  docket::v1::Event forged = audits[0];
+  forged.mutable_audit_record()->set_summary("verdict checkpoint=submit outcome=pass rules=");
+  forged.mutable_audit_record()->set_hash(RecordHash(forged.audit_record(), ""));
+  auto produced = testing::ProduceOne(bootstrap_, prefix_ + "audit.v1", forged.audit_record().chain(),
+                                      forged.SerializeAsString());
+  ASSERT_TRUE(produced.ok()) << produced.status();
+  auto ctx2 = Context(kOperatorKey);
+  s = stub_->VerifyAudit(ctx2.get(), req, &verify);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_FALSE(verify.ok());
+  EXPECT_EQ(verify.first_bad_chain(), forged.audit_record().chain());
+  EXPECT_EQ(verify.first_bad_sequence(), 1u);
+  EXPECT_THAT(verify.problem(), HasSubstr("two different records with sequence 1"));
+
+  auto ctx3 = Context(kOperatorKey);
+  s = stub_->VerifyAudit(ctx3.get(), docket::v1::VerifyAuditRequest(), &verify);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(verify.ok()) << "the ledger in Redis never held the copy: " << verify.problem();
+}
+
 TEST_F(ComplianceItest, EvaluateIsADryRunWithTheDemoPublisherKey) {
   docket::v1::EvaluateRequest req;
   *req.mutable_submission() = testutil::Invoice();

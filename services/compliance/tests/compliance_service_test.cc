@@ -26,7 +26,17 @@ class ComplianceApiTest : public ::testing::Test {
                                 &testutil::ShippedCatalog())),
         evaluator_(policies_),
         handler_(&testutil::ShippedCatalog(), evaluator_, store_, publisher_, topics_, clock_, nullptr),
-        api_(handler_, store_, "", [this](const grpcutil::Principal&) { return key_; }) {}
+        api_(handler_, store_, "", [this](const grpcutil::Principal&) { return key_; },
+             [this](const std::function<absl::Status(const kafka::Record&)>& each) {
+               // The audit topic: what the handler published to it, then anything a test adds.
+               std::vector<kafka::Record> topic = publisher_.RecordsOf(topics_.audit());
+               topic.insert(topic.end(), extra_audit_.begin(), extra_audit_.end());
+               for (std::size_t i = 0; i < topic.size(); ++i) {
+                 topic[i].offset = static_cast<std::int64_t>(i);
+                 if (absl::Status s = each(topic[i]); !s.ok()) return s;
+               }
+               return absl::OkStatus();
+             }) {}
 
   void SubmitItem(const std::string& item, const std::string& tenant) {
     docket::v1::Event e;
@@ -50,6 +60,7 @@ class ComplianceApiTest : public ::testing::Test {
   kafka::Topics topics_;
   ComplianceHandler handler_;
   const auth::ApiKey* key_ = nullptr;
+  std::vector<kafka::Record> extra_audit_;  // appended to the audit topic
   ComplianceApi api_;
 };
 
@@ -116,6 +127,53 @@ TEST_F(ComplianceApiTest, VerifyAuditReportsTheFirstBadRecord) {
   EXPECT_EQ(bad->first_bad_chain(), "docket.work.v1/0");
   EXPECT_EQ(bad->first_bad_sequence(), 2u);
   EXPECT_EQ(api_.VerifyAudit(Caller({"worker"}, {"acme"}), req).status().code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+TEST_F(ComplianceApiTest, VerifyAuditOfTheTopicReadsWhatWasPublishedAndNamesAForgedCopy) {
+  SubmitItem("a", "acme");
+  SubmitItem("b", "acme");
+  docket::v1::VerifyAuditRequest req;
+  req.set_source(docket::v1::VerifyAuditRequest::SOURCE_AUDIT_TOPIC);
+  auto ok = api_.VerifyAudit(Caller({"operator"}, {"*"}), req);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_TRUE(ok->ok()) << ok->problem();
+  EXPECT_EQ(ok->records_checked(), 2u);
+
+  // Redis holds no trace of this: a rewritten copy of record 1 on the topic.
+  const std::vector<docket::v1::Event> published = publisher_.Events(topics_.audit());
+  ASSERT_EQ(published.size(), 2u);
+  docket::v1::Event forged = published[0];
+  forged.mutable_audit_record()->set_actor_id("mallory");
+  forged.mutable_audit_record()->set_hash(RecordHash(forged.audit_record(), ""));
+  extra_audit_.push_back(kafka::EncodeEvent(topics_.audit(), forged));
+  auto bad = api_.VerifyAudit(Caller({"operator"}, {"*"}), req);
+  ASSERT_TRUE(bad.ok()) << bad.status();
+  EXPECT_FALSE(bad->ok());
+  EXPECT_EQ(bad->first_bad_chain(), "docket.work.v1/0");
+  EXPECT_EQ(bad->first_bad_sequence(), 1u);
+  EXPECT_THAT(bad->problem(), HasSubstr("two different records with sequence 1"));
+  EXPECT_TRUE(api_.VerifyAudit(Caller({"operator"}, {"*"}), docket::v1::VerifyAuditRequest()).value().ok())
+      << "the ledger in Redis is intact";
+}
+
+TEST_F(ComplianceApiTest, VerifyAuditOfTheTopicNamesARecordThatIsNoAuditRecordAndRefusesARange) {
+  SubmitItem("a", "acme");
+  docket::v1::VerifyAuditRequest req;
+  req.set_source(docket::v1::VerifyAuditRequest::SOURCE_AUDIT_TOPIC);
+  docket::v1::Event stray;
+  stray.set_id("stray");
+  stray.mutable_routed()->set_queue("ap");
+  extra_audit_.push_back(kafka::EncodeEvent(topics_.audit(), stray));
+  auto bad = api_.VerifyAudit(Caller({"operator"}, {"*"}), req);
+  ASSERT_TRUE(bad.ok()) << bad.status();
+  EXPECT_FALSE(bad->ok());
+  EXPECT_THAT(bad->problem(), HasSubstr("offset 1 is a docket.work.v1.Routed event, not an audit record"));
+
+  req.set_from_sequence(1);
+  EXPECT_EQ(api_.VerifyAudit(Caller({"operator"}, {"*"}), req).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(api_.VerifyAudit(Caller({"worker"}, {"acme"}), docket::v1::VerifyAuditRequest()).status().code(),
             absl::StatusCode::kPermissionDenied);
 }
 

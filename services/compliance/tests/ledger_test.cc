@@ -195,5 +195,98 @@ TEST(VerifyChainTest, ARecordOfAnotherChainIsNamed) {
   EXPECT_THAT(r.problem, HasSubstr("belongs to chain docket.work.v1/0"));
 }
 
+// ---- TopicVerifier: the chains as docket.audit.v1 holds them ----
+
+// Chain(n) of another chain name (chain is part of every hash).
+std::vector<AuditRecord> ChainNamed(const std::string& name, int n, const std::string& key = "") {
+  std::vector<AuditRecord> out;
+  ChainHead head;
+  for (int i = 1; i <= n; ++i) {
+    AuditRecord r = Draft(i);
+    r.set_chain(name);
+    Seal(head, key, &r);
+    head = ChainHead{r.sequence(), r.hash()};
+    out.push_back(r);
+  }
+  return out;
+}
+
+VerifyResult FromTopic(const std::vector<AuditRecord>& topic, const std::string& key = "",
+                       const std::string& only = "") {
+  TopicVerifier v(key, only);
+  for (const auto& r : topic) v.Add(r);
+  return v.Finish();
+}
+
+TEST(TopicVerifierTest, InterleavedChainsInOrderVerifyAndEveryRecordIsCounted) {
+  const auto a = ChainNamed("docket.work.v1/0", 3), b = ChainNamed("docket.work.v1/1", 2);
+  const std::vector<AuditRecord> topic = {a[0], b[0], a[1], b[1], a[2]};
+  VerifyResult r = FromTopic(topic);
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.records_checked, 5u);
+  r = FromTopic(topic, "", "docket.work.v1/1");
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.records_checked, 2u) << "only the chain asked for";
+}
+
+TEST(TopicVerifierTest, ARecordRepublishedAfterLaterOnesAndItsCopiesStillVerify) {
+  const auto c = ChainNamed("docket.work.v1/0", 5);
+  // 2's first publish failed: 3 and 4 went out, then 2 again; 4 twice.
+  VerifyResult r = FromTopic({c[0], c[2], c[3], c[1], c[3], c[4], c[1]});
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.records_checked, 5u);
+}
+
+TEST(TopicVerifierTest, AMissingRecordIsNamedWhenTheTopicEnds) {
+  auto c = ChainNamed("docket.work.v1/0", 5);
+  VerifyResult r = FromTopic({c[0], c[1], c[3], c[4]});
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.first_bad_chain, "docket.work.v1/0");
+  EXPECT_EQ(r.first_bad_sequence, 3u);
+  EXPECT_THAT(r.problem, HasSubstr("sequence 3 never came"));
+  r = FromTopic({c[2], c[3], c[4]});
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.first_bad_sequence, 1u);
+  EXPECT_THAT(r.problem, HasSubstr("holds the chain only from sequence 3"));
+}
+
+TEST(TopicVerifierTest, AChangedRecordOrADifferentCopyIsNamed) {
+  auto c = ChainNamed("docket.work.v1/0", 4);
+  auto changed = c;
+  changed[2].set_summary("verdict checkpoint=submit outcome=pass policy=t1 rules=nothing-to-see");
+  VerifyResult r = FromTopic(changed);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.first_bad_sequence, 3u);
+  EXPECT_THAT(r.problem, HasSubstr("hash mismatch"));
+
+  // A rehashed forgery of sequence 2 next to the real one: its own hash is
+  // valid (no HMAC key), but it differs from the record already linked.
+  AuditRecord forged = c[1];
+  forged.set_actor_id("mallory");
+  forged.set_hash(RecordHash(forged, ""));
+  r = FromTopic({c[0], c[1], c[2], forged, c[3]});
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.first_bad_sequence, 2u);
+  EXPECT_THAT(r.problem, HasSubstr("two different records with sequence 2"));
+  // ... and when the forgery comes first, the next record's link names it.
+  r = FromTopic({c[0], c[2], forged, c[1], c[3]});
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.first_bad_sequence, 3u);
+  EXPECT_THAT(r.problem, HasSubstr("prev_hash does not match the hash of sequence 2"));
+}
+
+TEST(TopicVerifierTest, WithAnHmacKeyOnlyTheKeyHoldersRecordsVerify) {
+  const std::string key = "ledger-key-0123456789abcdef";
+  auto c = ChainNamed("docket.work.v1/0", 3, key);
+  EXPECT_TRUE(FromTopic(c, key).ok);
+  EXPECT_FALSE(FromTopic(c, "another-key-0123456789abcdef").ok);
+}
+
+TEST(TopicVerifierTest, AChainAskedForThatTheTopicDoesNotHoldFails) {
+  VerifyResult r = FromTopic(ChainNamed("docket.work.v1/0", 2), "", "docket.work.v1/7");
+  EXPECT_FALSE(r.ok);
+  EXPECT_THAT(r.problem, HasSubstr("holds no record of this chain"));
+}
+
 }  // namespace
 }  // namespace docket::compliance

@@ -497,19 +497,26 @@ int AuditVerify(Ctx& c) {
       (req.*set)(n);
     }
   }
+  const std::string source = c.args.GetOr("source", "ledger");
+  if (source == "topic") {
+    req.set_source(v1::VerifyAuditRequest::SOURCE_AUDIT_TOPIC);
+  } else if (source != "ledger") {
+    return UsageError(c, absl::StrCat("--source: expected ledger or topic, got \"", source, "\""));
+  }
   v1::VerifyAuditResponse resp;
   const int rc = Unary(c, Service::kCompliance, &Connector::Compliance,
                        [&](auto& stub, auto& ctx) { return stub.VerifyAudit(&ctx, req, &resp); });
   if (rc != kExitOk) return rc;
   const std::string scope = req.chain().empty() ? "every chain" : "chain " + req.chain();
+  const std::string what = source == "topic" ? "audit topic" : "audit ledger";
   if (Json(c)) c.io.out << ToJson(resp) << "\n";
   if (!resp.ok()) {
-    return Fail(c, absl::StrCat("the audit ledger does NOT verify: ", resp.first_bad_chain(), " #",
+    return Fail(c, absl::StrCat("the ", what, " does NOT verify: ", resp.first_bad_chain(), " #",
                                 resp.first_bad_sequence(), ": ", resp.problem(), " (", resp.records_checked(),
                                 " records checked)"));
   }
   if (!Json(c)) {
-    c.io.out << "audit ledger verified: " << resp.records_checked()
+    c.io.out << what << " verified: " << resp.records_checked()
              << (resp.records_checked() == 1 ? " record in " : " records in ") << scope << "\n";
   }
   return kExitOk;
@@ -719,8 +726,11 @@ std::vector<Command> MakeCommands() {
                   {{"tenant"}, {"kind"}, {"window"}, {"format"}}, 0, 0, ProcessMap});
   cmds.push_back({"audit verify", "", "verify the hash-chained audit ledger (exit 1 if it does not verify)",
                   "  --chain=NAME            one chain (default: every chain)\n"
-                  "  --from=SEQ --to=SEQ     a range of sequence numbers\n  --json\n",
-                  {{"chain"}, {"from"}, {"to"}, {"json", false}}, 0, 0, AuditVerify});
+                  "  --from=SEQ --to=SEQ     a range of sequence numbers (ledger only)\n"
+                  "  --source=ledger|topic   the ledger in Redis (default; within audit_retention), or\n"
+                  "                          docket.audit.v1 read whole (every record ever published;\n"
+                  "                          give it a --timeout to match the topic's size)\n  --json\n",
+                  {{"chain"}, {"from"}, {"to"}, {"source"}, {"json", false}}, 0, 0, AuditVerify});
   cmds.push_back({"audit trail", "ITEM", "the audit records of an item", "  --json\n", {{"json", false}}, 1, 1,
                   AuditTrail});
   cmds.push_back({"objectives render", "", "Prometheus rules from objectives.yaml (local; no service call)",

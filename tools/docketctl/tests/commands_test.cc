@@ -288,6 +288,22 @@ TEST_F(CommandsTest, AuditVerifyFailsWithTheFirstBadRecord) {
                    "prev_hash breaks the chain (7 records checked)\n");
 }
 
+TEST_F(CommandsTest, AuditVerifySourceTopicAsksForTheTopicAndABadSourceIsAUsageError) {
+  docket::v1::VerifyAuditRequest sent;
+  docket::v1::VerifyAuditResponse good;
+  good.set_ok(true);
+  good.set_records_checked(12);
+  EXPECT_CALL(connector_.compliance, VerifyAudit(_, _, _))
+      .WillOnce(DoAll(::testing::SaveArg<1>(&sent), SetArgPointee<2>(good), Return(grpc::Status::OK)));
+  Result r = Ctl({"audit", "verify", "--source=topic"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(sent.source(), docket::v1::VerifyAuditRequest::SOURCE_AUDIT_TOPIC);
+  EXPECT_EQ(r.out, "audit topic verified: 12 records in every chain\n");
+  Result bad = Ctl({"audit", "verify", "--source=kafka"});
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("--source: expected ledger or topic, got \"kafka\""));
+}
+
 TEST_F(CommandsTest, ClaimWithNothingAvailableSaysSoAndSucceeds) {
   EXPECT_CALL(connector_.work, ClaimNext(_, _, _)).WillOnce(Return(grpc::Status::OK));
   Result r = Ctl({"claim", "--tenant=acme", "--queue=data-entry"});

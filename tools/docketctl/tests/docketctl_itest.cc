@@ -408,6 +408,9 @@ TEST_F(DocketctlItest, InvoiceWithMoneyAndDateGetsAVerdictInAVerifiedLedger) {
   Ctl text = Run({"audit", "verify"}, kOperator);
   EXPECT_EQ(text.code, 0) << text.err;
   EXPECT_THAT(text.out, StartsWith("audit ledger verified: "));
+  Ctl topic = Run({"audit", "verify", "--source=topic"}, kOperator);
+  EXPECT_EQ(topic.code, 0) << topic.err;
+  EXPECT_THAT(topic.out, StartsWith("audit topic verified: "));
 }
 
 }  // namespace
