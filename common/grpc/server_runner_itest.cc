@@ -135,7 +135,7 @@ class CallbackIntake final : public docket::v1::Intake::CallbackService {
       reactor->Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "not in this test"));
       return reactor;
     }
-    return pool_.Run(context, [=, this] {
+    grpc::ServerUnaryReactor* reactor = pool_.Run(context, [=, this] {
       if (request->client_ref() == "auth") {
         auto token = BearerToken(*context);
         if (!token.ok()) {
@@ -151,15 +151,23 @@ class CallbackIntake final : public docket::v1::Intake::CallbackService {
       response->set_item_id("slow-done");
       return grpc::Status::OK;
     });
+    {
+      std::lock_guard lock(mu_);
+      ++handed_;
+      cv_.notify_all();
+    }
+    return reactor;
   }
 
   bool WaitEntered(int count) { return gate_.WaitEntered(count); }
   // How many "slow" handlers have started.
   int entered() { return gate_.entered(); }
-  // Until `count` calls have reached Submit (queued in the pool or running).
-  bool WaitArrived(int count) {
+  // Until `count` pooled calls have been handed to the pool (running, queued
+  // in it, or refused by it), not merely reached Submit: a call that reached
+  // Submit may still be on its way into the pool's queue.
+  bool WaitHandedToPool(int count) {
     std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, kDeadline, [&] { return arrived_ >= count; });
+    return cv_.wait_for(lock, kDeadline, [&] { return handed_ >= count; });
   }
   void Release() { gate_.Release(); }
   // Until the server has marked the n-th call (0-based) cancelled; only for
@@ -183,6 +191,7 @@ class CallbackIntake final : public docket::v1::Intake::CallbackService {
   std::mutex mu_;
   std::condition_variable cv_;
   int arrived_ = 0;
+  int handed_ = 0;  // pooled calls pool_.Run has returned for
   std::vector<grpc::CallbackServerContext*> contexts_;
   SlowGate gate_;
   HandlerPool pool_;  // declared last: destroyed first, while gate_ still exists
@@ -529,7 +538,7 @@ TEST(ServerRunnerCallback, DrainFinishesPooledCallsRunningAndQueuedThenStops) {
   auto running = std::async(std::launch::async, [&] { return Submit(channel, "slow", &running_response); });
   ASSERT_TRUE(intake.WaitEntered(1));
   auto queued = std::async(std::launch::async, [&] { return Submit(channel, "slow", &queued_response); });
-  ASSERT_TRUE(intake.WaitArrived(2));
+  ASSERT_TRUE(intake.WaitHandedToPool(2));
 
   auto shutdown = std::async(std::launch::async, [&] { runner.Shutdown(); });
   // Until the drain refuses new calls (the queued call was accepted before:
@@ -602,7 +611,7 @@ TEST(ServerRunnerCallback, CallBeyondThePoolsQueueBoundIsRefusedAtOnceAndTheQueu
   ASSERT_TRUE(intake.WaitEntered(1));
   auto queued1 = std::async(std::launch::async, [&] { return Submit(channel, "slow"); });
   auto queued2 = std::async(std::launch::async, [&] { return Submit(channel, "slow"); });
-  ASSERT_TRUE(intake.WaitArrived(3));
+  ASSERT_TRUE(intake.WaitHandedToPool(3));
 
   const grpc::Status refused = Submit(channel, "slow");
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE);
