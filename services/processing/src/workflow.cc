@@ -1154,6 +1154,7 @@ absl::StatusOr<std::vector<WorkItem>> Workflow::Claim(const Worker& worker, cons
       WorkItem& item = c.item;
       item.set_state(*s);
       item.set_worker(worker.id);
+      item.set_worker_type(ActorOf(worker).type());
       *item.mutable_claimed_at() = Ts(now);
       *item.mutable_lease_expires_at() = Ts(now + options_.lease.count());
       // The item is no longer in its queue but in the reservation, which the
@@ -1398,6 +1399,7 @@ absl::StatusOr<WorkItem> Workflow::Return(const Worker& worker, const std::strin
   item.set_rework_count(item.rework_count() + 1);
   item.set_attempt(item.attempt() + 1);
   item.clear_worker();
+  item.clear_worker_type();
   item.clear_lease_expires_at();
   item.clear_completer();
   item.clear_outcome();
@@ -1451,6 +1453,7 @@ absl::StatusOr<WorkItem> Workflow::Escalate(const Worker& worker, const std::str
   item.set_priority(BumpPriority(item.priority(), from->escalation->priority_bump));
   item.set_escalation_count(item.escalation_count() + 1);
   item.clear_worker();
+  item.clear_worker_type();
   item.clear_lease_expires_at();
   Enqueue(c, item, now);
   docket::v1::Event e = NewEvent(item, VersionedId(item, l.version, "Escalated"));
@@ -1745,12 +1748,14 @@ absl::StatusOr<int> Workflow::Tick() {
     auto* p = e.mutable_lease_expired();
     p->set_queue(item.queue());
     *p->mutable_worker() = Person(item.worker());
+    if (item.worker_type() == docket::v1::Actor::TYPE_BOT) p->mutable_worker()->set_type(docket::v1::Actor::TYPE_BOT);
     *p->mutable_claimed_at() = item.claimed_at();
     p->set_kind(item.kind());
     c.Op("zmember", kLeases, item.id());
     c.Op("srem", WipKey(item.tenant(), item.worker()), item.id());
     item.set_state(s);
     item.clear_worker();
+  item.clear_worker_type();
     item.clear_lease_expires_at();
     Enqueue(c, item, now);
     c.events.push_back(e);

@@ -599,7 +599,7 @@ TEST_F(WorkflowItest, ClaimBeyondTheWipCapIsResourceExhausted) {
   EXPECT_EQ(wf_->ClaimNext(capped, req).status().code(), absl::StatusCode::kResourceExhausted);
 }
 
-TEST_F(WorkflowItest, ABotsClaimAndCompletionNameABotActorAndAPersonsNameAPerson) {
+TEST_F(WorkflowItest, ABotsClaimCompletionAndExpiredLeaseNameABotActorAndAPersonsNameAPerson) {
   const Worker bot{.id = "scanbot", .tenants = {"acme"}, .skills = {"ap"}, .bot = true};
   for (const Worker* w : {&kAlice, &bot}) {
     const std::string id = Submit("invoice");
@@ -617,6 +617,17 @@ TEST_F(WorkflowItest, ABotsClaimAndCompletionNameABotActorAndAPersonsNameAPerson
     EXPECT_EQ(completed[0].completed().completer().type(), want) << w->id;
     EXPECT_EQ(Item(id).completer().type(), want) << w->id;
   }
+  // A bot's claim that runs out is the bot's too.
+  const std::string id = Submit("invoice");
+  ASSERT_EQ(Claim(bot), id);
+  EXPECT_EQ(Item(id).worker_type(), docket::v1::Actor::TYPE_BOT);
+  clock_.Advance(11min);  // past the fixture's 10-minute lease
+  ASSERT_TRUE(wf_->Tick().ok());
+  const auto expired = Events(id, "docket.work.v1.LeaseExpired");
+  ASSERT_EQ(expired.size(), 1u);
+  EXPECT_EQ(expired[0].lease_expired().worker().type(), docket::v1::Actor::TYPE_BOT);
+  EXPECT_EQ(expired[0].lease_expired().worker().id(), "scanbot");
+  EXPECT_EQ(Item(id).worker_type(), docket::v1::Actor::TYPE_UNSPECIFIED) << "cleared with the worker";
 }
 
 TEST_F(WorkflowItest, RoutineItemIsAutoCompletedByItsRule) {
