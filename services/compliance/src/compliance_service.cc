@@ -107,6 +107,15 @@ absl::StatusOr<docket::v1::VerifyAuditResponse> ComplianceApi::VerifyAudit(
 
 absl::StatusOr<VerifyResult> ComplianceApi::VerifyAuditTopic(const std::string& chain) const {
   if (!read_audit_topic_) return absl::UnimplementedError("this service cannot read the audit topic");
+  // A whole-topic read is heavy: one at a time per replica.
+  if (topic_verifying_.exchange(true)) {
+    return absl::ResourceExhaustedError(
+        "a verification of the audit topic is already running on this replica; retry when it is done");
+  }
+  struct Done {
+    std::atomic<bool>& flag;
+    ~Done() { flag.store(false); }
+  } done{topic_verifying_};
   TopicVerifier verifier(hmac_key_, chain);
   docket::v1::Event event;
   absl::Status read = read_audit_topic_([&](const kafka::Record& record) {

@@ -11,6 +11,7 @@
 //                  (another tenant's item answers NOT_FOUND, as a missing one)
 //   VerifyAudit    supervisor or operator (the answer holds no record content)
 
+#include <atomic>
 #include <functional>
 #include <string>
 
@@ -49,6 +50,7 @@ class ComplianceApi {
   std::string hmac_key_;
   std::function<const auth::ApiKey*(const grpcutil::Principal&)> key_of_;
   AuditTopicReader read_audit_topic_;
+  mutable std::atomic<bool> topic_verifying_{false};
 
   // TopicVerifier over everything read_audit_topic_ reads.
   absl::StatusOr<VerifyResult> VerifyAuditTopic(const std::string& chain) const;

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <utility>
+
 #include "common/kafka/fake_event_publisher.h"
 #include "services/compliance/tests/test_util.h"
 
@@ -29,6 +31,7 @@ class ComplianceApiTest : public ::testing::Test {
         api_(handler_, store_, "", [this](const grpcutil::Principal&) { return key_; },
              [this](const std::function<absl::Status(const kafka::Record&)>& each) {
                // The audit topic: what the handler published to it, then anything a test adds.
+               if (during_read_) std::exchange(during_read_, nullptr)();  // once
                std::vector<kafka::Record> topic = publisher_.RecordsOf(topics_.audit());
                topic.insert(topic.end(), extra_audit_.begin(), extra_audit_.end());
                for (std::size_t i = 0; i < topic.size(); ++i) {
@@ -61,6 +64,7 @@ class ComplianceApiTest : public ::testing::Test {
   ComplianceHandler handler_;
   const auth::ApiKey* key_ = nullptr;
   std::vector<kafka::Record> extra_audit_;  // appended to the audit topic
+  std::function<void()> during_read_;        // runs once, while the topic is being read
   ComplianceApi api_;
 };
 
@@ -175,6 +179,24 @@ TEST_F(ComplianceApiTest, VerifyAuditOfTheTopicNamesARecordThatIsNoAuditRecordAn
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(api_.VerifyAudit(Caller({"worker"}, {"acme"}), docket::v1::VerifyAuditRequest()).status().code(),
             absl::StatusCode::kPermissionDenied);
+}
+
+TEST_F(ComplianceApiTest, VerifyAuditOfTheTopicRunsOneAtATimeAndTheNextOneMayRunAfterIt) {
+  SubmitItem("a", "acme");
+  docket::v1::VerifyAuditRequest req;
+  req.set_source(docket::v1::VerifyAuditRequest::SOURCE_AUDIT_TOPIC);
+  absl::Status while_running;
+  during_read_ = [&] {
+    while_running = api_.VerifyAudit(Caller({"operator"}, {"*"}), req).status();
+  };
+  auto first = api_.VerifyAudit(Caller({"operator"}, {"*"}), req);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(first->ok());
+  EXPECT_EQ(while_running.code(), absl::StatusCode::kResourceExhausted) << while_running;
+  EXPECT_THAT(std::string(while_running.message()), HasSubstr("already running"));
+  auto after = api_.VerifyAudit(Caller({"operator"}, {"*"}), req);
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_TRUE(after->ok());
 }
 
 }  // namespace
