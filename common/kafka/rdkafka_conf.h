@@ -1,7 +1,7 @@
 #pragma once
 
-// Shared set-up of librdkafka handles, for rdkafka_publisher.cc and
-// rdkafka_consumer.cc only. librdkafka's types stay opaque here: rdkafka.h is
+// Shared set-up of librdkafka handles, for rdkafka_publisher.cc,
+// rdkafka_consumer.cc and topic_reader.cc only. librdkafka's types stay opaque here: rdkafka.h is
 // included by the implementation files alone.
 
 #include <map>
