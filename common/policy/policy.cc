@@ -306,7 +306,7 @@ absl::StatusOr<PolicySet> FromYaml(const YamlNode& root, const std::string& base
   if (set.version.empty()) return root.Child("version").Error("must not be empty");
 
   const YamlNode ledger = root.Child("ledger");
-  DOCKET_RETURN_IF_ERROR(ledger.CheckKeys({"hmac_key_file", "item_ttl", "audit_retention"}));
+  DOCKET_RETURN_IF_ERROR(ledger.CheckKeys({"hmac_key_file", "item_ttl", "audit_retention", "verify_every", "verify_topic_every"}));
   DOCKET_ASSIGN_OR_RETURN(set.ledger.hmac_key_file, ledger.String("hmac_key_file", ""));
   if (!set.ledger.hmac_key_file.empty()) {
     std::filesystem::path path(set.ledger.hmac_key_file);
@@ -337,6 +337,15 @@ absl::StatusOr<PolicySet> FromYaml(const YamlNode& root, const std::string& base
       return ledger.Child("audit_retention").Error("must be at least 1d (longer than the work topics' retention)");
     }
     set.ledger.audit_retention_seconds = std::chrono::duration_cast<std::chrono::seconds>(retention).count();
+  }
+  for (auto [key, out] : {std::pair{"verify_every", &set.ledger.verify_every_seconds},
+                          std::pair{"verify_topic_every", &set.ledger.verify_topic_every_seconds}}) {
+    if (!ledger.Has(key)) continue;
+    DOCKET_ASSIGN_OR_RETURN(auto every, ledger.Duration(key));
+    if (every.count() != 0 && every < std::chrono::minutes(1)) {
+      return ledger.Child(key).Error("must be 0 (never) or at least 1m: each run reads the whole ledger or topic");
+    }
+    *out = std::chrono::duration_cast<std::chrono::seconds>(every).count();
   }
 
   DOCKET_ASSIGN_OR_RETURN(auto rules, root.Child("rules").Items());

@@ -97,6 +97,10 @@ struct LedgerSettings {
   // Must outlast the work topics' retention, so a redelivered input still
   // finds its subject.
   std::int64_t audit_retention_seconds = 90 * 24 * 3600;
+  // How often compliance verifies the ledger in Redis and docket.audit.v1
+  // whole (once per period across replicas); 0 = never.
+  std::int64_t verify_every_seconds = 6 * 3600;
+  std::int64_t verify_topic_every_seconds = 24 * 3600;
 };
 
 struct PolicySet {

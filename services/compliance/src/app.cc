@@ -1,12 +1,15 @@
 #include "services/compliance/src/app.h"
 
+#include <unistd.h>
 
+#include "absl/strings/str_cat.h"
 #include "common/auth/api_keys.h"
 #include "common/catalog/catalog.h"
 #include "common/clock/clock.h"
 #include "common/log/log.h"
 #include "common/kafka/topic_reader.h"
 #include "common/runtime/service_runtime.h"
+#include "services/compliance/src/audit_schedule.h"
 #include "services/compliance/src/compliance_metrics.h"
 #include "services/compliance/src/compliance_service.h"
 #include "services/compliance/src/evaluator.h"
@@ -20,6 +23,14 @@ namespace {
 const log::Logger& Log() {
   static const log::Logger logger("compliance");
   return logger;
+}
+
+// Who holds a verification claim, for someone reading Redis: the pod name
+// (the hostname in Kubernetes) and the process id.
+std::string ReplicaName() {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  return absl::StrCat(host, ":", getpid());
 }
 
 }  // namespace
@@ -68,7 +79,8 @@ int App::Run(app::ShutdownSignal& signal) {
       [&authenticator](const grpcutil::Principal& p) { return authenticator.KeyFor(p); },
       [&audit_reader, topic = rt.topics().audit()](const auto& each) {
         return kafka::ReadTopic(audit_reader, topic, std::chrono::minutes(5), each);
-      });
+      },
+      &metrics);
   ComplianceService service(api, authenticator);
   rt.AddGrpcService(&service, "docket.v1.Compliance");
 
@@ -96,6 +108,25 @@ int App::Run(app::ShutdownSignal& signal) {
     Log().Error("cannot create the work topic consumer", {{"error", std::string(s.message())}});
     return 1;
   }
+
+  // The first scheduled verification 10 s after start (the consumers are up
+  // by then): a fresh deployment shows its outcome at once, and the period's
+  // claim keeps restarts and other replicas from repeating it.
+  AuditSchedule schedule(
+      api, ClaimInRedis(rt.redis(), ReplicaName()), clock,
+      {{docket::v1::VerifyAuditRequest::SOURCE_LEDGER, std::chrono::seconds(policies->ledger.verify_every_seconds)},
+       {docket::v1::VerifyAuditRequest::SOURCE_AUDIT_TOPIC,
+        std::chrono::seconds(policies->ledger.verify_topic_every_seconds)}},
+      std::chrono::seconds(10));
+  schedule.Start();
+  struct StopVerifying {
+    ComplianceApi& api;
+    AuditSchedule& schedule;
+    ~StopVerifying() {
+      api.CancelVerifications();
+      schedule.Stop();
+    }
+  } stop_verifying{api, schedule};
 
   Log().Info("compliance configured",
              {{"policy_version", policies->version},

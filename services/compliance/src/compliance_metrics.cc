@@ -1,5 +1,7 @@
 #include "services/compliance/src/compliance_metrics.h"
 
+#include <chrono>
+
 #include "common/catalog/catalog.h"
 
 namespace docket::compliance {
@@ -49,11 +51,27 @@ ComplianceMetrics::ComplianceMetrics(metrics::MetricsRegistry& registry,
       release_violations_(prometheus::BuildCounter()
                               .Name("docket_compliance_release_segregation_violations_total")
                               .Help("Releases that broke a segregation-of-duties rule, by rule id.")
-                              .Register(registry.registry())) {
+                              .Register(registry.registry())),
+      verifications_(prometheus::BuildCounter()
+                         .Name("docket_compliance_audit_verifications_total")
+                         .Help("Verifications of the audit ledger (Redis) and of docket.audit.v1, "
+                               "scheduled or asked for, by source and result (verified, broken, error).")
+                         .Register(registry.registry())),
+      last_at_(prometheus::BuildGauge()
+                   .Name("docket_compliance_audit_verification_timestamp_seconds")
+                   .Help("Unix time of this replica's last verification of the source that found it "
+                         "intact, whole (result=verified), or found a broken chain (result=broken).")
+                   .Register(registry.registry())) {
   // Export zeroes for the failure stages so alerts see the series from the start.
   for (const char* stage : {"store", "audit_topic", "verdict_topic"}) failures_.Add({{"stage", stage}});
   for (const auto& rule : policies_.rules) {
     if (rule.type == RuleType::kSegregation) release_violations_.Add({{"rule", rule.id}});
+  }
+  // Zeroes too, so increase() sees the first broken verification.
+  for (const char* source : {"ledger", "audit_topic"}) {
+    for (const char* result : {"verified", "broken", "error"}) {
+      verifications_.Add({{"source", source}, {"result", result}});
+    }
   }
 }
 
@@ -85,6 +103,16 @@ void ComplianceMetrics::Failure(const std::string& stage) { failures_.Add({{"sta
 
 void ComplianceMetrics::ReleaseViolation(const std::string& rule_id) {
   release_violations_.Add({{"rule", RuleLabel(rule_id)}}).Increment();
+}
+
+void ComplianceMetrics::Verification(const std::string& source, const std::string& result, bool whole) {
+  verifications_.Add({{"source", source}, {"result", result}}).Increment();
+  if ((whole && result == "verified") || result == "broken") {
+    // Real time, not the service's (possibly simulated) clock: alerts compare
+    // it with Prometheus's time() and the two results with each other.
+    const auto now = std::chrono::system_clock::now().time_since_epoch();
+    last_at_.Add({{"source", source}, {"result", result}}).Set(std::chrono::duration<double>(now).count());
+  }
 }
 
 }  // namespace docket::compliance

@@ -21,6 +21,12 @@ namespace docket::compliance {
 //   docket_compliance_ledger_duplicates_total                   redelivered subjects not appended again
 //   docket_compliance_ledger_failures_total{stage}              store|audit_topic|verdict_topic
 //   docket_compliance_release_segregation_violations_total{rule}
+//   docket_compliance_audit_verifications_total{source,result}   ledger|audit_topic;
+//                                                                verified|broken|error
+//   docket_compliance_audit_verification_timestamp_seconds{source,result}
+//                                     Unix time of the last whole verification that passed
+//                                     (verified), of the last one of any scope that found a
+//                                     broken chain (broken)
 // Thread-safe.
 class ComplianceMetrics {
  public:
@@ -35,6 +41,10 @@ class ComplianceMetrics {
   void Trimmed(std::uint64_t records);
   void Failure(const std::string& stage);
   void ReleaseViolation(const std::string& rule_id);
+  // A verification of `source` ("ledger" or "audit_topic") ended with
+  // `result` ("verified", "broken" or "error"); `whole` = every chain, every
+  // record (only a whole one proves the source intact).
+  void Verification(const std::string& source, const std::string& result, bool whole);
 
  private:
   std::string KindLabel(const std::string& kind) const;
@@ -50,6 +60,8 @@ class ComplianceMetrics {
   prometheus::Counter& trimmed_;
   prometheus::Family<prometheus::Counter>& failures_;
   prometheus::Family<prometheus::Counter>& release_violations_;
+  prometheus::Family<prometheus::Counter>& verifications_;
+  prometheus::Family<prometheus::Gauge>& last_at_;
 };
 
 }  // namespace docket::compliance

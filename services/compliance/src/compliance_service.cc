@@ -33,12 +33,13 @@ grpc::Status Serve(const grpcutil::Authenticator& authenticator, grpc::ServerCon
 ComplianceApi::ComplianceApi(const ComplianceHandler& handler, ComplianceStore& store,
                              std::string hmac_key,
                              std::function<const auth::ApiKey*(const grpcutil::Principal&)> key_of,
-                             AuditTopicReader read_audit_topic)
+                             AuditTopicReader read_audit_topic, ComplianceMetrics* metrics)
     : handler_(handler),
       store_(store),
       hmac_key_(std::move(hmac_key)),
       key_of_(std::move(key_of)),
-      read_audit_topic_(std::move(read_audit_topic)) {}
+      read_audit_topic_(std::move(read_audit_topic)),
+      metrics_(metrics) {}
 
 absl::StatusOr<docket::v1::EvaluateResponse> ComplianceApi::Evaluate(
     const grpcutil::Principal& caller, const docket::v1::EvaluateRequest& request) const {
@@ -84,17 +85,12 @@ absl::StatusOr<docket::v1::VerifyAuditResponse> ComplianceApi::VerifyAudit(
   if (request.to_sequence() != 0 && request.to_sequence() < request.from_sequence()) {
     return absl::InvalidArgumentError("to_sequence must not be below from_sequence");
   }
-  absl::StatusOr<VerifyResult> result;
-  if (request.source() == docket::v1::VerifyAuditRequest::SOURCE_AUDIT_TOPIC) {
-    if (request.from_sequence() != 0 || request.to_sequence() != 0) {
-      return absl::InvalidArgumentError(
-          "from_sequence and to_sequence apply to the ledger in Redis; the audit topic is verified whole");
-    }
-    result = VerifyAuditTopic(request.chain());
-  } else {
-    result = VerifyStoredChains(store_, request.chain(), request.from_sequence(), request.to_sequence(), hmac_key_);
-    if (!result.ok()) return absl::UnavailableError(absl::StrCat("audit ledger: ", result.status().message()));
+  const bool topic = request.source() == docket::v1::VerifyAuditRequest::SOURCE_AUDIT_TOPIC;
+  if (topic && (request.from_sequence() != 0 || request.to_sequence() != 0)) {
+    return absl::InvalidArgumentError(
+        "from_sequence and to_sequence apply to the ledger in Redis; the audit topic is verified whole");
   }
+  absl::StatusOr<VerifyResult> result = Verify(request);
   if (!result.ok()) return result.status();
   docket::v1::VerifyAuditResponse response;
   response.set_ok(result->ok);
@@ -103,6 +99,26 @@ absl::StatusOr<docket::v1::VerifyAuditResponse> ComplianceApi::VerifyAudit(
   response.set_first_bad_sequence(result->first_bad_sequence);
   response.set_problem(result->problem);
   return response;
+}
+
+absl::StatusOr<VerifyResult> ComplianceApi::Verify(const docket::v1::VerifyAuditRequest& request) const {
+  const bool topic = request.source() == docket::v1::VerifyAuditRequest::SOURCE_AUDIT_TOPIC;
+  absl::StatusOr<VerifyResult> result;
+  if (topic) {
+    result = VerifyAuditTopic(request.chain());
+  } else {
+    result = VerifyStoredChains(store_, request.chain(), request.from_sequence(), request.to_sequence(), hmac_key_);
+    if (!result.ok()) result = absl::UnavailableError(absl::StrCat("audit ledger: ", result.status().message()));
+  }
+  // Not an outcome: another verification runs, or the service stops.
+  const bool outcome = result.ok() || (result.status().code() != absl::StatusCode::kResourceExhausted &&
+                                       result.status().code() != absl::StatusCode::kCancelled);
+  if (metrics_ && outcome) {
+    const bool whole = request.chain().empty() && request.from_sequence() == 0 && request.to_sequence() == 0;
+    metrics_->Verification(topic ? "audit_topic" : "ledger",
+                           !result.ok() ? "error" : result->ok ? "verified" : "broken", whole);
+  }
+  return result;
 }
 
 absl::StatusOr<VerifyResult> ComplianceApi::VerifyAuditTopic(const std::string& chain) const {
@@ -119,6 +135,7 @@ absl::StatusOr<VerifyResult> ComplianceApi::VerifyAuditTopic(const std::string& 
   TopicVerifier verifier(hmac_key_, chain);
   docket::v1::Event event;
   absl::Status read = read_audit_topic_([&](const kafka::Record& record) {
+    if (cancelled_.load()) return absl::CancelledError("the service is stopping");
     // Anything but an audit record on the topic is a finding, not a skip.
     const auto where = [&] { return absl::StrCat(record.topic, "[", record.partition, "] offset ", record.offset); };
     if (absl::Status s = kafka::DecodeEventInto(record, event); !s.ok()) {

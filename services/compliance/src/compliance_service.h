@@ -20,6 +20,7 @@
 #include "common/grpc/server_runner.h"
 #include "common/kafka/record.h"
 #include "docket/v1/compliance_service.grpc.pb.h"
+#include "services/compliance/src/compliance_metrics.h"
 #include "services/compliance/src/handler.h"
 #include "services/compliance/src/store.h"
 
@@ -33,9 +34,10 @@ class ComplianceApi {
   // (kafka::ReadTopic in the service).
   using AuditTopicReader = std::function<absl::Status(const std::function<absl::Status(const kafka::Record&)>&)>;
 
+  // `metrics` (may be null) counts every verification's outcome.
   ComplianceApi(const ComplianceHandler& handler, ComplianceStore& store, std::string hmac_key,
                 std::function<const auth::ApiKey*(const grpcutil::Principal&)> key_of,
-                AuditTopicReader read_audit_topic);
+                AuditTopicReader read_audit_topic, ComplianceMetrics* metrics = nullptr);
 
   absl::StatusOr<docket::v1::EvaluateResponse> Evaluate(const grpcutil::Principal& caller,
                                                         const docket::v1::EvaluateRequest& request) const;
@@ -44,13 +46,25 @@ class ComplianceApi {
   absl::StatusOr<docket::v1::VerifyAuditResponse> VerifyAudit(
       const grpcutil::Principal& caller, const docket::v1::VerifyAuditRequest& request) const;
 
+  // What VerifyAudit does once the caller may (and what AuditSchedule runs):
+  // verifies the request's source and records the outcome in the metrics.
+  // UNAVAILABLE when the ledger or the topic cannot be read,
+  // RESOURCE_EXHAUSTED while another topic verification runs here,
+  // CANCELLED after CancelVerifications.
+  absl::StatusOr<VerifyResult> Verify(const docket::v1::VerifyAuditRequest& request) const;
+  // Makes a running (and every later) topic verification stop early, so
+  // shutdown does not wait for a whole-topic read.
+  void CancelVerifications() { cancelled_.store(true); }
+
  private:
   const ComplianceHandler& handler_;
   ComplianceStore& store_;
   std::string hmac_key_;
   std::function<const auth::ApiKey*(const grpcutil::Principal&)> key_of_;
   AuditTopicReader read_audit_topic_;
+  ComplianceMetrics* metrics_;
   mutable std::atomic<bool> topic_verifying_{false};
+  std::atomic<bool> cancelled_{false};
 
   // TopicVerifier over everything read_audit_topic_ reads.
   absl::StatusOr<VerifyResult> VerifyAuditTopic(const std::string& chain) const;

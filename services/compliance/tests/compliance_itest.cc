@@ -13,6 +13,7 @@
 #include <map>
 #include <set>
 
+#include "common/redis/redis_client.h"
 #include "common/testing/fixtures.h"
 #include "common/testing/http.h"
 #include "common/testing/kafka_probe.h"
@@ -260,6 +261,31 @@ TEST_F(ComplianceItest, TheAuditTopicVerifiesWholeAndARewrittenCopyProducedToItI
   s = stub_->VerifyAudit(ctx3.get(), docket::v1::VerifyAuditRequest(), &verify);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_TRUE(verify.ok()) << "the ledger in Redis never held the copy: " << verify.problem();
+}
+
+// The service verifies the ledger and the topic by itself shortly after
+// start (policies.yaml ledger.verify_every / verify_topic_every), once per
+// period across replicas, and says so on /metrics for the alerts.
+TEST_F(ComplianceItest, TheServiceVerifiesTheLedgerOnItsOwnScheduleAndExportsWhenItPassed) {
+  const bool ran = testing::WaitFor(
+      [&] {
+        return testing::ReadFile(service_->process->log_path()).find("scheduled audit verification passed") !=
+               std::string::npos;
+      },
+      60s);
+  ASSERT_TRUE(ran) << "no scheduled verification within 60 s; see " << service_->process->log_path();
+  auto metrics = testing::HttpGet(service_->metrics_port, "/metrics");
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  EXPECT_THAT(metrics->body, HasSubstr("docket_compliance_audit_verification_timestamp_seconds{result=\"verified\",source=\"ledger\"}"));
+  EXPECT_THAT(metrics->body,
+              HasSubstr("docket_compliance_audit_verifications_total{result=\"verified\",source=\"ledger\"} 1"));
+  auto options = redis::ParseRedisUrl(redis_->url());
+  ASSERT_TRUE(options.ok()) << options.status();
+  auto client = redis::MakeRedisClient(*options, nullptr);
+  ASSERT_TRUE(client.ok()) << client.status();
+  auto claim = (*client)->Command({"GET", "docket:audit:verify:ledger"});
+  ASSERT_TRUE(claim.ok()) << claim.status();
+  EXPECT_FALSE(claim->is_nil()) << "this period's claim is held (by this replica)";
 }
 
 TEST_F(ComplianceItest, EvaluateIsADryRunWithTheDemoPublisherKey) {

@@ -46,6 +46,23 @@ TEST(PolicyLoadTest, AuditRetentionIsReadAndOneShorterThanADayIsRefused) {
   EXPECT_THAT(short_one.status().message(), HasSubstr("at least 1d"));
 }
 
+TEST(PolicyLoadTest, VerificationPeriodsAreReadZeroTurnsThemOffAndUnderAMinuteIsRefused) {
+  auto defaults = ParsePolicies("version: t1\nrules: []\n", "policies.yaml", ".", nullptr);
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->ledger.verify_every_seconds, 6 * 3600);
+  EXPECT_EQ(defaults->ledger.verify_topic_every_seconds, 24 * 3600);
+  auto set = ParsePolicies("version: t1\nledger: {verify_every: 1h, verify_topic_every: 0s}\nrules: []\n",
+                           "policies.yaml", ".", nullptr);
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->ledger.verify_every_seconds, 3600);
+  EXPECT_EQ(set->ledger.verify_topic_every_seconds, 0);
+  auto fast = ParsePolicies("version: t1\nledger: {verify_topic_every: 30s}\nrules: []\n", "policies.yaml",
+                            ".", nullptr);
+  EXPECT_EQ(fast.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(fast.status().message(), HasSubstr("ledger.verify_topic_every"));
+  EXPECT_THAT(fast.status().message(), HasSubstr("at least 1m"));
+}
+
 TEST(PolicyLoadTest, EveryRuleTypeParsesItsFields) {
   auto set = Parse(R"(
   - {id: req, type: required, kinds: [k], checkpoint: submit, fields: [a, b], action: fail, severity: high}

@@ -13,6 +13,7 @@
 
 #include "common/redis/redis_client.h"
 #include "common/testing/fixtures.h"
+#include "services/compliance/src/audit_schedule.h"
 #include "services/compliance/src/handler.h"
 #include "services/compliance/tests/handler_test_util.h"
 #include "services/compliance/tests/test_util.h"
@@ -254,6 +255,34 @@ TEST_F(ComplianceRedisStoreItest, AnAppendSealedAfterAnotherRecordThanTheHeadCon
   ASSERT_TRUE(results[1].ok()) << results[1].status();
   EXPECT_EQ(results[1]->status, AppendStatus::kConflict);
   EXPECT_EQ(redis_store_->Head("docket.work.v1/0")->hash, first.hash());
+}
+
+// The scheduled verifications' claim in a real Redis: one replica per period,
+// the period as the claim's TTL, and the holder named for whoever reads Redis.
+TEST_F(ComplianceRedisStoreItest, AVerificationClaimGoesToOneReplicaPerPeriodAndExpiresWithIt) {
+  AuditSchedule::Claim pod_a = ClaimInRedis(*redis_, "pod-a:1");
+  AuditSchedule::Claim pod_b = ClaimInRedis(*redis_, "pod-b:1");
+  auto a = pod_a("ledger", std::chrono::hours(6));
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_TRUE(*a);
+  auto b = pod_b("ledger", std::chrono::hours(6));
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_FALSE(*b) << "this period is pod-a's";
+  auto topic = pod_b("audit_topic", std::chrono::hours(24));
+  ASSERT_TRUE(topic.ok() && *topic) << "each source has its own claim";
+
+  auto holder = redis_->Command({"GET", "docket:audit:verify:ledger"});
+  ASSERT_TRUE(holder.ok());
+  EXPECT_EQ(holder->str, "pod-a:1");
+  auto ttl = redis_->Command({"PTTL", "docket:audit:verify:ledger"});
+  ASSERT_TRUE(ttl.ok());
+  EXPECT_GT(ttl->integer, 6 * 3600 * 1000 - 60 * 1000);
+  EXPECT_LE(ttl->integer, 6 * 3600 * 1000);
+
+  // What expiry does at the end of the period: the next claim wins again.
+  ASSERT_TRUE(redis_->Command({"DEL", "docket:audit:verify:ledger"}).ok());
+  auto next = pod_b("ledger", std::chrono::hours(6));
+  ASSERT_TRUE(next.ok() && *next);
 }
 
 }  // namespace
