@@ -6,7 +6,7 @@
 // /metrics for the DocketAuditChainBroken and DocketAuditNotVerified alerts.
 //
 // Once per period across all replicas: a replica verifies a source only when
-// it takes that period's claim (Redis SET NX with the period as TTL), so
+// it takes that period's claim (Redis SET NX for 90 % of the period), so
 // N replicas do not read the whole ledger or topic N times. A replica that
 // dies mid-verification leaves the claim to expire: the next period runs it.
 

@@ -129,6 +129,25 @@ TEST_F(AuditScheduleTest, OnlyTheReplicaThatTakesThePeriodsClaimVerifies) {
   EXPECT_EQ(topic_reads_, 2) << "next period: whoever comes first, once";
 }
 
+TEST_F(AuditScheduleTest, ALoneReplicasOwnClaimHasLapsedWhenItsNextPeriodComes) {
+  std::vector<std::chrono::milliseconds> ttls;
+  AuditSchedule schedule(
+      api_,
+      [&](const std::string& name, std::chrono::milliseconds ttl) {
+        ttls.push_back(ttl);
+        return SharedClaim()(name, ttl);
+      },
+      clock_, {{kLedger, 6h}}, 0s);
+  for (int period = 0; period < 3; ++period) {
+    schedule.RunDue();
+    clock_.Advance(6h);
+  }
+  EXPECT_EQ(Count("ledger", "verified"), "3") << "no period skipped";
+  ASSERT_EQ(ttls.size(), 3u);
+  EXPECT_LT(ttls[0], std::chrono::milliseconds(6h)) << "the claim must lapse before the next period starts";
+  EXPECT_GE(ttls[0], std::chrono::milliseconds(5h));
+}
+
 TEST_F(AuditScheduleTest, ABrokenLedgerIsCountedBrokenAndTimedAsBrokenNotAsVerified) {
   SubmitItem("a");
   SubmitItem("b");
