@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <google/protobuf/descriptor.h>
@@ -27,6 +26,7 @@
 #include "common/grpc/handler_pool.h"
 #include "common/grpc/server_runner.h"
 #include "common/metrics/metrics.h"
+#include "common/testing/test_pki.h"
 #include "docket/v1/intake_service.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
@@ -241,7 +241,7 @@ grpc::Status Submit(const std::shared_ptr<grpc::Channel>& channel, const std::st
 // What a call gets once a drain has started: refused before any handler runs.
 // gRPC 1.51 answers CANCELLED or UNAVAILABLE depending on how far its
 // listener has closed.
-auto RefusedByDrain() { return testing::AnyOf(grpc::StatusCode::CANCELLED, grpc::StatusCode::UNAVAILABLE); }
+auto RefusedByDrain() { return ::testing::AnyOf(grpc::StatusCode::CANCELLED, grpc::StatusCode::UNAVAILABLE); }
 
 // Calls Submit("other") until it is no longer answered `before_drain` (or
 // kDeadline passes) and returns the code it got then.
@@ -415,9 +415,9 @@ TEST(ServerRunnerReflection, ListsTheRegisteredServiceAndHealth) {
   runner.AddService(&intake, kIntake);
   ASSERT_TRUE(runner.Start().ok());
   const auto names = ListServicesByReflection(Plaintext(runner.port()));
-  EXPECT_THAT(names, testing::Contains(kIntake));
-  EXPECT_THAT(names, testing::Contains("grpc.health.v1.Health"));
-  EXPECT_THAT(names, testing::Contains("grpc.reflection.v1alpha.ServerReflection"));
+  EXPECT_THAT(names, ::testing::Contains(kIntake));
+  EXPECT_THAT(names, ::testing::Contains("grpc.health.v1.Health"));
+  EXPECT_THAT(names, ::testing::Contains("grpc.reflection.v1alpha.ServerReflection"));
 }
 
 // ---- errors at start -------------------------------------------------------
@@ -520,7 +520,7 @@ TEST(ServerRunnerCallback, HealthAndReflectionServeNextToACallbackService) {
   auto channel = Plaintext(runner.port());
   EXPECT_EQ(HealthOf(channel, kIntake), HealthCheckResponse::SERVING);
   EXPECT_EQ(HealthOf(channel, ""), HealthCheckResponse::SERVING);
-  EXPECT_THAT(ListServicesByReflection(channel), testing::Contains(kIntake));
+  EXPECT_THAT(ListServicesByReflection(channel), ::testing::Contains(kIntake));
   docket::v1::SubmitResponse response;
   ASSERT_TRUE(Submit(channel, "auth", &response, "Bearer key-7.secret").ok());
   EXPECT_EQ(response.item_id(), "key-7.secret");
@@ -683,7 +683,7 @@ TEST(ServerRunnerMetrics, CountsEveryCallByServiceMethodAndCode) {
                               "service=\"docket.v1.Intake\"} 3\n"));
   EXPECT_THAT(text, HasSubstr("docket_grpc_server_handling_seconds_count{method=\"Submit\","
                               "service=\"docket.v1.Intake\"} 3\n"));
-  EXPECT_THAT(text, testing::Not(HasSubstr("NoSuchMethod")));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("NoSuchMethod")));
 }
 
 TEST(ServerRunnerMetrics, CountsCallsOfACallbackServiceFinishedOnAPool) {
@@ -722,26 +722,6 @@ TEST(ServerRunnerMetrics, CountsCallsOfACallbackServiceFinishedOnAPool) {
 
 // ---- TLS -------------------------------------------------------------------
 
-// Runs argv (no shell), output to `log`; true on exit status 0.
-bool RunCommand(const std::vector<std::string>& argv, const std::string& log) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    FILE* out = std::fopen(log.c_str(), "a");
-    if (out != nullptr) {
-      dup2(fileno(out), STDOUT_FILENO);
-      dup2(fileno(out), STDERR_FILENO);
-    }
-    std::vector<char*> args;
-    for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-    args.push_back(nullptr);
-    execvp(args[0], args.data());
-    _exit(127);
-  }
-  int status = 0;
-  if (pid < 0 || waitpid(pid, &status, 0) != pid) return false;
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
 std::string ReadFile(const std::filesystem::path& path) {
   std::ifstream in(path);
   std::ostringstream text;
@@ -749,47 +729,21 @@ std::string ReadFile(const std::filesystem::path& path) {
   return text.str();
 }
 
-// A CA, a server certificate for localhost/127.0.0.1 and a client certificate,
-// made with the openssl CLI in a fresh temporary directory per test suite.
-class ServerRunnerTls : public testing::Test {
+// A CA, a server certificate for localhost/127.0.0.1 and a client certificate
+// (testing::TestPki), one set per test suite.
+class ServerRunnerTls : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    char pattern[] = "/tmp/docket_tls_XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
-    dir_ = new std::filesystem::path(pattern);
-    const std::string log = (*dir_ / "openssl.log").string();
-    auto path = [](const char* name) { return (*dir_ / name).string(); };
-    std::ofstream(path("server.ext")) << "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
-                                         "extendedKeyUsage=serverAuth\n";
-    std::ofstream(path("client.ext")) << "extendedKeyUsage=clientAuth\n";
-    const std::vector<std::string> ec = {"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                                         "-nodes"};
-    auto req = [&](std::vector<std::string> args) {
-      std::vector<std::string> argv = {"openssl", "req"};
-      argv.insert(argv.end(), ec.begin(), ec.end());
-      argv.insert(argv.end(), args.begin(), args.end());
-      return RunCommand(argv, log);
-    };
-    bool ok = req({"-x509", "-days", "2", "-subj", "/CN=docket-test-ca", "-keyout", path("ca.key"),
-                   "-out", path("ca.crt")});
-    for (const char* who : {"server", "client"}) {
-      const std::string w = who;
-      ok = ok && req({"-subj", "/CN=docket-test-" + w, "-keyout", path((w + ".key").c_str()),
-                      "-out", path((w + ".csr").c_str())});
-      ok = ok && RunCommand({"openssl", "x509", "-req", "-days", "2", "-in", path((w + ".csr").c_str()),
-                      "-CA", path("ca.crt"), "-CAkey", path("ca.key"), "-CAcreateserial",
-                      "-extfile", path((w + ".ext").c_str()), "-out", path((w + ".crt").c_str())},
-                     log);
-    }
-    ASSERT_TRUE(ok) << "openssl failed:\n" << ReadFile(log);
+    auto pki = docket::testing::TestPki::Create();
+    ASSERT_TRUE(pki.ok()) << pki.status();
+    pki_ = pki->release();
   }
   static void TearDownTestSuite() {
-    if (dir_ != nullptr) std::filesystem::remove_all(*dir_);
-    delete dir_;
-    dir_ = nullptr;
+    delete pki_;
+    pki_ = nullptr;
   }
 
-  static std::string File(const char* name) { return (*dir_ / name).string(); }
+  static std::string File(const char* name) { return pki_->File(name); }
 
   static std::shared_ptr<grpc::Channel> Tls(int port, bool with_client_cert) {
     grpc::SslCredentialsOptions options;
@@ -804,9 +758,9 @@ class ServerRunnerTls : public testing::Test {
                                      grpc::SslCredentials(options), args);
   }
 
-  static std::filesystem::path* dir_;
+  static docket::testing::TestPki* pki_;
 };
-std::filesystem::path* ServerRunnerTls::dir_ = nullptr;
+docket::testing::TestPki* ServerRunnerTls::pki_ = nullptr;
 
 TEST_F(ServerRunnerTls, TlsClientConnectsAndPlaintextClientFails) {
   TestIntake intake;

@@ -643,7 +643,10 @@ const char kConnectionHelp[] =
     "  --env-file=PATH         KEY=value file (default .docket/local.env, written by deploy/local/up.sh)\n"
     "  --intake-addr=H:P       else DOCKET_INTAKE_ADDR (also --work-addr, --compliance-addr, --kpi-addr)\n"
     "  --key=KEY               API key, else --key-file=FILE, else DOCKET_API_KEY (never printed)\n"
-    "  --timeout=DURATION      per call (default 10s; health 3s)\n";
+    "  --timeout=DURATION      per call (default 10s; health 3s)\n"
+    "  --tls-ca=PEM            TLS, trusting this CA (else DOCKET_TLS_CA_FILE; --tls alone: the system's CAs)\n"
+    "  --tls-cert=PEM --tls-key=PEM  client certificate for mTLS (else DOCKET_TLS_CLIENT_CERT_FILE/_KEY_FILE)\n"
+    "  --tls-server-name=NAME  the name the services' certificates carry, e.g. through a port-forward\n";
 
 std::vector<Command> MakeCommands() {
   using namespace std::placeholders;
@@ -824,6 +827,7 @@ int Run(const std::vector<std::string>& argv, const EnvLookup& env, Connector& c
   }
   auto settings = ResolveSettings(*args, env);
   if (!settings.ok()) return UsageError(early, std::string(settings.status().message()));
+  if (absl::Status s = connector.UseTls(settings->tls); !s.ok()) return UsageError(early, std::string(s.message()));
   Ctx c{*command, *args, *settings, connector, io, env};
   return command->run(c);
 }

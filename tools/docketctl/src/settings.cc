@@ -47,7 +47,9 @@ const ServiceInfo& InfoOf(Service s) {
 }
 
 std::vector<FlagSpec> ConnectionFlags() {
-  std::vector<FlagSpec> flags = {{"env-file"}, {"key"}, {"key-file"}, {"timeout"}};
+  std::vector<FlagSpec> flags = {{"env-file"}, {"key"},          {"key-file"},       {"timeout"},
+                                 {"tls", false}, {"tls-ca"},     {"tls-cert"},       {"tls-key"},
+                                 {"tls-server-name"}};
   for (const ServiceInfo& s : Services()) flags.push_back({s.flag});
   return flags;
 }
@@ -137,6 +139,19 @@ absl::StatusOr<Settings> ResolveSettings(const Args& args, const EnvLookup& env)
     }
   } else if (auto key = lookup("key", "DOCKET_API_KEY")) {
     out.api_key = *key;
+  }
+  TlsSettings& tls = out.tls;
+  tls.ca_file = lookup("tls-ca", "DOCKET_TLS_CA_FILE").value_or("");
+  tls.cert_file = lookup("tls-cert", "DOCKET_TLS_CLIENT_CERT_FILE").value_or("");
+  tls.key_file = lookup("tls-key", "DOCKET_TLS_CLIENT_KEY_FILE").value_or("");
+  tls.server_name = lookup("tls-server-name", "DOCKET_TLS_SERVER_NAME").value_or("");
+  const std::string tls_env = lookup("", "DOCKET_TLS").value_or("");
+  tls.on = args.Has("tls") || tls_env == "1" || tls_env == "true" || !tls.ca_file.empty() ||
+           !tls.cert_file.empty() || !tls.key_file.empty() || !tls.server_name.empty();
+  if (tls.cert_file.empty() != tls.key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls-cert and --tls-key (DOCKET_TLS_CLIENT_CERT_FILE, DOCKET_TLS_CLIENT_KEY_FILE) go together: "
+        "a client certificate needs its key");
   }
   if (auto t = args.Get("timeout")) {
     auto timeout = ParseDuration(*t);

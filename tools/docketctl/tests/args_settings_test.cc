@@ -9,6 +9,7 @@
 #include <map>
 
 #include "tools/docketctl/src/args.h"
+#include "tools/docketctl/src/connector.h"
 #include "tools/docketctl/src/settings.h"
 
 namespace docket::ctl {
@@ -128,6 +129,50 @@ TEST(ResolveSettingsTest, TimeoutIsADuration) {
   EXPECT_EQ(ResolveSettings(*args, FakeEnv({}))->timeout, std::chrono::milliseconds(1500));
   auto bad = ParseArgs({"--env-file=/dev/null", "--timeout=soon"}, ConnectionFlags());
   EXPECT_THAT(ResolveSettings(*bad, FakeEnv({})).status().message(), HasSubstr("--timeout: \"soon\" is not a duration"));
+}
+
+TEST(ResolveSettingsTest, TlsIsOffByDefaultOnWithAnyTlsSettingAndACertNeedsItsKey) {
+  auto plain = ParseArgs({"--env-file=/dev/null"}, ConnectionFlags());
+  EXPECT_FALSE(ResolveSettings(*plain, FakeEnv({}))->tls.on);
+
+  auto system_roots = ParseArgs({"--env-file=/dev/null", "--tls"}, ConnectionFlags());
+  auto s = ResolveSettings(*system_roots, FakeEnv({}));
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_TRUE(s->tls.on);
+  EXPECT_EQ(s->tls.ca_file, "");
+
+  auto mtls = ParseArgs({"--env-file=/dev/null", "--tls-server-name=docket-compliance.docket.svc"},
+                        ConnectionFlags());
+  s = ResolveSettings(*mtls, FakeEnv({{"DOCKET_TLS_CA_FILE", "/etc/ca.crt"},
+                                      {"DOCKET_TLS_CLIENT_CERT_FILE", "/etc/me.crt"},
+                                      {"DOCKET_TLS_CLIENT_KEY_FILE", "/etc/me.key"}}));
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_TRUE(s->tls.on);
+  EXPECT_EQ(s->tls.ca_file, "/etc/ca.crt");
+  EXPECT_EQ(s->tls.cert_file, "/etc/me.crt");
+  EXPECT_EQ(s->tls.key_file, "/etc/me.key");
+  EXPECT_EQ(s->tls.server_name, "docket-compliance.docket.svc");
+
+  EXPECT_TRUE(ResolveSettings(*plain, FakeEnv({{"DOCKET_TLS", "1"}}))->tls.on);
+
+  auto half = ParseArgs({"--env-file=/dev/null", "--tls-cert=/etc/me.crt"}, ConnectionFlags());
+  EXPECT_THAT(ResolveSettings(*half, FakeEnv({})).status().message(),
+              HasSubstr("--tls-cert and --tls-key"));
+}
+
+TEST(GrpcConnectorTest, UnreadableOrNonPemTlsFilesAreNamed) {
+  TlsSettings tls;
+  tls.on = true;
+  tls.ca_file = "/nonexistent/ca.crt";
+  absl::Status s = NewGrpcConnector()->UseTls(tls);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), "--tls-ca /nonexistent/ca.crt: cannot be read");
+  const std::string not_pem = ::testing::TempDir() + "docketctl-not-pem.crt";
+  std::ofstream(not_pem) << "not a certificate\n";
+  tls.ca_file = not_pem;
+  EXPECT_EQ(NewGrpcConnector()->UseTls(tls).message(), "--tls-ca " + not_pem + ": is not PEM");
+  std::remove(not_pem.c_str());
+  EXPECT_TRUE(NewGrpcConnector()->UseTls(TlsSettings{}).ok()) << "plaintext needs no file";
 }
 
 TEST(ParseDurationTest, UnitsFromMillisecondsToDays) {

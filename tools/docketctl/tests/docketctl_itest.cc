@@ -24,6 +24,7 @@
 
 #include "common/testing/fixtures.h"
 #include "common/testing/service_process.h"
+#include "common/testing/test_pki.h"
 
 extern char** environ;
 
@@ -411,6 +412,44 @@ TEST_F(DocketctlItest, InvoiceWithMoneyAndDateGetsAVerdictInAVerifiedLedger) {
   Ctl topic = Run({"audit", "verify", "--source=topic"}, kOperator);
   EXPECT_EQ(topic.code, 0) << topic.err;
   EXPECT_THAT(topic.out, StartsWith("audit topic verified: "));
+}
+
+// With k8s/components/tls the services speak mTLS only: docketctl reaches
+// one with --tls-ca and a client certificate, and says in one line why it
+// cannot without them. A compliance of its own (topic prefix "tls.", Redis
+// db 1), so the suite's services are not disturbed.
+TEST_F(DocketctlItest, OverMutualTlsTheCaAndAClientCertificateAreNeededAndEnough) {
+  auto pki = testing::TestPki::Create();
+  ASSERT_TRUE(pki.ok()) << pki.status();
+  std::string redis_db1 = redis_->url();
+  redis_db1.back() = '1';
+  auto svc = testing::StartService("compliance", kafka_->bootstrap(), redis_db1,
+                                   {"DOCKET_TOPIC_PREFIX=tls.", "DOCKET_TLS_CERT_FILE=" + (*pki)->File("server.crt"),
+                                    "DOCKET_TLS_KEY_FILE=" + (*pki)->File("server.key"),
+                                    "DOCKET_TLS_CLIENT_CA_FILE=" + (*pki)->File("ca.crt")});
+  ASSERT_TRUE(svc.ok()) << svc.status();
+  const std::string addr = "--compliance-addr=" + svc->grpc_address();
+  const std::string ca = "--tls-ca=" + (*pki)->File("ca.crt");
+
+  Ctl ok = Run({"audit", "verify", addr, ca, "--tls-cert=" + (*pki)->File("client.crt"),
+                "--tls-key=" + (*pki)->File("client.key"), "--tls-server-name=localhost"},
+               kOperator);
+  EXPECT_EQ(ok.code, 0) << ok.err;
+  EXPECT_THAT(ok.out, StartsWith("audit ledger verified: "));
+
+  for (const std::vector<std::string>& refused :
+       {std::vector<std::string>{"audit", "verify", addr, ca},  // no client certificate
+        std::vector<std::string>{"audit", "verify", addr}}) {   // plaintext
+    Ctl r = Run(refused, kOperator);
+    EXPECT_EQ(r.code, 1) << r.out;
+    EXPECT_THAT(r.err, StartsWith("docketctl: "));
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+
+  Ctl missing = Run({"audit", "verify", addr, "--tls-ca=/nonexistent/ca.crt"}, kOperator);
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_THAT(missing.err, HasSubstr("--tls-ca /nonexistent/ca.crt: cannot be read"));
+  EXPECT_EQ(svc->process->Stop(15s), 0) << svc->process->log_path();
 }
 
 }  // namespace
