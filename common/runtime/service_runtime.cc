@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log/log.h"
+#include "common/redis/server_version.h"
 #include "common/status/macros.h"
 
 namespace docket::runtime {
@@ -109,6 +110,18 @@ absl::StatusOr<std::unique_ptr<ServiceRuntime>> ServiceRuntime::Create(
       !s.ok()) {
     return absl::UnavailableError(absl::StrCat("Redis at ", log::RedactUrl(config.redis_url),
                                                " did not answer: ", s.message()));
+  }
+  // A too old Redis must stop start-up, not fail every call later. A server
+  // that does not show its version (INFO refused by an ACL) gets the benefit
+  // of the doubt, with a warning.
+  if (auto info = rt->redis_->Command({"INFO", "server"}); !info.ok() || info->is_error()) {
+    Log().Warn("cannot read the Redis version (INFO server); Docket needs Redis 7.0 or newer",
+               {{"error", info.ok() ? info->str : std::string(info.status().message())}});
+  } else if (absl::Status version = redis::CheckServerVersion(info->str); absl::IsNotFound(version)) {
+    Log().Warn("Redis does not report its version; Docket needs Redis 7.0 or newer");
+  } else if (!version.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("Redis at ", log::RedactUrl(config.redis_url), ": ", version.message()));
   }
 
   grpcutil::ServerOptions options;
