@@ -250,9 +250,23 @@ void ComplianceHandler::LoadAndEvaluate(Batch& batch) {
   }
   auto loaded = store_.LoadItems(ids);
   // The batch's view of its items: what the store held, then what each
-  // event of the batch left (an item submitted in this batch is not stored yet).
-  std::map<std::string, absl::StatusOr<std::optional<docket::v1::WorkItem>>> items;
-  for (std::size_t i = 0; i < ids.size(); ++i) items.emplace(ids[i], std::move(loaded[i]));
+  // event of the batch left (an item submitted in this batch is not stored
+  // yet). It points into `loaded` and the jobs' `save`, which outlive it:
+  // no copy of an item (and its attributes) per event.
+  struct View {
+    const absl::Status* error = nullptr;          // the load failed
+    const docket::v1::WorkItem* item = nullptr;  // nullptr: unknown
+  };
+  std::map<std::string, View> items;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    View v;
+    if (!loaded[i].ok()) {
+      v.error = &loaded[i].status();
+    } else if (loaded[i]->has_value()) {
+      v.item = &**loaded[i];
+    }
+    items.emplace(ids[i], v);
+  }
   for (Job& job : batch.jobs()) {
     const Event& e = *job.event;
     if (!batch.Going(job) || std::find(handled.begin(), handled.end(), e.payload_case()) == handled.end()) {
@@ -260,24 +274,24 @@ void ComplianceHandler::LoadAndEvaluate(Batch& batch) {
     }
     if (e.has_submitted()) {
       OnSubmitted(job);
-      items.insert_or_assign(e.subject(), job.save);
+      items.insert_or_assign(e.subject(), View{nullptr, &*job.save});
       continue;
     }
     if (e.has_rejected() || e.has_escalated()) {
-      OnOverride(job, std::nullopt);
+      OnOverride(job, nullptr);
       continue;
     }
-    const auto& item = items.at(e.subject());
-    if (!item.ok()) {
-      batch.Failed(job, "store", "loading the item", item.status());
+    const View& item = items.at(e.subject());
+    if (item.error != nullptr) {
+      batch.Failed(job, "store", "loading the item", *item.error);
       continue;
     }
     if (e.has_released()) {
-      OnOverride(job, *item);
+      OnOverride(job, item.item);
       continue;
     }
-    OnCompletionRequested(job, *item);
-    items.insert_or_assign(e.subject(), job.save);
+    OnCompletionRequested(job, item.item);
+    items.insert_or_assign(e.subject(), View{nullptr, &*job.save});
   }
 }
 
@@ -308,7 +322,7 @@ void ComplianceHandler::OnSubmitted(Job& job) {
   DraftVerdict(job, std::move(verdict), in.submitter, seconds);
 }
 
-void ComplianceHandler::OnCompletionRequested(Job& job, const std::optional<docket::v1::WorkItem>& known) {
+void ComplianceHandler::OnCompletionRequested(Job& job, const docket::v1::WorkItem* known) {
   const Event& e = *job.event;
   const auto& done = e.completion_requested();
   docket::v1::WorkItem& item = job.save.emplace(known ? *known : docket::v1::WorkItem());
@@ -348,7 +362,7 @@ void ComplianceHandler::OnCompletionRequested(Job& job, const std::optional<dock
   DraftVerdict(job, std::move(verdict), in.completer, seconds);
 }
 
-void ComplianceHandler::OnOverride(Job& job, const std::optional<docket::v1::WorkItem>& known) {
+void ComplianceHandler::OnOverride(Job& job, const docket::v1::WorkItem* known) {
   const Event& e = *job.event;
   AuditRecord& draft = job.draft;
   job.ledger = true;

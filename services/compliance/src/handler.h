@@ -109,8 +109,10 @@ class ComplianceHandler {
   // What each event means, from the batch's view of its item (`known`: the
   // item as stored or as an earlier event of the batch left it).
   void OnSubmitted(Job& job);
-  void OnCompletionRequested(Job& job, const std::optional<docket::v1::WorkItem>& known);
-  void OnOverride(Job& job, const std::optional<docket::v1::WorkItem>& known);
+  // `known`: the item as the store or an earlier event of the batch left it
+  // (nullptr: compliance has no record of it).
+  void OnCompletionRequested(Job& job, const docket::v1::WorkItem* known);
+  void OnOverride(Job& job, const docket::v1::WorkItem* known);
   void DraftVerdict(Job& job, docket::v1::Verdict verdict, const std::string& actor, double seconds);
   // A conflicting append, one record at a time, re-reading the head.
   void AppendCarefully(Batch& batch, Job& job);
