@@ -692,6 +692,28 @@ TEST_F(KafkaItest, ReadTopicReadsEveryRecordHeldAtItsStartInOffsetOrderPerPartit
   EXPECT_EQ(seen, 5) << "nothing is read after the callback's error";
 }
 
+// The timeout is how long the read may go without a record, not a budget
+// for the whole topic: a read slower in total than the timeout, but never
+// stalled, reaches the end (the daily verification of a long audit topic).
+TEST_F(KafkaItest, ReadTopicTakesAsLongAsTheTopicNeedsWhileRecordsKeepComing) {
+  MakeTopics(1);
+  constexpr int kRecords = 40;
+  for (int i = 0; i < kRecords; ++i) {
+    ASSERT_NO_FATAL_FAILURE(Publish(testutil::TestEvent(absl::StrCat("slow-", i), "item"), 0));
+  }
+  int seen = 0;
+  const auto start = std::chrono::steady_clock::now();
+  absl::Status s = ReadTopic(TestConsumerConfig(bootstrap_, "kafka-itest-reader"), topic_, seconds(3),
+                             [&](const Record&) {
+                               ++seen;
+                               std::this_thread::sleep_for(std::chrono::milliseconds(100));  // a slow consumer
+                               return absl::OkStatus();
+                             });
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(seen, kRecords);
+  EXPECT_GT(std::chrono::steady_clock::now() - start, seconds(3)) << "the read outlasted the timeout";
+}
+
 TEST_F(KafkaItest, ConsumerNeedsExactlyOneHandlerAndAPositiveBatchSize) {
   MakeTopics(1);
   auto refused = [&](ConsumerOptions o, const std::string& what) {

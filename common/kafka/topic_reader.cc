@@ -89,13 +89,15 @@ absl::Status ReadTopic(const KafkaConfig& config, const std::string& topic, std:
   if (err) return internal::StatusFromKafkaError(err, absl::StrCat("assigning ", topic));
 
   Record record;
+  Clock::time_point stall_deadline = deadline;
   while (!partitions.empty()) {
-    if (Clock::now() >= deadline) {
+    if (Clock::now() >= stall_deadline) {
       std::string where;
       for (const auto& [p, part] : partitions) {
         absl::StrAppend(&where, where.empty() ? "" : ", ", "[", p, "] at ", part.next, " of ", part.end);
       }
-      return absl::DeadlineExceededError(absl::StrCat("reading topic ", topic, " did not reach its end: ", where));
+      return absl::DeadlineExceededError(absl::StrCat("reading topic ", topic, " got no record for ",
+                                                      timeout.count(), " ms before its end: ", where));
     }
     rd_kafka_message_t* msg = rd_kafka_consumer_poll(rk.get(), 100);
     if (msg == nullptr) continue;
@@ -113,6 +115,7 @@ absl::Status ReadTopic(const KafkaConfig& config, const std::string& topic, std:
     if (it == partitions.end() || msg->offset >= it->second.end) continue;  // written after the start
     internal::ToRecord(msg, record);
     if (absl::Status s = each(record); !s.ok()) return s;
+    stall_deadline = Clock::now() + timeout;  // progress: a long topic is read whole
     it->second.next = msg->offset + 1;
     if (it->second.next >= it->second.end) partitions.erase(it);
   }

@@ -18,7 +18,9 @@ namespace docket::kafka {
 // returns and returns it.
 // NOT_FOUND for a topic the cluster does not know; UNAVAILABLE when no
 // broker answers; DEADLINE_EXCEEDED (naming how far each unfinished
-// partition got) when the end is not reached within `timeout`.
+// partition got) when `timeout` passes without a record before the end (a
+// stalled read). A read that keeps making progress takes as long as the
+// topic needs: a years-long audit topic is read whole.
 absl::Status ReadTopic(const KafkaConfig& config, const std::string& topic, std::chrono::milliseconds timeout,
                        const std::function<absl::Status(const Record&)>& each);
 

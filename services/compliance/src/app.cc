@@ -78,7 +78,7 @@ int App::Run(app::ShutdownSignal& signal) {
       handler, *store, policies->ledger.hmac_key,
       [&authenticator](const grpcutil::Principal& p) { return authenticator.KeyFor(p); },
       [&audit_reader, topic = rt.topics().audit()](const auto& each) {
-        return kafka::ReadTopic(audit_reader, topic, std::chrono::minutes(5), each);
+        return kafka::ReadTopic(audit_reader, topic, std::chrono::minutes(5), each);  // 5 min without a record
       },
       &metrics);
   ComplianceService service(api, authenticator);
