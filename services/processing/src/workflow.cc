@@ -378,9 +378,10 @@ struct Workflow::Loaded {
 // copy is judged again on what Redis holds (see Complete).
 class Workflow::ClaimedItems {
  public:
-  void Put(const Loaded& l) {
+  void Put(Loaded l) {
     std::lock_guard lock(mu_);
-    if (items_.insert_or_assign(l.item.id(), l).second) order_.push_back(l.item.id());
+    std::string id = l.item.id();
+    if (items_.insert_or_assign(id, std::move(l)).second) order_.push_back(std::move(id));
     while (order_.size() > kMax) {
       items_.erase(order_.front());
       order_.pop_front();
@@ -1267,7 +1268,7 @@ Workflow::Completed Workflow::CompleteBatch(const Worker& worker,
   for (std::size_t i = 0; i < requests.size(); ++i) {
     std::optional<Loaded> copy = claimed_->Take(requests[i]->item_id());
     if (copy && Visible(worker, *copy)) {
-      absl::StatusOr<Change> change = CompleteChange(worker, *requests[i], *copy);
+      absl::StatusOr<Change> change = CompleteChange(worker, *requests[i], *std::move(copy));
       if (change.ok()) {
         piped.push_back(i);
         changes.push_back(*std::move(change));
@@ -1328,14 +1329,14 @@ Workflow::Completed Workflow::CompleteBatch(const Worker& worker,
 
 absl::StatusOr<WorkItem> Workflow::Complete(const Worker& worker,
                                             const docket::v1::CompleteRequest& request, Loaded l) {
-  DOCKET_ASSIGN_OR_RETURN(Change c, CompleteChange(worker, request, l));
+  DOCKET_ASSIGN_OR_RETURN(Change c, CompleteChange(worker, request, std::move(l)));
   DOCKET_RETURN_IF_ERROR(Commit(c));  // stamps the new version on c.item
   return std::move(c.item);
 }
 
 absl::StatusOr<Workflow::Change> Workflow::CompleteChange(const Worker& worker,
                                                           const docket::v1::CompleteRequest& request,
-                                                          const Loaded& l) const {
+                                                          Loaded l) const {
   DOCKET_ASSIGN_OR_RETURN(WorkState s, Apply(l.item.state(), Action::kComplete));
   if (l.item.worker() != worker.id) {
     return absl::PermissionDeniedError(
@@ -1350,7 +1351,7 @@ absl::StatusOr<Workflow::Change> Workflow::CompleteChange(const Worker& worker,
   const std::int64_t now = NowMs();
   Change c;
   c.expected_version = l.version;
-  c.item = l.item;
+  c.item = std::move(l.item);  // the caller's copy is not used again
   WorkItem& item = c.item;
   *item.mutable_outcome() = request.outcome();
   *item.mutable_completer() = ActorOf(worker);

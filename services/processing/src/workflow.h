@@ -227,10 +227,11 @@ class Workflow {
   // Complete on the item as `l` holds it.
   absl::StatusOr<docket::v1::WorkItem> Complete(const Worker& worker,
                                                 const docket::v1::CompleteRequest& request, Loaded l);
-  // The change a completion of `l` makes, or why it may not.
+  // The change a completion of `l` makes, or why it may not (`l` is
+  // consumed: its item moves into the change).
   absl::StatusOr<Change> CompleteChange(const Worker& worker,
                                         const docket::v1::CompleteRequest& request,
-                                        const Loaded& l) const;
+                                        Loaded l) const;
   // A checked ClaimNext request: the worker's queues to claim from and the
   // keys of the claim script.
   struct ClaimPlan;
