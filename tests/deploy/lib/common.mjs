@@ -122,11 +122,13 @@ export function stageK8s(k8sDir, mutate) {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "docket-k8s-"));
   const dir = path.join(tmp, "k8s");
   fs.cpSync(k8sDir, dir, { recursive: true });
-  fs.mkdirSync(path.join(dir, "overlays", "prod-tls"));
-  fs.writeFileSync(
-    path.join(dir, "overlays", "prod-tls", "kustomization.yaml"),
-    "resources:\n  - ../prod\ncomponents:\n  - ../../components/tls\n",
-  );
+  for (const [overlay, component] of [["prod-tls", "tls"], ["prod-compliance-principal", "compliance-kafka-principal"]]) {
+    fs.mkdirSync(path.join(dir, "overlays", overlay));
+    fs.writeFileSync(
+      path.join(dir, "overlays", overlay, "kustomization.yaml"),
+      `resources:\n  - ../prod\ncomponents:\n  - ../../components/${component}\n`,
+    );
+  }
   if (mutate) mutate(dir);
   return { dir, cleanup: () => fs.rmSync(tmp, { recursive: true, force: true }) };
 }
