@@ -14,10 +14,6 @@ const log::Logger& Log() {
   return logger;
 }
 
-std::string SourceName(AuditSchedule::Source source) {
-  return source == docket::v1::VerifyAuditRequest::SOURCE_AUDIT_TOPIC ? "audit_topic" : "ledger";
-}
-
 }  // namespace
 
 AuditSchedule::AuditSchedule(const ComplianceApi& api, Claim claim, const Clock& clock,
@@ -36,7 +32,7 @@ AuditSchedule::Steady::time_point AuditSchedule::RunDue() {
     const Steady::time_point now = clock_.Monotonic();
     if (now >= d.at) {
       d.at = now + d.entry.every;
-      const std::string source = SourceName(d.entry.source);
+      const std::string source = SourceLabel(d.entry.source);
       // The claim lapses a tenth of a period early: Redis's clock and ours
       // race at the period's end, and a replica that lost that race to its
       // own claim would skip a whole period.

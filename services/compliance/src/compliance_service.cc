@@ -101,6 +101,10 @@ absl::StatusOr<docket::v1::VerifyAuditResponse> ComplianceApi::VerifyAudit(
   return response;
 }
 
+const char* SourceLabel(docket::v1::VerifyAuditRequest::Source source) {
+  return source == docket::v1::VerifyAuditRequest::SOURCE_AUDIT_TOPIC ? "audit_topic" : "ledger";
+}
+
 absl::StatusOr<VerifyResult> ComplianceApi::Verify(const docket::v1::VerifyAuditRequest& request) const {
   const bool topic = request.source() == docket::v1::VerifyAuditRequest::SOURCE_AUDIT_TOPIC;
   absl::StatusOr<VerifyResult> result;
@@ -115,7 +119,7 @@ absl::StatusOr<VerifyResult> ComplianceApi::Verify(const docket::v1::VerifyAudit
                                        result.status().code() != absl::StatusCode::kCancelled);
   if (metrics_ && outcome) {
     const bool whole = request.chain().empty() && request.from_sequence() == 0 && request.to_sequence() == 0;
-    metrics_->Verification(topic ? "audit_topic" : "ledger",
+    metrics_->Verification(SourceLabel(request.source()),
                            !result.ok() ? "error" : result->ok ? "verified" : "broken", whole);
   }
   return result;

@@ -26,6 +26,9 @@
 
 namespace docket::compliance {
 
+// The metric and log name of a verification source: "ledger" or "audit_topic".
+const char* SourceLabel(docket::v1::VerifyAuditRequest::Source source);
+
 class ComplianceApi {
  public:
   // Everything must outlive the API. `key_of` maps a principal to its API

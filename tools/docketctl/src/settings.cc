@@ -145,7 +145,8 @@ absl::StatusOr<Settings> ResolveSettings(const Args& args, const EnvLookup& env)
   tls.cert_file = lookup("tls-cert", "DOCKET_TLS_CLIENT_CERT_FILE").value_or("");
   tls.key_file = lookup("tls-key", "DOCKET_TLS_CLIENT_KEY_FILE").value_or("");
   tls.server_name = lookup("tls-server-name", "DOCKET_TLS_SERVER_NAME").value_or("");
-  const std::string tls_env = lookup("", "DOCKET_TLS").value_or("");
+  std::string tls_env = env("DOCKET_TLS").value_or("");  // a switch: no flag value to prefer
+  if (auto it = file.find("DOCKET_TLS"); tls_env.empty() && it != file.end()) tls_env = it->second;
   tls.on = args.Has("tls") || tls_env == "1" || tls_env == "true" || !tls.ca_file.empty() ||
            !tls.cert_file.empty() || !tls.key_file.empty() || !tls.server_name.empty();
   if (tls.cert_file.empty() != tls.key_file.empty()) {
