@@ -4,6 +4,7 @@
 #include <openssl/hmac.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <cstdlib>
 #include <set>
 #include <utility>
@@ -70,6 +71,13 @@ std::string AnchorMac(const std::string& chain, std::uint64_t sequence, const st
                       const std::string& hmac_key) {
   if (hmac_key.empty()) return "";
   return HmacHex(hmac_key, absl::StrCat("docket.audit.anchor.v1\n", chain, "\n", sequence, "\n", hash, "\n"));
+}
+
+void SortOldestFirst(std::vector<docket::v1::AuditRecord>& records) {
+  std::stable_sort(records.begin(), records.end(), [](const auto& a, const auto& b) {
+    return std::make_pair(a.recorded_at().seconds(), a.recorded_at().nanos()) <
+           std::make_pair(b.recorded_at().seconds(), b.recorded_at().nanos());
+  });
 }
 
 void Seal(const ChainHead& head, const std::string& hmac_key, docket::v1::AuditRecord* record) {

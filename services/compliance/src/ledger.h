@@ -67,6 +67,10 @@ std::string AnchorMac(const std::string& chain, std::uint64_t sequence, const st
 // prev_hash = head.hash, and hash.
 void Seal(const ChainHead& head, const std::string& hmac_key, docket::v1::AuditRecord* record);
 
+// Orders an item's records oldest first by recorded_at (stable): its records
+// may be in more than one chain, whose sequences do not compare.
+void SortOldestFirst(std::vector<docket::v1::AuditRecord>& records);
+
 struct VerifyResult {
   bool ok = true;
   std::uint64_t records_checked = 0;

@@ -117,10 +117,7 @@ absl::StatusOr<std::vector<docket::v1::AuditRecord>> InMemoryComplianceStore::Tr
   if (auto it = trails_.find(item_id); it != trails_.end()) {
     for (const auto& [k, r] : it->second) out.push_back(r);
   }
-  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
-    return std::make_pair(a.recorded_at().seconds(), a.recorded_at().nanos()) <
-           std::make_pair(b.recorded_at().seconds(), b.recorded_at().nanos());
-  });
+  SortOldestFirst(out);
   return out;
 }
 

@@ -20,22 +20,36 @@ std::string SubjectKey(const std::string& chain, const std::string& subject) {
 }
 constexpr char kChainsKey[] = "docket:audit:chains";
 std::string TrailKey(const std::string& item) { return absl::StrCat("docket:audit:item:{", item, "}"); }
+// An item trail's member: where the record is in its chain. A trail written
+// before refs holds the record itself (its bytes start with the chain's
+// field tag, '\n'; a chain name never does).
+std::string TrailRef(const docket::v1::AuditRecord& record) {
+  return absl::StrCat(record.chain(), "@", record.sequence());
+}
 std::string ItemKey(const std::string& item) { return absl::StrCat("docket:compliance:item:{", item, "}"); }
 
 // KEYS: head, records, subject. ARGV: expected head seq, new seq, new hash,
-// record bytes, verdict bytes, expected head hash. Compare-and-append, or the
-// stored duplicate. The hash is compared as well as the sequence: records
-// sealed ahead in a batch must never link to a head another writer put there.
+// record bytes, verdict bytes, expected head hash, subject TTL ms.
+// Compare-and-append, or the stored duplicate. The hash is compared as well
+// as the sequence: records sealed ahead in a batch must never link to a head
+// another writer put there. The record is stored once, in the chain; the
+// subject keeps its sequence (and a subject written before that keeps the
+// record itself, which is still read). A duplicate whose record was trimmed
+// answers an empty record.
 const redis::Script& AppendScript() {
   static const auto* kScript = new redis::Script(R"lua(
-local sub = redis.call('HMGET', KEYS[3], 'record', 'verdict', 'published')
-if sub[1] then return {'duplicate', sub[1], sub[2] or '', sub[3] or '0'} end
+local sub = redis.call('HMGET', KEYS[3], 'seq', 'verdict', 'published', 'record')
+if sub[1] or sub[4] then
+  local record = sub[4]
+  if not record then record = redis.call('ZRANGEBYSCORE', KEYS[2], sub[1], sub[1])[1] end
+  return {'duplicate', record or '', sub[2] or '', sub[3] or '0'}
+end
 local head = redis.call('HMGET', KEYS[1], 'seq', 'hash')
 local seq = head[1] or '0'
 if seq ~= ARGV[1] or (head[2] or '') ~= ARGV[6] then return {'conflict', seq} end
 redis.call('HSET', KEYS[1], 'seq', ARGV[2], 'hash', ARGV[3])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
-redis.call('HSET', KEYS[3], 'seq', ARGV[2], 'record', ARGV[4], 'verdict', ARGV[5], 'published', '0')
+redis.call('HSET', KEYS[3], 'seq', ARGV[2], 'verdict', ARGV[5], 'published', '0')
 redis.call('PEXPIRE', KEYS[3], ARGV[7])
 return {'appended'}
 )lua");
@@ -112,6 +126,10 @@ absl::StatusOr<AppendResult> ParseAppend(const Reply& r, const AppendRequest& re
     result.status = AppendStatus::kConflict;
   } else if (tag == "duplicate" && r.elements.size() == 4) {
     result.status = AppendStatus::kDuplicate;
+    if (r.elements[1].str.empty()) {
+      return Corrupt(absl::StrCat("the chain ", request.record.chain(), " no longer holds the record of subject ",
+                                  request.record.subject_event_id(), " (trimmed past the audit retention)"));
+    }
     if (!result.entry.record.ParseFromString(r.elements[1].str)) return Corrupt("stored record");
     result.entry.verdict = r.elements[2].str;
     result.entry.published = r.elements[3].str == "1";
@@ -181,7 +199,7 @@ class RedisComplianceStore final : public ComplianceStore {
     for (const std::string& chain : chains) commands.push_back({"SADD", kChainsKey, chain});
     for (const auto* record : records) {
       commands.push_back({"ZADD", TrailKey(record->item_id()), absl::StrCat(record->sequence()),
-                          record->SerializeAsString()});
+                          TrailRef(*record)});
       commands.push_back({"PEXPIRE", TrailKey(record->item_id()), retention_ms_});
     }
     const auto replies = redis_.Pipeline(commands);
@@ -208,7 +226,33 @@ class RedisComplianceStore final : public ComplianceStore {
 
   absl::StatusOr<std::vector<docket::v1::AuditRecord>> Trail(const std::string& item_id) override {
     DOCKET_ASSIGN_OR_RETURN(Reply r, redis_.Command({"ZRANGE", TrailKey(item_id), "0", "-1"}));
-    return ParseRecords(r);
+    if (r.type != Reply::Type::kArray) return Corrupt("expected an array of trail entries");
+    std::vector<docket::v1::AuditRecord> out;
+    std::vector<std::vector<std::string>> lookups;
+    for (const Reply& e : r.elements) {
+      if (!e.str.empty() && e.str[0] == '\n') {
+        if (!out.emplace_back().ParseFromString(e.str)) return Corrupt("an audit record does not parse");
+        continue;
+      }
+      const std::size_t at = e.str.rfind('@');
+      std::uint64_t seq = 0;
+      if (at == std::string::npos || at == 0 || !absl::SimpleAtoi(e.str.substr(at + 1), &seq)) {
+        return Corrupt(absl::StrCat("item trail entry \"", e.str, "\""));
+      }
+      const std::string n = absl::StrCat(seq);
+      lookups.push_back({"ZRANGEBYSCORE", RecordsKey(e.str.substr(0, at)), n, n});
+    }
+    if (!lookups.empty()) {
+      DOCKET_ASSIGN_OR_RETURN(std::vector<Reply> found, redis_.Pipeline(lookups));
+      for (const Reply& f : found) {
+        DOCKET_RETURN_IF_ERROR(ReplyStatus(f));
+        // Empty: trimmed from its chain past the audit retention.
+        DOCKET_ASSIGN_OR_RETURN(auto records, ParseRecords(f));
+        for (auto& record : records) out.push_back(std::move(record));
+      }
+    }
+    SortOldestFirst(out);
+    return out;
   }
 
   absl::StatusOr<std::vector<docket::v1::AuditRecord>> Range(const std::string& chain,

@@ -111,11 +111,14 @@ class ComplianceStore {
 //                                              anchor_mac once records were trimmed
 //   docket:audit:{<chain>}:records             ZSET score = sequence, member = AuditRecord bytes
 //   (records are trimmed behind the anchor past ledger.audit_retention)
-//   docket:audit:{<chain>}:subject:<subject>   HASH seq, record, verdict, published; expires
+//   docket:audit:{<chain>}:subject:<subject>   HASH seq, verdict, published; expires
 //                                              `audit_retention` after its append
 //   docket:audit:chains                        SET of chain names
-//   docket:audit:item:{<item>}                 ZSET score = sequence, member = AuditRecord bytes;
+//   docket:audit:item:{<item>}                 ZSET score = sequence, member = "<chain>@<sequence>";
 //                                              expires `audit_retention` after its last record
+// A record is stored once, in its chain's records; a subject or trail
+// entry written before that holds the AuditRecord bytes (a subject's
+// `record` field, a trail member) and is read as such.
 //   docket:compliance:item:{<item>}            STRING WorkItem bytes, with a TTL
 std::unique_ptr<ComplianceStore> MakeRedisComplianceStore(redis::RedisClient& redis,
                                                           std::chrono::seconds audit_retention);

@@ -157,7 +157,7 @@ TEST_F(ComplianceRedisStoreItest, ABatchAppendsItsChainsInOneCallThatVerifiesAnd
   ExpectEveryVerdictAfterItsAuditRecord(fake_, topics_);
 }
 
-// Each audited item leaves its subject (~1 KB) and its trail (~1.3 KB) in
+// Each audited item leaves its subject (~0.5 KB) and its trail (~0.1 KB) in
 // Redis; they expire after ledger.audit_retention, so Redis does not grow
 // with history, while the chain keeps the records and still verifies.
 TEST_F(ComplianceRedisStoreItest, SubjectsAndItemTrailsExpireAfterTheAuditRetentionAndTheChainStays) {
@@ -255,6 +255,107 @@ TEST_F(ComplianceRedisStoreItest, AnAppendSealedAfterAnotherRecordThanTheHeadCon
   ASSERT_TRUE(results[1].ok()) << results[1].status();
   EXPECT_EQ(results[1]->status, AppendStatus::kConflict);
   EXPECT_EQ(redis_store_->Head("docket.work.v1/0")->hash, first.hash());
+}
+
+// A record is kept once, in its chain: the subject keeps its sequence and
+// the item's trail a reference, and both still answer with the whole record.
+TEST_F(ComplianceRedisStoreItest, AnAuditRecordIsStoredOnceInItsChainAndTheSubjectAndTrailReferToIt) {
+  const std::vector<Consumed> batch = {{Submitted("a"), At(0, 0)},
+                                       {CompletionRequested("a", "bob"), At(0, 1)}};
+  for (const auto& s : HandleAll(*handler_, batch)) ASSERT_TRUE(s.ok()) << s;
+  const auto chain = Chain("docket.work.v1/0");
+  ASSERT_EQ(chain.size(), 2u);
+
+  auto members = redis_->Command({"ZRANGE", "docket:audit:item:{a}", "0", "-1"});
+  ASSERT_TRUE(members.ok()) << members.status();
+  ASSERT_EQ(members->elements.size(), 2u);
+  EXPECT_EQ(members->elements[0].str, "docket.work.v1/0@1");
+  EXPECT_EQ(members->elements[1].str, "docket.work.v1/0@2");
+  auto subjects = redis_->Command({"KEYS", "docket:audit:{*}:subject:*"});
+  ASSERT_TRUE(subjects.ok());
+  ASSERT_EQ(subjects->elements.size(), 2u);
+  for (const auto& key : subjects->elements) {
+    EXPECT_EQ(redis_->Command({"HEXISTS", key.str, "record"})->integer, 0) << key.str << " keeps a copy";
+    EXPECT_EQ(redis_->Command({"HEXISTS", key.str, "seq"})->integer, 1) << key.str;
+  }
+
+  auto trail = redis_store_->Trail("a");
+  ASSERT_TRUE(trail.ok()) << trail.status();
+  ASSERT_EQ(trail->size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ((*trail)[i].SerializeAsString(), chain[i].SerializeAsString()) << i;
+  }
+  // A redelivered record finds its stored original through the reference.
+  auto again = redis_store_->Append({AppendRequest{chain[1], ""}});
+  ASSERT_TRUE(again[0].ok()) << again[0].status();
+  EXPECT_EQ(again[0]->status, AppendStatus::kDuplicate);
+  EXPECT_EQ(again[0]->entry.record.SerializeAsString(), chain[1].SerializeAsString());
+  EXPECT_FALSE(again[0]->entry.verdict.empty()) << "the verdict stays with the subject";
+  EXPECT_TRUE(again[0]->entry.published);
+}
+
+// Subjects and trails written before records were stored once hold the
+// record itself; they are read as they are during and after an upgrade.
+TEST_F(ComplianceRedisStoreItest, SubjectsAndTrailsHoldingWholeRecordsFromBeforeStillAnswer) {
+  AuditRecord old;
+  old.set_chain("docket.work.v1/0");
+  old.set_subject_event_id("s-old");
+  old.set_item_id("legacy");
+  old.mutable_recorded_at()->set_seconds(100);
+  Seal(ChainHead{}, "", &old);
+  const std::string bytes = old.SerializeAsString();
+  ASSERT_TRUE(redis_->Command({"HSET", "docket:audit:{docket.work.v1/0}:head", "seq", "1", "hash", old.hash()}).ok());
+  ASSERT_TRUE(redis_->Command({"ZADD", "docket:audit:{docket.work.v1/0}:records", "1", bytes}).ok());
+  ASSERT_TRUE(redis_->Command({"HSET", "docket:audit:{docket.work.v1/0}:subject:s-old", "seq", "1", "record",
+                               bytes, "verdict", "v-bytes", "published", "1"}).ok());
+  ASSERT_TRUE(redis_->Command({"ZADD", "docket:audit:item:{legacy}", "1", bytes}).ok());
+
+  // A new record of the same item, in another chain, goes in as a reference.
+  AuditRecord next;
+  next.set_chain("docket.work.v1/1");
+  next.set_subject_event_id("s-new");
+  next.set_item_id("legacy");
+  next.mutable_recorded_at()->set_seconds(200);
+  Seal(ChainHead{}, "", &next);
+  ASSERT_EQ(redis_store_->Append({AppendRequest{next, ""}})[0]->status, AppendStatus::kAppended);
+  ASSERT_TRUE(redis_store_->Index({&next})[0].ok());
+
+  auto trail = redis_store_->Trail("legacy");
+  ASSERT_TRUE(trail.ok()) << trail.status();
+  ASSERT_EQ(trail->size(), 2u);
+  EXPECT_EQ((*trail)[0].SerializeAsString(), bytes) << "oldest first, across chains";
+  EXPECT_EQ((*trail)[1].SerializeAsString(), next.SerializeAsString());
+
+  auto again = redis_store_->Append({AppendRequest{old, ""}});
+  ASSERT_TRUE(again[0].ok()) << again[0].status();
+  EXPECT_EQ(again[0]->status, AppendStatus::kDuplicate);
+  EXPECT_EQ(again[0]->entry.record.SerializeAsString(), bytes);
+  EXPECT_EQ(again[0]->entry.verdict, "v-bytes");
+}
+
+// Past the retention a chain drops its oldest records: an item trail skips
+// what is gone, and a redelivery of a trimmed record's subject is an error
+// that says so, never an empty record published as if it were the original.
+TEST_F(ComplianceRedisStoreItest, ATrimmedRecordLeavesTheTrailAndItsRedeliveryIsAClearError) {
+  for (const auto& s : HandleAll(*handler_, {{Submitted("a"), At(0, 0)}, {Submitted("a2"), At(0, 1)},
+                                            {Submitted("b"), At(0, 2)}})) {
+    ASSERT_TRUE(s.ok()) << s;
+  }
+  const auto chain = Chain("docket.work.v1/0");
+  ASSERT_EQ(chain.size(), 3u);
+  ASSERT_EQ(chain[0].item_id(), "a");
+  auto trimmed = redis_store_->TrimTo("docket.work.v1/0", ChainAnchor{1, chain[0].hash(), ""});
+  ASSERT_TRUE(trimmed.ok()) << trimmed.status();
+  ASSERT_EQ(*trimmed, 1u);
+
+  auto trail = redis_store_->Trail("a");
+  ASSERT_TRUE(trail.ok()) << trail.status();
+  EXPECT_TRUE(trail->empty());
+  auto again = redis_store_->Append({AppendRequest{chain[0], ""}});
+  ASSERT_FALSE(again[0].ok());
+  EXPECT_EQ(again[0].status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(again[0].status().message(), ::testing::HasSubstr("no longer holds the record of subject"));
+  EXPECT_THAT(again[0].status().message(), ::testing::HasSubstr(chain[0].subject_event_id()));
 }
 
 // The scheduled verifications' claim in a real Redis: one replica per period,
