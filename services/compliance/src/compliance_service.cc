@@ -157,8 +157,30 @@ absl::StatusOr<VerifyResult> ComplianceApi::VerifyAuditTopic(const std::string& 
     bad.problem = std::string(read.message());
     return bad;
   }
+  if (read.code() == absl::StatusCode::kNotFound) return MissingAuditTopic(chain, read);
   if (!read.ok()) return absl::Status(read.code(), absl::StrCat("audit topic: ", read.message()));
   return verifier.Finish();
+}
+
+absl::StatusOr<VerifyResult> ComplianceApi::MissingAuditTopic(const std::string& chain,
+                                                              const absl::Status& read) const {
+  auto chains = store_.Chains();
+  if (!chains.ok()) return absl::UnavailableError(absl::StrCat("audit ledger: ", chains.status().message()));
+  const auto recorded = [&](const std::string& c) {
+    return std::find(chains->begin(), chains->end(), c) != chains->end();
+  };
+  if (chain.empty() ? chains->empty() : !recorded(chain)) {
+    // Nothing was ever audited (here, or in this chain): nothing is missing.
+    return TopicVerifier(hmac_key_, chain).Finish();
+  }
+  // Every recorded chain was published there: a deleted topic loses them.
+  VerifyResult broken;
+  broken.ok = false;
+  broken.first_bad_chain = chain.empty() ? chains->front() : chain;
+  broken.problem = absl::StrCat("the audit topic is gone (", read.message(), ") but the ledger holds ",
+                                chain.empty() ? absl::StrCat(chains->size(), " chain(s)") : "this chain",
+                                ": it was deleted, or this service reads another topic than it published to");
+  return broken;
 }
 
 grpc::Status ComplianceService::Evaluate(grpc::ServerContext* context,

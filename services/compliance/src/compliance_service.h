@@ -71,6 +71,9 @@ class ComplianceApi {
 
   // TopicVerifier over everything read_audit_topic_ reads.
   absl::StatusOr<VerifyResult> VerifyAuditTopic(const std::string& chain) const;
+  // The audit topic does not exist (`read` says so): verified when the ledger
+  // never recorded anything (in `chain`), else broken.
+  absl::StatusOr<VerifyResult> MissingAuditTopic(const std::string& chain, const absl::Status& read) const;
 };
 
 class ComplianceService final : public docket::v1::Compliance::Service {

@@ -32,6 +32,7 @@ class ComplianceApiTest : public ::testing::Test {
              [this](const std::function<absl::Status(const kafka::Record&)>& each) {
                // The audit topic: what the handler published to it, then anything a test adds.
                if (during_read_) std::exchange(during_read_, nullptr)();  // once
+               if (topic_missing_) return absl::NotFoundError("topic docket.audit.v1 is not in the cluster");
                std::vector<kafka::Record> topic = publisher_.RecordsOf(topics_.audit());
                topic.insert(topic.end(), extra_audit_.begin(), extra_audit_.end());
                for (std::size_t i = 0; i < topic.size(); ++i) {
@@ -65,6 +66,7 @@ class ComplianceApiTest : public ::testing::Test {
   const auth::ApiKey* key_ = nullptr;
   std::vector<kafka::Record> extra_audit_;  // appended to the audit topic
   std::function<void()> during_read_;        // runs once, while the topic is being read
+  bool topic_missing_ = false;               // the cluster does not know the audit topic
   ComplianceApi api_;
 };
 
@@ -197,6 +199,33 @@ TEST_F(ComplianceApiTest, VerifyAuditOfTheTopicRunsOneAtATimeAndTheNextOneMayRun
   auto after = api_.VerifyAudit(Caller({"operator"}, {"*"}), req);
   ASSERT_TRUE(after.ok()) << after.status();
   EXPECT_TRUE(after->ok());
+}
+
+// A cluster whose topics are created on first use has no audit topic until
+// something was audited: that is nothing to verify, not an error that would
+// page after 30 h. Once the ledger recorded a chain, a missing topic lost it.
+TEST_F(ComplianceApiTest, AMissingAuditTopicIsVerifiedWhileNothingWasAuditedAndBrokenOnceTheLedgerHoldsRecords) {
+  topic_missing_ = true;
+  docket::v1::VerifyAuditRequest req;
+  req.set_source(docket::v1::VerifyAuditRequest::SOURCE_AUDIT_TOPIC);
+  auto empty = api_.VerifyAudit(Caller({"operator"}, {"*"}), req);
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_TRUE(empty->ok()) << empty->problem();
+  EXPECT_EQ(empty->records_checked(), 0u);
+
+  SubmitItem("a", "acme");
+  auto gone = api_.VerifyAudit(Caller({"operator"}, {"*"}), req);
+  ASSERT_TRUE(gone.ok()) << gone.status();
+  EXPECT_FALSE(gone->ok());
+  EXPECT_EQ(gone->first_bad_chain(), "docket.work.v1/0");
+  EXPECT_THAT(gone->problem(), HasSubstr("the audit topic is gone (topic docket.audit.v1 is not in the cluster)"));
+  EXPECT_THAT(gone->problem(), HasSubstr("the ledger holds 1 chain(s)"));
+
+  req.set_chain("docket.work.v1/7");
+  auto other = api_.VerifyAudit(Caller({"operator"}, {"*"}), req);
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_FALSE(other->ok());
+  EXPECT_THAT(other->problem(), HasSubstr("the topic holds no record of this chain"));
 }
 
 }  // namespace
