@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc/status.h"
+#include "common/status/macros.h"
 
 namespace docket::compliance {
 namespace {
@@ -136,6 +137,9 @@ absl::StatusOr<VerifyResult> ComplianceApi::VerifyAuditTopic(const std::string& 
     std::atomic<bool>& flag;
     ~Done() { flag.store(false); }
   } done{topic_verifying_};
+  // Taken before the read: whatever was confirmed by then is on the topic.
+  auto confirmed = NewestConfirmed(chain);
+  if (!confirmed.ok()) return absl::UnavailableError(absl::StrCat("audit ledger: ", confirmed.status().message()));
   TopicVerifier verifier(hmac_key_, chain);
   docket::v1::Event event;
   absl::Status read = read_audit_topic_([&](const kafka::Record& record) {
@@ -159,7 +163,47 @@ absl::StatusOr<VerifyResult> ComplianceApi::VerifyAuditTopic(const std::string& 
   }
   if (read.code() == absl::StatusCode::kNotFound) return MissingAuditTopic(chain, read);
   if (!read.ok()) return absl::Status(read.code(), absl::StrCat("audit topic: ", read.message()));
-  return verifier.Finish();
+  VerifyResult result = verifier.Finish();
+  for (const auto& [c, sequence] : *confirmed) {
+    if (!result.ok) break;
+    const std::uint64_t linked = verifier.Linked(c);
+    if (sequence <= linked) continue;
+    result.ok = false;
+    result.first_bad_chain = c;
+    result.first_bad_sequence = linked + 1;
+    result.problem = absl::StrCat("sequence ", sequence, " was confirmed on the audit topic, but the topic holds ",
+                                  linked == 0 ? std::string("no record of the chain")
+                                              : absl::StrCat("the chain only up to sequence ", linked),
+                                  ": its newest records were lost");
+  }
+  return result;
+}
+
+absl::StatusOr<std::map<std::string, std::uint64_t>> ComplianceApi::NewestConfirmed(const std::string& only) const {
+  std::vector<std::string> chains = {only};
+  if (only.empty()) {
+    DOCKET_ASSIGN_OR_RETURN(chains, store_.Chains());
+  }
+  const auto heads = store_.Heads(chains);
+  std::map<std::string, std::uint64_t> out;
+  for (std::size_t i = 0; i < chains.size(); ++i) {
+    if (!heads[i].ok()) return heads[i].status();
+    const std::uint64_t head = heads[i]->sequence;
+    if (head == 0) continue;
+    const std::uint64_t from = head > kConfirmedWindow ? head - kConfirmedWindow + 1 : 1;
+    DOCKET_ASSIGN_OR_RETURN(auto records, store_.Range(chains[i], from, head, kConfirmedWindow));
+    std::vector<const docket::v1::AuditRecord*> newest_first;
+    for (auto it = records.rbegin(); it != records.rend(); ++it) newest_first.push_back(&*it);
+    const auto published = store_.Published(newest_first);
+    for (std::size_t j = 0; j < newest_first.size(); ++j) {
+      if (!published[j].ok()) return published[j].status();
+      if (*published[j]) {
+        out[chains[i]] = newest_first[j]->sequence();
+        break;
+      }
+    }
+  }
+  return out;
 }
 
 absl::StatusOr<VerifyResult> ComplianceApi::MissingAuditTopic(const std::string& chain,

@@ -12,7 +12,9 @@
 //   VerifyAudit    supervisor or operator (the answer holds no record content)
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -69,8 +71,16 @@ class ComplianceApi {
   mutable std::atomic<bool> topic_verifying_{false};
   std::atomic<bool> cancelled_{false};
 
-  // TopicVerifier over everything read_audit_topic_ reads.
+  // TopicVerifier over everything read_audit_topic_ reads; then each chain
+  // must reach at least its NewestConfirmed sequence.
   absl::StatusOr<VerifyResult> VerifyAuditTopic(const std::string& chain) const;
+  // For each chain of the ledger (or `only`): the newest sequence among its
+  // newest kConfirmedWindow records whose subject is marked published, i.e.
+  // which the topic confirmed (chains without one are left out). A topic
+  // that lost its newest records (an unclean leader election, a topic
+  // recreated) lacks it; the scan of the chain alone cannot tell.
+  static constexpr std::uint64_t kConfirmedWindow = 256;
+  absl::StatusOr<std::map<std::string, std::uint64_t>> NewestConfirmed(const std::string& only) const;
   // The audit topic does not exist (`read` says so): verified when the ledger
   // never recorded anything (in `chain`), else broken.
   absl::StatusOr<VerifyResult> MissingAuditTopic(const std::string& chain, const absl::Status& read) const;

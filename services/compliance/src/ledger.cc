@@ -190,6 +190,11 @@ void TopicVerifier::Copy(const std::string& name, const Chain& chain, const dock
   }
 }
 
+std::uint64_t TopicVerifier::Linked(const std::string& chain) const {
+  auto it = chains_.find(chain);
+  return it == chains_.end() ? 0 : it->second.head.sequence;
+}
+
 VerifyResult TopicVerifier::Finish() {
   for (const auto& [name, chain] : chains_) {
     if (!result_.ok) break;

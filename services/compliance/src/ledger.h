@@ -118,6 +118,8 @@ class TopicVerifier {
   void Add(const docket::v1::AuditRecord& record);
   // Once every record was added: a record that never came fails here.
   VerifyResult Finish();
+  // The newest sequence of `chain` linked so far (0: none).
+  std::uint64_t Linked(const std::string& chain) const;
 
  private:
   struct Chain {

@@ -109,6 +109,21 @@ std::vector<absl::Status> InMemoryComplianceStore::MarkPublished(
   return out;
 }
 
+std::vector<absl::StatusOr<bool>> InMemoryComplianceStore::Published(
+    const std::vector<const docket::v1::AuditRecord*>& records) {
+  std::lock_guard lock(mu_);
+  std::vector<absl::StatusOr<bool>> out;
+  for (const auto* record : records) {
+    if (absl::Status s = MaybeFail(); !s.ok()) {
+      out.push_back(s);
+      continue;
+    }
+    auto it = subjects_.find({record->chain(), record->subject_event_id()});
+    out.push_back(it != subjects_.end() && it->second.published);
+  }
+  return out;
+}
+
 absl::StatusOr<std::vector<docket::v1::AuditRecord>> InMemoryComplianceStore::Trail(
     const std::string& item_id) {
   std::lock_guard lock(mu_);

@@ -224,6 +224,18 @@ class RedisComplianceStore final : public ComplianceStore {
     return EachReply<absl::Status>(redis_.Pipeline(commands), records.size(), ReplyStatus);
   }
 
+  std::vector<absl::StatusOr<bool>> Published(const std::vector<const docket::v1::AuditRecord*>& records) override {
+    std::vector<std::vector<std::string>> commands;
+    for (const auto* record : records) {
+      commands.push_back({"HGET", SubjectKey(record->chain(), record->subject_event_id()), "published"});
+    }
+    return EachReply<absl::StatusOr<bool>>(redis_.Pipeline(commands), records.size(),
+                                           [](const Reply& r) -> absl::StatusOr<bool> {
+                                             DOCKET_RETURN_IF_ERROR(ReplyStatus(r));
+                                             return r.str == "1";
+                                           });
+  }
+
   absl::StatusOr<std::vector<docket::v1::AuditRecord>> Trail(const std::string& item_id) override {
     DOCKET_ASSIGN_OR_RETURN(Reply r, redis_.Command({"ZRANGE", TrailKey(item_id), "0", "-1"}));
     if (r.type != Reply::Type::kArray) return Corrupt("expected an array of trail entries");

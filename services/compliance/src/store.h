@@ -79,6 +79,10 @@ class ComplianceStore {
   // Idempotent: each record's subject is on the audit topic.
   virtual std::vector<absl::Status> MarkPublished(
       const std::vector<const docket::v1::AuditRecord*>& records) = 0;
+  // Whether each record's subject is marked published (false once the
+  // subject expired).
+  virtual std::vector<absl::StatusOr<bool>> Published(
+      const std::vector<const docket::v1::AuditRecord*>& records) = 0;
 
   // An item's records, oldest first.
   virtual absl::StatusOr<std::vector<docket::v1::AuditRecord>> Trail(const std::string& item_id) = 0;
@@ -129,6 +133,7 @@ class InMemoryComplianceStore final : public ComplianceStore {
   std::vector<absl::StatusOr<AppendResult>> Append(const std::vector<AppendRequest>& records) override;
   std::vector<absl::Status> Index(const std::vector<const docket::v1::AuditRecord*>& records) override;
   std::vector<absl::Status> MarkPublished(const std::vector<const docket::v1::AuditRecord*>& records) override;
+  std::vector<absl::StatusOr<bool>> Published(const std::vector<const docket::v1::AuditRecord*>& records) override;
   absl::StatusOr<std::vector<docket::v1::AuditRecord>> Trail(const std::string& item_id) override;
   absl::StatusOr<std::vector<docket::v1::AuditRecord>> Range(const std::string& chain,
                                                              std::uint64_t from, std::uint64_t to,

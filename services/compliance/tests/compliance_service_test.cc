@@ -34,6 +34,7 @@ class ComplianceApiTest : public ::testing::Test {
                if (during_read_) std::exchange(during_read_, nullptr)();  // once
                if (topic_missing_) return absl::NotFoundError("topic docket.audit.v1 is not in the cluster");
                std::vector<kafka::Record> topic = publisher_.RecordsOf(topics_.audit());
+               topic.resize(topic.size() - std::min(drop_newest_, topic.size()));
                topic.insert(topic.end(), extra_audit_.begin(), extra_audit_.end());
                for (std::size_t i = 0; i < topic.size(); ++i) {
                  topic[i].offset = static_cast<std::int64_t>(i);
@@ -67,6 +68,7 @@ class ComplianceApiTest : public ::testing::Test {
   std::vector<kafka::Record> extra_audit_;  // appended to the audit topic
   std::function<void()> during_read_;        // runs once, while the topic is being read
   bool topic_missing_ = false;               // the cluster does not know the audit topic
+  std::size_t drop_newest_ = 0;              // published records the topic lost, newest first
   ComplianceApi api_;
 };
 
@@ -199,6 +201,62 @@ TEST_F(ComplianceApiTest, VerifyAuditOfTheTopicRunsOneAtATimeAndTheNextOneMayRun
   auto after = api_.VerifyAudit(Caller({"operator"}, {"*"}), req);
   ASSERT_TRUE(after.ok()) << after.status();
   EXPECT_TRUE(after->ok());
+}
+
+// The scan of the topic alone cannot see its newest records gone (after an
+// unclean leader election, or a topic recreated from a prefix): the ledger
+// knows which records the topic confirmed, and each must be there.
+TEST_F(ComplianceApiTest, VerifyAuditOfTheTopicNamesNewestRecordsTheTopicConfirmedAndLost) {
+  SubmitItem("a", "acme");
+  SubmitItem("b", "acme");
+  SubmitItem("c", "acme");
+  docket::v1::VerifyAuditRequest req;
+  req.set_source(docket::v1::VerifyAuditRequest::SOURCE_AUDIT_TOPIC);
+  ASSERT_TRUE(api_.VerifyAudit(Caller({"operator"}, {"*"}), req).value().ok());
+
+  drop_newest_ = 1;
+  auto lost = api_.VerifyAudit(Caller({"operator"}, {"*"}), req);
+  ASSERT_TRUE(lost.ok()) << lost.status();
+  EXPECT_FALSE(lost->ok());
+  EXPECT_EQ(lost->first_bad_chain(), "docket.work.v1/0");
+  EXPECT_EQ(lost->first_bad_sequence(), 3u);
+  EXPECT_THAT(lost->problem(), HasSubstr("sequence 3 was confirmed on the audit topic, but the topic holds the "
+                                         "chain only up to sequence 2: its newest records were lost"));
+  drop_newest_ = 3;
+  auto empty = api_.VerifyAudit(Caller({"operator"}, {"*"}), req);
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_FALSE(empty->ok());
+  EXPECT_EQ(empty->first_bad_sequence(), 1u);
+  EXPECT_THAT(empty->problem(), HasSubstr("but the topic holds no record of the chain"));
+}
+
+// A record appended to the ledger and not yet confirmed by the topic (its
+// publish is pending or retried) is legitimately not there yet.
+TEST_F(ComplianceApiTest, VerifyAuditOfTheTopicWaitsForARecordTheTopicHasNotConfirmedYet) {
+  SubmitItem("a", "acme");
+  const std::string chain = "docket.work.v1/0";
+  docket::v1::AuditRecord pending;
+  pending.set_chain(chain);
+  pending.set_subject_event_id("pending-publish");
+  pending.set_item_id("z");
+  Seal(*store_.Head(chain), "", &pending);
+  ASSERT_EQ(store_.Append({AppendRequest{pending, ""}})[0]->status, AppendStatus::kAppended);
+  docket::v1::VerifyAuditRequest req;
+  req.set_source(docket::v1::VerifyAuditRequest::SOURCE_AUDIT_TOPIC);
+  auto waiting = api_.VerifyAudit(Caller({"operator"}, {"*"}), req);
+  ASSERT_TRUE(waiting.ok()) << waiting.status();
+  EXPECT_TRUE(waiting->ok()) << waiting->problem();
+
+  ASSERT_TRUE(store_.MarkPublished({&pending})[0].ok());  // confirmed, yet not on the topic
+  auto lost = api_.VerifyAudit(Caller({"operator"}, {"*"}), req);
+  ASSERT_TRUE(lost.ok()) << lost.status();
+  EXPECT_FALSE(lost->ok());
+  EXPECT_EQ(lost->first_bad_sequence(), 2u);
+
+  store_.FailNext(1, absl::UnavailableError("redis down"));
+  auto unreadable = api_.VerifyAudit(Caller({"operator"}, {"*"}), req);
+  EXPECT_EQ(unreadable.status().code(), absl::StatusCode::kUnavailable) << unreadable.status();
+  EXPECT_THAT(std::string(unreadable.status().message()), HasSubstr("audit ledger: redis down"));
 }
 
 // A cluster whose topics are created on first use has no audit topic until

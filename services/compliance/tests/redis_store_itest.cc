@@ -53,6 +53,9 @@ class InterposingStore final : public ComplianceStore {
   std::vector<absl::Status> MarkPublished(const std::vector<const AuditRecord*>& records) override {
     return inner_.MarkPublished(records);
   }
+  std::vector<absl::StatusOr<bool>> Published(const std::vector<const AuditRecord*>& records) override {
+    return inner_.Published(records);
+  }
   absl::StatusOr<std::vector<AuditRecord>> Trail(const std::string& item_id) override {
     return inner_.Trail(item_id);
   }
@@ -285,6 +288,13 @@ TEST_F(ComplianceRedisStoreItest, AnAuditRecordIsStoredOnceInItsChainAndTheSubje
   for (std::size_t i = 0; i < 2; ++i) {
     EXPECT_EQ((*trail)[i].SerializeAsString(), chain[i].SerializeAsString()) << i;
   }
+  AuditRecord unknown = chain[0];
+  unknown.set_subject_event_id("never-recorded");
+  const auto published = redis_store_->Published({&chain[0], &chain[1], &unknown});
+  ASSERT_EQ(published.size(), 3u);
+  EXPECT_TRUE(published[0].ok() && *published[0]) << "the topic confirmed it";
+  EXPECT_TRUE(published[1].ok() && *published[1]);
+  EXPECT_TRUE(published[2].ok() && !*published[2]) << "no subject: not confirmed";
   // A redelivered record finds its stored original through the reference.
   auto again = redis_store_->Append({AppendRequest{chain[1], ""}});
   ASSERT_TRUE(again[0].ok()) << again[0].status();
