@@ -228,8 +228,12 @@ std::string LogPath(const std::string& what) {
   if (const auto* info = ::testing::UnitTest::GetInstance()->current_test_info()) {
     test = absl::StrCat(info->test_suite_name(), ".", info->name());
   }
-  return (dir / Sanitize(absl::StrCat(test, ".", what, ".", ::getpid(), ".", counter++, ".log")))
-      .string();
+  // test-logs outlives the run: a pid of an earlier run may come again, and
+  // a directory made under its name (a service's config dir) is still there.
+  for (;;) {
+    fs::path path = dir / Sanitize(absl::StrCat(test, ".", what, ".", ::getpid(), ".", counter++, ".log"));
+    if (!fs::exists(path, ec)) return path.string();
+  }
 }
 
 std::string UniqueName(const std::string& prefix) {
