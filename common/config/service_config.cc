@@ -51,7 +51,11 @@ const std::vector<std::pair<std::string, std::string>>& ServiceConfigKeys() {
       {"DOCKET_TOPIC_PREFIX", "prefix of Docket's topics (default docket.)"},
       {"DOCKET_CONSUMER_GROUP", "Kafka consumer group (default docket-<service>)"},
       {"DOCKET_CONSUMER_THREADS", "consumer group members in this process, 1..64 (default per service)"},
-      {"DOCKET_REDIS_URL", "redis://[[user]:password@]host[:port][/db] (required)"},
+      {"DOCKET_REDIS_URL", "redis[s]://[[user]:password@]host[:port][/db] (required; rediss = TLS)"},
+      {"DOCKET_REDIS_CA_FILE", "rediss: CA that signed Redis's certificate (PEM; default: the system's CAs)"},
+      {"DOCKET_REDIS_CERT_FILE", "rediss: client certificate (PEM), for a Redis with tls-auth-clients"},
+      {"DOCKET_REDIS_KEY_FILE", "rediss: the client certificate's private key (PEM)"},
+      {"DOCKET_REDIS_SERVER_NAME", "rediss: the name Redis's certificate must carry (default: the URL's host)"},
       {"DOCKET_GRPC_LISTEN", "gRPC listen address host:port (port 0 = any free port)"},
       {"DOCKET_METRICS_LISTEN", "Prometheus /metrics listen address host:port"},
       {"DOCKET_TLS_CERT_FILE", "server certificate chain (PEM); with the key file, TLS is on"},
@@ -102,6 +106,10 @@ absl::StatusOr<ServiceConfig> LoadServiceConfig(const ServiceDefaults& defaults,
   c.topic_prefix = get("DOCKET_TOPIC_PREFIX", "docket.");
   c.consumer_group = get("DOCKET_CONSUMER_GROUP", "docket-" + defaults.service);
   c.redis_url = get("DOCKET_REDIS_URL");
+  c.redis_ca_file = get("DOCKET_REDIS_CA_FILE");
+  c.redis_cert_file = get("DOCKET_REDIS_CERT_FILE");
+  c.redis_key_file = get("DOCKET_REDIS_KEY_FILE");
+  c.redis_server_name = get("DOCKET_REDIS_SERVER_NAME");
   c.grpc_listen = get("DOCKET_GRPC_LISTEN", absl::StrCat("0.0.0.0:", defaults.grpc_port));
   c.metrics_listen = get("DOCKET_METRICS_LISTEN", absl::StrCat("0.0.0.0:", defaults.metrics_port));
   c.tls_cert_file = get("DOCKET_TLS_CERT_FILE");
@@ -128,6 +136,10 @@ absl::StatusOr<ServiceConfig> LoadServiceConfig(const ServiceDefaults& defaults,
   if (c.tls_cert_file.empty() != c.tls_key_file.empty()) {
     return absl::InvalidArgumentError(
         "DOCKET_TLS_CERT_FILE and DOCKET_TLS_KEY_FILE must be given together");
+  }
+  if (c.redis_cert_file.empty() != c.redis_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "DOCKET_REDIS_CERT_FILE and DOCKET_REDIS_KEY_FILE must be given together");
   }
   if (!c.tls_client_ca_file.empty() && c.tls_cert_file.empty()) {
     return absl::InvalidArgumentError(

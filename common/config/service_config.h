@@ -29,6 +29,10 @@ struct ServiceConfig {
   // parallel). More than the topic's partitions per replica leaves some idle.
   int consumer_threads = 1;
   std::string redis_url;          // DOCKET_REDIS_URL (required)
+  std::string redis_ca_file;      // DOCKET_REDIS_CA_FILE (rediss://)
+  std::string redis_cert_file;    // DOCKET_REDIS_CERT_FILE (rediss://, with KEY: client certificate)
+  std::string redis_key_file;     // DOCKET_REDIS_KEY_FILE
+  std::string redis_server_name;  // DOCKET_REDIS_SERVER_NAME (rediss://)
   std::string grpc_listen;        // DOCKET_GRPC_LISTEN, default 0.0.0.0:<service default>
   std::string metrics_listen;     // DOCKET_METRICS_LISTEN, default 0.0.0.0:<service default>
   std::string tls_cert_file;      // DOCKET_TLS_CERT_FILE (with KEY: TLS on)

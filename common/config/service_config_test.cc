@@ -62,6 +62,21 @@ TEST(ServiceConfigTest, UnknownFlagAndBadValuesAreNamed) {
   EXPECT_THAT(tls.status().message(), HasSubstr("DOCKET_TLS_KEY_FILE"));
 }
 
+TEST(ServiceConfigTest, RedisTlsFilesAreReadAndACertificateWithoutItsKeyIsNamed) {
+  auto env = MinimalEnv();
+  env["DOCKET_REDIS_URL"] = "rediss://cache.example.net:6380/0";
+  env["DOCKET_REDIS_CA_FILE"] = "/etc/docket/redis/ca.crt";
+  env["DOCKET_REDIS_SERVER_NAME"] = "cache.example.net";
+  auto c = LoadServiceConfig(kIntake, env, {"x"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->redis_ca_file, "/etc/docket/redis/ca.crt");
+  EXPECT_EQ(c->redis_server_name, "cache.example.net");
+  env["DOCKET_REDIS_CERT_FILE"] = "/etc/docket/redis/client.crt";
+  auto half = LoadServiceConfig(kIntake, env, {"x"});
+  EXPECT_EQ(half.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(half.status().message(), HasSubstr("DOCKET_REDIS_CERT_FILE and DOCKET_REDIS_KEY_FILE"));
+}
+
 TEST(ServiceConfigTest, ConsumerThreadsDefaultPerServiceAndOutOfRangeIsNamed) {
   const ServiceDefaults four{"compliance", 7003, 9103, 4};
   auto def = LoadServiceConfig(four, MinimalEnv(), {"x"});

@@ -1,7 +1,8 @@
-// RedisClient over hiredis 0.14 blocking contexts, one per pooled connection.
+// RedisClient over a pool of blocking connections (connection.h: a socket,
+// TLS for rediss://, hiredis's protocol reader).
 //
 // How failures travel:
-// - A context whose err is set is unusable: it is dropped and the slot
+// - A connection that failed is unusable: it is dropped and the slot
 //   reconnects on its next use.
 // - An I/O error or EOF means the server went away (restart, failover), so
 //   every other connection made before it is suspect too: the pool bumps its
@@ -39,6 +40,7 @@
 #include "absl/strings/string_view.h"
 #include "common/log/log.h"
 #include "common/metrics/metrics.h"
+#include "common/redis/connection.h"
 #include "common/redis/redis_client.h"
 
 namespace docket::redis {
@@ -52,12 +54,8 @@ const log::Logger& Logger() {
   return logger;
 }
 
-struct ContextFree {
-  void operator()(redisContext* c) const {
-    if (c != nullptr) redisFree(c);
-  }
-};
-using ContextPtr = std::unique_ptr<redisContext, ContextFree>;
+using internal::Connection;
+using ConnectionPtr = std::unique_ptr<Connection>;
 
 struct ReplyFree {
   void operator()(redisReply* r) const {
@@ -65,13 +63,6 @@ struct ReplyFree {
   }
 };
 using ReplyPtr = std::unique_ptr<redisReply, ReplyFree>;
-
-timeval ToTimeval(milliseconds ms) {
-  timeval tv{};
-  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
-  return tv;
-}
 
 std::int64_t Millis(SteadyClock::duration d) {
   return std::chrono::duration_cast<milliseconds>(d).count();
@@ -134,7 +125,7 @@ bool IsRetryableCode(absl::StatusCode code) {
   return code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kDeadlineExceeded;
 }
 
-// hiredis writes with write(2): a peer that reset the connection would raise
+// OpenSSL writes with write(2): a peer that reset the connection would raise
 // SIGPIPE and kill the process. Block it in this thread for the duration of
 // a call and swallow one that became pending meanwhile.
 class SigpipeGuard {
@@ -282,15 +273,16 @@ enum class Fate {
 };
 
 struct Conn {
-  ContextPtr ctx;
+  ConnectionPtr ctx;
   std::uint64_t epoch = 0;
   bool ever_connected = false;
 };
 
 class HiredisClient final : public RedisClient {
  public:
-  HiredisClient(const RedisOptions& options, metrics::MetricsRegistry* registry)
+  HiredisClient(const RedisOptions& options, std::shared_ptr<SSL_CTX> tls, metrics::MetricsRegistry* registry)
       : options_(options),
+        tls_(std::move(tls)),
         address_(options.host.find(':') != std::string::npos
                      ? absl::StrCat("[", options.host, "]:", options.port)
                      : absl::StrCat(options.host, ":", options.port)),
@@ -306,9 +298,9 @@ class HiredisClient final : public RedisClient {
   absl::StatusOr<Reply> Command(const std::vector<std::string>& args) override {
     if (args.empty()) return absl::InvalidArgumentError("redis: empty command");
     if (ChangesConnectionState(args.front())) return RefuseStateful(args.front(), "as a command");
-    return Run<Reply>(args.front(), [&](redisContext* c, Fate& fate,
+    return Run<Reply>(args.front(), [&](Connection* c, Fate& fate,
                                         absl::string_view&) -> absl::StatusOr<Reply> {
-      auto reply = SendCommand(c, args, fate);
+      auto reply = SendCommand(*c, args, fate);
       if (!reply.ok()) return reply.status();
       if (reply->is_error()) return ErrorReplyStatus(reply->str);
       return reply;
@@ -339,25 +331,14 @@ class HiredisClient final : public RedisClient {
     if (commands.empty()) return std::vector<Reply>{};
     auto replies = Run<std::vector<Reply>>(
         "PIPELINE",
-        [&](redisContext* c, Fate& fate, absl::string_view&) -> absl::StatusOr<std::vector<Reply>> {
-          std::vector<const char*> argv;
-          std::vector<std::size_t> lens;
-          for (const auto& cmd : commands) {
-            Argv(cmd, argv, lens);
-            if (redisAppendCommandArgv(c, static_cast<int>(argv.size()), argv.data(),
-                                       lens.data()) != REDIS_OK) {
-              return TransportError(c, errno, fate);
-            }
-          }
+        [&](Connection* c, Fate& fate, absl::string_view&) -> absl::StatusOr<std::vector<Reply>> {
+          for (const auto& cmd : commands) c->Append(cmd);
           std::vector<Reply> out;
           out.reserve(commands.size());
           for (std::size_t i = 0; i < commands.size(); ++i) {
-            void* raw = nullptr;
-            const int rc = redisGetReply(c, &raw);
-            const int saved_errno = errno;
-            ReplyPtr reply(static_cast<redisReply*>(raw));
+            ReplyPtr reply(c->GetReply());
             // The remaining replies are unread: the connection cannot be reused.
-            if (rc != REDIS_OK || reply == nullptr) return TransportError(c, saved_errno, fate);
+            if (reply == nullptr) return TransportError(*c, fate);
             out.push_back(Convert(reply.get()));
           }
           return out;
@@ -379,9 +360,9 @@ class HiredisClient final : public RedisClient {
     cmd.push_back(std::to_string(keys.size()));
     cmd.insert(cmd.end(), keys.begin(), keys.end());
     cmd.insert(cmd.end(), args.begin(), args.end());
-    return Run<Reply>("EVALSHA", [&](redisContext* c, Fate& fate,
+    return Run<Reply>("EVALSHA", [&](Connection* c, Fate& fate,
                                      absl::string_view& verb) -> absl::StatusOr<Reply> {
-      auto reply = SendCommand(c, cmd, fate);
+      auto reply = SendCommand(*c, cmd, fate);
       if (!reply.ok()) return reply.status();
       if (reply->is_error() && absl::StartsWith(reply->str, "NOSCRIPT")) {
         // Not in the script cache (restart, SCRIPT FLUSH, failover): EVAL
@@ -389,7 +370,7 @@ class HiredisClient final : public RedisClient {
         verb = "EVAL";
         cmd[0] = "EVAL";
         cmd[1] = script.source();
-        reply = SendCommand(c, cmd, fate);
+        reply = SendCommand(*c, cmd, fate);
         if (!reply.ok()) return reply.status();
       }
       if (reply->is_error()) return ErrorReplyStatus(reply->str);
@@ -398,46 +379,30 @@ class HiredisClient final : public RedisClient {
   }
 
  private:
-  static void Argv(const std::vector<std::string>& args, std::vector<const char*>& argv,
-                   std::vector<std::size_t>& lens) {
-    argv.clear();
-    lens.clear();
-    for (const auto& a : args) {
-      argv.push_back(a.data());
-      lens.push_back(a.size());  // binary-safe: embedded NULs are kept
-    }
-  }
-
-  absl::StatusOr<Reply> SendCommand(redisContext* c, const std::vector<std::string>& args,
-                                    Fate& fate) {
-    std::vector<const char*> argv;
-    std::vector<std::size_t> lens;
-    Argv(args, argv, lens);
-    ReplyPtr reply(static_cast<redisReply*>(
-        redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data())));
-    const int saved_errno = errno;
-    if (reply == nullptr) return TransportError(c, saved_errno, fate);
+  absl::StatusOr<Reply> SendCommand(Connection& c, const std::vector<std::string>& args, Fate& fate) {
+    c.Append(args);
+    ReplyPtr reply(c.GetReply());
+    if (reply == nullptr) return TransportError(c, fate);
     return Convert(reply.get());
   }
 
-  // Maps a failed hiredis call (context err set) to a status and a fate.
-  absl::Status TransportError(redisContext* c, int saved_errno, Fate& fate) {
-    const std::string detail = c->err != 0 ? std::string(c->errstr) : "no reply";
-    if (c->err == REDIS_ERR_IO && (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK)) {
-      fate = Fate::kDrop;
-      return absl::DeadlineExceededError(absl::StrCat("redis ", address_, ": no reply within ",
-                                                      options_.command_timeout.count(), " ms"));
+  // Maps a failed connection to a status and a fate.
+  absl::Status TransportError(const Connection& c, Fate& fate) {
+    switch (c.error()) {
+      case Connection::Error::kTimeout:
+        fate = Fate::kDrop;
+        return absl::DeadlineExceededError(absl::StrCat("redis ", address_, ": no reply within ",
+                                                        options_.command_timeout.count(), " ms"));
+      case Connection::Error::kProtocol:
+        fate = Fate::kDrop;
+        return absl::InternalError(absl::StrCat("redis ", address_, ": protocol error: ", c.error_text()));
+      case Connection::Error::kIo:
+      case Connection::Error::kEof:
+      case Connection::Error::kNone:
+        break;
     }
-    if (c->err == REDIS_ERR_IO || c->err == REDIS_ERR_EOF || c->err == 0) {
-      fate = Fate::kPeerLost;
-      return absl::UnavailableError(
-          absl::StrCat("redis ", address_, ": connection lost: ", detail));
-    }
-    fate = Fate::kDrop;
-    if (c->err == REDIS_ERR_PROTOCOL) {
-      return absl::InternalError(absl::StrCat("redis ", address_, ": protocol error: ", detail));
-    }
-    return absl::UnavailableError(absl::StrCat("redis ", address_, ": ", detail));
+    fate = Fate::kPeerLost;
+    return absl::UnavailableError(absl::StrCat("redis ", address_, ": connection lost: ", c.error_text()));
   }
 
   // Borrows a connection, runs `body` on it, gives it back, and records the
@@ -492,7 +457,7 @@ class HiredisClient final : public RedisClient {
     }
     conn = idle_.back();
     idle_.pop_back();
-    ContextPtr stale = std::move(conn->ctx);  // from before a lost peer, if any
+    ConnectionPtr stale = std::move(conn->ctx);  // from before a lost peer, if any
 
     const auto now = SteadyClock::now();
     bool probe = false;
@@ -568,7 +533,7 @@ class HiredisClient final : public RedisClient {
   }
 
   void Release(Conn* conn, Fate fate) {
-    ContextPtr dead;
+    ConnectionPtr dead;
     {
       std::lock_guard lock(mu_);
       if (fate != Fate::kHealthy) dead = std::move(conn->ctx);
@@ -582,31 +547,18 @@ class HiredisClient final : public RedisClient {
 
   // Opens, authenticates and selects the db; on success conn.ctx is set.
   absl::Status Connect(Conn& conn) {
-    ContextPtr c(redisConnectWithTimeout(options_.host.c_str(), options_.port,
-                                         ToTimeval(options_.connect_timeout)));
-    if (c == nullptr) {
-      return absl::UnavailableError(
-          absl::StrCat("redis ", address_, ": cannot allocate a connection"));
+    auto opened = Connection::Open(options_, tls_);
+    if (!opened.ok()) {
+      return absl::Status(opened.status().code(),
+                          absl::StrCat("redis ", address_, ": ", opened.status().message()));
     }
-    if (c->err != 0) {
-      return absl::UnavailableError(
-          absl::StrCat("redis ", address_, ": connect failed: ", c->errstr));
-    }
-    if (redisSetTimeout(c.get(), ToTimeval(options_.command_timeout)) != REDIS_OK) {
-      return absl::UnavailableError(
-          absl::StrCat("redis ", address_, ": cannot set the command timeout: ", c->errstr));
-    }
-    if (redisEnableKeepAlive(c.get()) != REDIS_OK) {
-      // Without keepalive a silently dead peer is found by the command
-      // timeout instead; not worth refusing the connection.
-      Logger().Debug("redis keepalive not enabled", {{"addr", address_}, {"error", c->errstr}});
-    }
+    ConnectionPtr c = *std::move(opened);
     Fate fate = Fate::kHealthy;
     if (!options_.password.empty()) {
       std::vector<std::string> auth = {"AUTH"};
       if (!options_.username.empty()) auth.push_back(options_.username);
       auth.push_back(options_.password);
-      auto reply = SendCommand(c.get(), auth, fate);
+      auto reply = SendCommand(*c, auth, fate);
       if (!reply.ok()) return SetupStatus(reply.status(), "AUTH");
       if (reply->is_error()) {
         return absl::UnauthenticatedError(
@@ -615,7 +567,7 @@ class HiredisClient final : public RedisClient {
       }
     }
     if (options_.db != 0) {
-      auto reply = SendCommand(c.get(), {"SELECT", std::to_string(options_.db)}, fate);
+      auto reply = SendCommand(*c, {"SELECT", std::to_string(options_.db)}, fate);
       if (!reply.ok()) return SetupStatus(reply.status(), "SELECT");
       if (reply->is_error()) {
         const absl::Status s = ErrorReplyStatus(reply->str);
@@ -651,6 +603,7 @@ class HiredisClient final : public RedisClient {
   }
 
   const RedisOptions options_;
+  const std::shared_ptr<SSL_CTX> tls_;  // null without TLS
   const std::string address_;  // host:port, what logs and errors name
   std::unique_ptr<ClientMetrics> metrics_;
 
@@ -696,7 +649,21 @@ absl::StatusOr<std::unique_ptr<RedisClient>> MakeRedisClient(const RedisOptions&
   if (options.backoff_max < options.backoff_initial) {
     return absl::InvalidArgumentError("redis: backoff_max must be >= backoff_initial");
   }
-  return std::make_unique<HiredisClient>(options, metrics);
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("redis: a TLS client certificate and its key go together");
+  }
+  if (!options.tls && (!options.tls_ca_file.empty() || !options.tls_cert_file.empty() ||
+                       !options.tls_server_name.empty())) {
+    return absl::InvalidArgumentError(
+        "redis: TLS settings are given but the connection is plaintext (use rediss://)");
+  }
+  std::shared_ptr<SSL_CTX> tls;
+  if (options.tls) {
+    auto ctx = internal::MakeTlsContext(options);
+    if (!ctx.ok()) return ctx.status();
+    tls = *std::move(ctx);
+  }
+  return std::make_unique<HiredisClient>(options, std::move(tls), metrics);
 }
 
 }  // namespace docket::redis

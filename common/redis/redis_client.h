@@ -32,12 +32,22 @@ struct RedisOptions {
   // How long a call waits for a free pooled connection before it gives up
   // with DEADLINE_EXCEEDED.
   std::chrono::milliseconds acquire_timeout{2000};
+  // TLS (rediss://): the server's certificate is verified against
+  // tls_ca_file (PEM; empty = the system's CAs) for tls_server_name (empty =
+  // host; an IP address is matched against the certificate's IP SANs); a
+  // client certificate (tls_cert_file with tls_key_file) is presented when
+  // given, for a Redis with tls-auth-clients.
+  bool tls = false;
+  std::string tls_ca_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_server_name;
 };
 
-// Parses redis://[[user]:password@]host[:port][/db] (user and password are
-// percent-decoded; an IPv6 host goes in brackets). INVALID_ARGUMENT names the
-// part that is wrong, never echoing the password; rediss:// is rejected
-// because hiredis 0.14 has no TLS.
+// Parses redis[s]://[[user]:password@]host[:port][/db] (user and password are
+// percent-decoded; an IPv6 host goes in brackets; rediss:// turns TLS on, the
+// TLS files come from elsewhere). INVALID_ARGUMENT names the part that is
+// wrong, never echoing the password.
 absl::StatusOr<RedisOptions> ParseRedisUrl(std::string_view url);
 
 // A Redis reply, free of hiredis types.

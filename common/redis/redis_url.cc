@@ -1,4 +1,4 @@
-// ParseRedisUrl: redis://[[user]:password@]host[:port][/db].
+// ParseRedisUrl: redis[s]://[[user]:password@]host[:port][/db].
 //
 // Error messages quote the scheme, host, port and db when they are wrong, but
 // never the userinfo: it holds the password.
@@ -64,15 +64,11 @@ absl::StatusOr<RedisOptions> ParseRedisUrl(std::string_view url_text) {
   const auto scheme_end = url.find("://");
   if (scheme_end == absl::string_view::npos) {
     return absl::InvalidArgumentError(
-        "redis url: missing scheme; expected redis://[[user]:password@]host[:port][/db]");
+        "redis url: missing scheme; expected redis[s]://[[user]:password@]host[:port][/db]");
   }
   const std::string scheme = absl::AsciiStrToLower(url.substr(0, scheme_end));
-  if (scheme == "rediss") {
-    return absl::InvalidArgumentError(
-        "redis url: rediss:// (TLS) not supported: hiredis 0.14 has no TLS; use redis:// "
-        "or a TLS-terminating proxy");
-  }
-  if (scheme != "redis") {
+  options.tls = scheme == "rediss";
+  if (scheme != "redis" && scheme != "rediss") {
     // Quote the scheme only if it looks like one: text before a "://" that
     // is inside a password must not be echoed.
     bool looks_like_scheme = !scheme.empty() && scheme.size() <= 16;
@@ -84,8 +80,8 @@ absl::StatusOr<RedisOptions> ParseRedisUrl(std::string_view url_text) {
     }
     return absl::InvalidArgumentError(
         looks_like_scheme
-            ? absl::StrCat("redis url: unsupported scheme '", scheme, "'; expected redis://")
-            : std::string("redis url: invalid scheme; expected redis://"));
+            ? absl::StrCat("redis url: unsupported scheme '", scheme, "'; expected redis:// or rediss://")
+            : std::string("redis url: invalid scheme; expected redis:// or rediss://"));
   }
   absl::string_view rest = url.substr(scheme_end + 3);
 

@@ -87,9 +87,16 @@ void ExpectInvalid(const std::string& url, const std::string& mentions) {
       << url << " -> " << o.status().message();
 }
 
-TEST(ParseRedisUrlTest, TlsSchemeIsRejectedAsNotSupported) {
-  ExpectInvalid("rediss://:pw@h:6380", "TLS");
-  ExpectInvalid("rediss://:pw@h:6380", "not supported");
+TEST(ParseRedisUrlTest, TheTlsSchemeTurnsTlsOnAndThePlainOneLeavesItOff) {
+  auto tls = ParseRedisUrl("rediss://:pw@cache.example.net:6380/2");
+  ASSERT_TRUE(tls.ok()) << tls.status();
+  EXPECT_TRUE(tls->tls);
+  EXPECT_EQ(tls->host, "cache.example.net");
+  EXPECT_EQ(tls->port, 6380);
+  EXPECT_EQ(tls->db, 2);
+  EXPECT_EQ(tls->password, "pw");
+  EXPECT_TRUE(ParseRedisUrl("REDISS://h")->tls);
+  EXPECT_FALSE(ParseRedisUrl("redis://h")->tls);
 }
 
 TEST(ParseRedisUrlTest, InvalidUrlsNameTheBadPart) {
@@ -122,7 +129,7 @@ TEST(ParseRedisUrlTest, ErrorsNeverEchoThePassword) {
       "redis://:" + secret + "%zz@h",             // bad escape in the password
       "redis://:" + secret + "%4@h",              // truncated escape
       "redis://u%G1:" + secret + "@h",            // bad escape in the user
-      "rediss://:" + secret + "@h",
+      "rediss://:" + secret + "@h:notaport",
       ":" + secret + "://x@h",                    // a "scheme" made of the password
       "redis://:" + secret + "@h?x=" + secret,    // not even in a query
   };

@@ -102,6 +102,10 @@ absl::StatusOr<std::unique_ptr<ServiceRuntime>> ServiceRuntime::Create(
     return absl::InvalidArgumentError(
         absl::StrCat("DOCKET_REDIS_URL: ", redis_options.status().message()));
   }
+  redis_options->tls_ca_file = config.redis_ca_file;
+  redis_options->tls_cert_file = config.redis_cert_file;
+  redis_options->tls_key_file = config.redis_key_file;
+  redis_options->tls_server_name = config.redis_server_name;
   auto redis_client = redis::MakeRedisClient(*redis_options, rt->metrics_.get());
   if (!redis_client.ok()) return redis_client.status();
   rt->redis_ = std::move(*redis_client);

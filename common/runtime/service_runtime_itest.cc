@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,6 +21,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/testing/fixtures.h"
+#include "common/testing/test_pki.h"
 
 namespace docket::runtime {
 namespace {
@@ -114,13 +116,13 @@ class ScriptedRedis {
   std::vector<std::thread> talkers_;
 };
 
-config::ServiceConfig Config(const std::string& brokers, const std::string& redis_url) {
-  auto c = config::LoadServiceConfig(config::ServiceDefaults{"intake", 0, 0},
-                                     {{"DOCKET_KAFKA_BROKERS", brokers},
-                                      {"DOCKET_REDIS_URL", redis_url},
-                                      {"DOCKET_GRPC_LISTEN", "127.0.0.1:0"},
-                                      {"DOCKET_METRICS_LISTEN", "127.0.0.1:0"}},
-                                     {"docket-intake"});
+config::ServiceConfig Config(const std::string& brokers, const std::string& redis_url,
+                             std::map<std::string, std::string> more = {}) {
+  more.insert({{"DOCKET_KAFKA_BROKERS", brokers},
+               {"DOCKET_REDIS_URL", redis_url},
+               {"DOCKET_GRPC_LISTEN", "127.0.0.1:0"},
+               {"DOCKET_METRICS_LISTEN", "127.0.0.1:0"}});
+  auto c = config::LoadServiceConfig(config::ServiceDefaults{"intake", 0, 0}, more, {"docket-intake"});
   EXPECT_TRUE(c.ok()) << c.status();
   return *c;
 }
@@ -155,6 +157,34 @@ TEST_F(ServiceRuntimeItest, ARealRedisSevenAndAServerHidingItsVersionStartUp) {
   ScriptedRedis quiet("# Server\r\nredis_mode:standalone\r\n");
   auto rt2 = ServiceRuntime::Create(Config(kafka_->bootstrap(), quiet.url()), std::chrono::seconds(10));
   EXPECT_TRUE(rt2.ok()) << "a version it cannot see gets a warning, not a refusal: " << rt2.status();
+}
+
+// A managed Redis that speaks TLS only: rediss:// and the CA (and, for
+// tls-auth-clients, the client certificate) from the environment.
+TEST_F(ServiceRuntimeItest, AServiceStartsAgainstARedisThatSpeaksOnlyMutualTls) {
+  auto pki = testing::TestPki::Create();
+  ASSERT_TRUE(pki.ok()) << pki.status();
+  auto redis = testing::RedisServer::Start(testing::RedisServer::Tls{
+      (*pki)->File("server.crt"), (*pki)->File("server.key"), (*pki)->File("ca.crt"), true});
+  ASSERT_TRUE(redis.ok()) << redis.status();
+  const std::string url = absl::StrCat("rediss://127.0.0.1:", (*redis)->tls_port(), "/0");
+  auto rt = ServiceRuntime::Create(Config(kafka_->bootstrap(), url,
+                                          {{"DOCKET_REDIS_CA_FILE", (*pki)->File("ca.crt")},
+                                           {"DOCKET_REDIS_CERT_FILE", (*pki)->File("client.crt")},
+                                           {"DOCKET_REDIS_KEY_FILE", (*pki)->File("client.key")}}),
+                                   std::chrono::seconds(10));
+  ASSERT_TRUE(rt.ok()) << rt.status();
+  auto pong = (*rt)->redis().Command({"PING"});
+  ASSERT_TRUE(pong.ok()) << pong.status();
+  EXPECT_EQ(pong->str, "PONG");
+
+  auto plain = ServiceRuntime::Create(
+      Config(kafka_->bootstrap(), absl::StrCat("redis://127.0.0.1:", (*redis)->port(), "/0"),
+             {{"DOCKET_REDIS_CA_FILE", (*pki)->File("ca.crt")}}),
+      std::chrono::seconds(10));
+  ASSERT_FALSE(plain.ok());
+  EXPECT_EQ(plain.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(plain.status().message(), HasSubstr("use rediss://"));
 }
 
 }  // namespace

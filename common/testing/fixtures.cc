@@ -339,12 +339,14 @@ void ChildProcess::Kill() {
 
 // ------------------------------------------------------------------ RedisServer
 
-absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::Start() {
+absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::Start(std::optional<Tls> tls) {
   auto server = std::unique_ptr<RedisServer>(new RedisServer());
+  server->tls_ = std::move(tls);
   absl::Status last;
   // A free port can be taken before redis binds it: then try another.
   for (int attempt = 0; attempt < 3; ++attempt) {
     server->port_ = FreePort();
+    if (server->tls_) server->tls_port_ = FreePort();
     last = server->Launch();
     if (last.ok()) return server;
   }
@@ -353,10 +355,14 @@ absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::Start() {
 
 absl::Status RedisServer::Launch() {
   log_path_ = LogPath("redis");
-  auto process = ChildProcess::Spawn(
-      {"redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "",
-       "--appendonly", "no", "--daemonize", "no"},
-      log_path_);
+  std::vector<std::string> args = {"redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1",
+                                   "--save", "", "--appendonly", "no", "--daemonize", "no"};
+  if (tls_) {
+    args.insert(args.end(), {"--tls-port", std::to_string(tls_port_), "--tls-cert-file", tls_->cert_file,
+                             "--tls-key-file", tls_->key_file, "--tls-ca-cert-file", tls_->ca_file,
+                             "--tls-auth-clients", tls_->require_client_cert ? "yes" : "no"});
+  }
+  auto process = ChildProcess::Spawn(args, log_path_);
   if (!process.ok()) return process.status();
   process_ = std::move(*process);
   bool exited = false;

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,9 +58,16 @@ std::string UniqueName(const std::string& prefix);
 
 class RedisServer {
  public:
-  static absl::StatusOr<std::unique_ptr<RedisServer>> Start();
+  // With `tls`, a second port speaks TLS only (redis-server's --tls-port),
+  // next to the plaintext one.
+  struct Tls {
+    std::string cert_file, key_file, ca_file;
+    bool require_client_cert = false;  // tls-auth-clients yes
+  };
+  static absl::StatusOr<std::unique_ptr<RedisServer>> Start(std::optional<Tls> tls = std::nullopt);
   ~RedisServer();
   int port() const { return port_; }
+  int tls_port() const { return tls_port_; }
   std::string url() const;  // redis://127.0.0.1:<port>/0
   absl::Status Stop();      // kill the server (data kept in memory is lost)
   absl::Status Restart();   // start again on the same port
@@ -69,6 +77,8 @@ class RedisServer {
   RedisServer() = default;
   absl::Status Launch();
   int port_ = 0;
+  int tls_port_ = 0;
+  std::optional<Tls> tls_;
   std::string log_path_;
   std::unique_ptr<ChildProcess> process_;
 };

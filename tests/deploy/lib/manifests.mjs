@@ -16,11 +16,12 @@ export const VARIANTS = [
   { name: "prod", dir: "overlays/prod", autoscaled: true, secretsRendered: false, namespaced: true, restricted: true },
   { name: "prod+tls", dir: "overlays/prod-tls", autoscaled: true, secretsRendered: false, namespaced: true, restricted: true, tls: true },
   { name: "prod+compliance-principal", dir: "overlays/prod-compliance-principal", autoscaled: true, secretsRendered: false, namespaced: true, restricted: true, compliancePrincipal: true },
+  { name: "prod+redis-tls", dir: "overlays/prod-redis-tls", autoscaled: true, secretsRendered: false, namespaced: true, restricted: true, redisTls: true },
 ];
 
 // Secrets an overlay may expect to exist in the cluster (created by the operator).
 const EXTERNAL_SECRETS = new Set([
-  "docket-redis", "docket-api-keys", "docket-kafka-client", "docket-kafka-client-compliance", "docket-tls", "docket-audit-hmac",
+  "docket-redis", "docket-api-keys", "docket-kafka-client", "docket-kafka-client-compliance", "docket-tls", "docket-audit-hmac", "docket-redis-tls",
 ]);
 const IMAGE = "ghcr.io/docket/docket";
 const CLUSTER_SCOPED = new Set(["Namespace"]);
@@ -351,6 +352,24 @@ export async function checkVariant(report, variant, objs, facts) {
       const own = serviceOf(deploy) === "compliance" && Boolean(variant.compliancePrincipal);
       const want = own ? "docket-kafka-client-compliance" : "docket-kafka-client";
       if (secret !== want) fail(`${key(deploy)}: Kafka client Secret ${secret}, expected ${want} in ${variant.name}`);
+    }
+  });
+
+  report.check(`${label} Redis CA: every service trusts docket-redis-tls's ca.crt with components/redis-tls, else none is set`, (fail) => {
+    for (const { deploy, pod } of podSpecs(objs)) {
+      for (const c of pod.containers ?? []) {
+        const ca = (c.env ?? []).find((e) => e.name === "DOCKET_REDIS_CA_FILE")?.value;
+        if (!variant.redisTls) {
+          if (ca !== undefined) fail(`${key(deploy)}: DOCKET_REDIS_CA_FILE set in ${variant.name}`);
+          continue;
+        }
+        if (!(c.env ?? []).some((e) => e.name === "DOCKET_REDIS_URL")) continue;  // not a service container
+        const mount = (c.volumeMounts ?? []).find((m) => ca !== undefined && ca.startsWith(`${m.mountPath}/`));
+        const volume = mount && (pod.volumes ?? []).find((v) => v.name === mount.name);
+        if (volume?.secret?.secretName !== "docket-redis-tls" || !ca.endsWith("/ca.crt")) {
+          fail(`${key(deploy)}: DOCKET_REDIS_CA_FILE ${ca} is not ca.crt of a mounted Secret docket-redis-tls`);
+        }
+      }
     }
   });
 
