@@ -8,7 +8,7 @@
 # day's report checked against the simulator's ground truth. Then it stops
 # everything. Exits non-zero if any step or check failed.
 #   deploy/local/demo.sh [--kafka=dev|apache] [--no-build] [--keep-running]
-#                        [--items=N] [--duration=SECONDS]
+#                        [--items=N] [--duration=SECONDS] [--redis-tls]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 

@@ -3,22 +3,26 @@
 # (docket-devkafka, librdkafka's mock cluster, by default; the Apache Kafka
 # broker with --kafka=apache) and the four services. Prints the endpoints and
 # writes them to .docket/local.env. Stop it with deploy/local/down.sh.
-#   deploy/local/up.sh [--kafka=dev|apache] [--no-build] [--sim-clock=SCALE]
+#   deploy/local/up.sh [--kafka=dev|apache] [--no-build] [--sim-clock=SCALE] [--redis-tls]
 # --sim-clock=480 runs business time 480x as fast from the next Monday 08:00
 # Europe/Berlin (07:00Z), the same for every service (demos only).
+# --redis-tls serves Redis on a TLS port only, with a throwaway CA, and the
+# services reach it over rediss:// (as a managed Redis would be reached).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 kafka=dev
 do_build=1
 sim_scale=""
+redis_tls=0
 for arg in "$@"; do
   case $arg in
     --kafka=dev|--kafka=apache) kafka=${arg#--kafka=} ;;
     --no-build) do_build=0 ;;
     --sim-clock=*) sim_scale=${arg#--sim-clock=} ;;
-    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) die "unknown argument \"$arg\" (expected --kafka=dev|apache, --no-build, --sim-clock=SCALE)" ;;
+    --redis-tls) redis_tls=1 ;;
+    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument \"$arg\" (expected --kafka=dev|apache, --no-build, --sim-clock=SCALE, --redis-tls)" ;;
   esac
 done
 
@@ -37,14 +41,37 @@ mkdir -p "$state/logs"
 rm -f "$state"/*.ready "$state/local.env" "$state/devkafka.env"
 trap 'say "start-up failed; stopping what was started"; "$root/deploy/local/down.sh" >/dev/null 2>&1 || true' ERR
 
+# With --redis-tls: a CA and a certificate for 127.0.0.1 and localhost.
+redis_args=() redis_cli=() redis_tls_env=()
+if (( redis_tls )); then
+  pki="$state/redis-tls"
+  rm -rf "$pki" && mkdir -p "$pki"
+  {
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=docket local CA" \
+      -keyout "$pki/ca.key" -out "$pki/ca.crt"
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout "$pki/server.key" -out "$pki/server.csr"
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$pki/san.ext"
+    openssl x509 -req -in "$pki/server.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
+      -days 2 -extfile "$pki/san.ext" -out "$pki/server.crt"
+  } >"$state/logs/redis-tls-pki.log" 2>&1 || die "openssl could not make the Redis TLS files; see $state/logs/redis-tls-pki.log"
+  redis_cli=(--tls --cacert "$pki/ca.crt")
+  redis_tls_env=(DOCKET_REDIS_CA_FILE="$pki/ca.crt")
+fi
+
 # Redis: retry on another port if the chosen one was taken in the meantime.
 redis_port=""
 for _ in 1 2 3 4 5; do
   port=$(free_port)
-  start_bg redis redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no
+  if (( redis_tls )); then
+    redis_args=(--port 0 --tls-port "$port" --tls-cert-file "$pki/server.crt" --tls-key-file "$pki/server.key"
+                --tls-ca-cert-file "$pki/ca.crt" --tls-auth-clients no)
+  else
+    redis_args=(--port "$port")
+  fi
+  start_bg redis redis-server "${redis_args[@]}" --bind 127.0.0.1 --save "" --appendonly no
   deadline=$((SECONDS + 10))
   while alive redis && (( SECONDS < deadline )); do
-    if [[ $(redis-cli -p "$port" ping 2>/dev/null) == PONG ]]; then redis_port=$port; break; fi
+    if [[ $(redis-cli "${redis_cli[@]}" -p "$port" ping 2>/dev/null) == PONG ]]; then redis_port=$port; break; fi
     sleep 0.05
   done
   [[ -n $redis_port ]] && break
@@ -52,6 +79,7 @@ for _ in 1 2 3 4 5; do
 done
 [[ -n $redis_port ]] || die "redis-server did not start; see $state/logs/redis.log"
 redis_url="redis://127.0.0.1:$redis_port/0"
+if (( redis_tls )); then redis_url="rediss://127.0.0.1:$redis_port/0"; fi
 
 if [[ $kafka == dev ]]; then
   start_bg kafka "$build/tools/devkafka/docket-devkafka" --brokers=3 --partitions=4 \
@@ -107,7 +135,7 @@ fi
 for s in "${services[@]}"; do
   props=""
   [[ $s == processing ]] && props=$processing_props
-  start_bg "$s" env DOCKET_KAFKA_BROKERS="$brokers" DOCKET_REDIS_URL="$redis_url" \
+  start_bg "$s" env DOCKET_KAFKA_BROKERS="$brokers" DOCKET_REDIS_URL="$redis_url" "${redis_tls_env[@]}" \
     DOCKET_GRPC_LISTEN=127.0.0.1:0 DOCKET_METRICS_LISTEN=127.0.0.1:0 \
     DOCKET_CONFIG_DIR="$root/deploy/config" DOCKET_READY_FILE="$state/$s.ready" \
     ${sim_clock:+DOCKET_SIM_CLOCK="$sim_clock"} ${props:+DOCKET_KAFKA_PROPERTIES_FILE="$props"} \
@@ -144,6 +172,7 @@ done
   echo "DOCKET_KAFKA_KIND=$kafka"
   [[ -n $control ]] && echo "DEVKAFKA_CONTROL=$control"
   echo "DOCKET_REDIS_URL=$redis_url"
+  if (( redis_tls )); then echo "DOCKET_REDIS_CA_FILE=$pki/ca.crt"; fi
   [[ -n $sim_clock ]] && echo "DOCKET_SIM_CLOCK=$sim_clock"
   echo "# Demo operator key (read-only on Work; local stack only): docketctl get, kpis, audit ..."
   echo "DOCKET_API_KEY=dk_demo_operator_LOCAL_STACK_ONLY"
