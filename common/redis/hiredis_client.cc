@@ -29,6 +29,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -410,7 +411,9 @@ class HiredisClient final : public RedisClient {
   // Redis's latency as this process sees it.
   template <typename T, typename Body>
   absl::StatusOr<T> Run(absl::string_view verb, Body&& body) {
-    SigpipeGuard sigpipe_guard;
+    // Plaintext writes use send(MSG_NOSIGNAL); only OpenSSL's write(2) needs it.
+    std::optional<SigpipeGuard> sigpipe_guard;
+    if (tls_ != nullptr) sigpipe_guard.emplace();
     auto conn = Acquire();
     if (!conn.ok()) {
       if (metrics_ != nullptr) metrics_->CountError(conn.status().code());

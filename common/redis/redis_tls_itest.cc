@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <string>
 #include <vector>
 
@@ -122,6 +124,26 @@ TEST_F(RedisTlsItest, TlsToAPlaintextPortAndPlaintextToATlsPortFailInsteadOfHang
   const absl::Status b = FirstCallStatus(*plain_to_tls);
   EXPECT_FALSE(b.ok());
   EXPECT_TRUE(b.code() == absl::StatusCode::kUnavailable || b.code() == absl::StatusCode::kDeadlineExceeded) << b;
+}
+
+// OpenSSL writes with write(2): a peer gone mid-write must give UNAVAILABLE,
+// not a SIGPIPE that kills the process.
+TEST_F(RedisTlsItest, ALargeWriteOverTlsToARedisThatWentAwayIsUnavailableNotSigpipe) {
+  ASSERT_NO_FATAL_FAILURE(Start(false));
+  RedisOptions options = TlsOptions();
+  options.pool_size = 1;
+  auto client = MakeRedisClient(options, nullptr);
+  ASSERT_TRUE(client.ok()) << client.status();
+  ASSERT_TRUE((*client)->Command({"PING"}).ok());
+  ASSERT_TRUE(server_->Stop().ok());
+  const std::string big(8 << 20, 'x');
+  auto r = (*client)->Pipeline({{"SET", "big1", big}, {"SET", "big2", big}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
+  sigset_t pending;
+  sigemptyset(&pending);
+  ASSERT_EQ(sigpending(&pending), 0);
+  EXPECT_EQ(sigismember(&pending, SIGPIPE), 0) << "a SIGPIPE was left pending";
 }
 
 TEST_F(RedisTlsItest, TlsSettingsThatCannotWorkAreRefusedWhenTheClientIsMade) {
