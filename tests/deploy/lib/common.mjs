@@ -122,7 +122,7 @@ export function stageK8s(k8sDir, mutate) {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "docket-k8s-"));
   const dir = path.join(tmp, "k8s");
   fs.cpSync(k8sDir, dir, { recursive: true });
-  for (const [overlay, component] of [["prod-tls", "tls"], ["prod-compliance-principal", "compliance-kafka-principal"], ["prod-redis-tls", "redis-tls"]]) {
+  for (const [overlay, component] of [["prod-tls", "tls"], ["prod-kafka-principals", "kafka-principal-per-service"], ["prod-redis-tls", "redis-tls"]]) {
     fs.mkdirSync(path.join(dir, "overlays", overlay));
     fs.writeFileSync(
       path.join(dir, "overlays", overlay, "kustomization.yaml"),

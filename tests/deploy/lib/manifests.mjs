@@ -15,13 +15,14 @@ export const VARIANTS = [
   { name: "dev", dir: "overlays/dev", autoscaled: false, secretsRendered: true, namespaced: true },
   { name: "prod", dir: "overlays/prod", autoscaled: true, secretsRendered: false, namespaced: true, restricted: true },
   { name: "prod+tls", dir: "overlays/prod-tls", autoscaled: true, secretsRendered: false, namespaced: true, restricted: true, tls: true },
-  { name: "prod+compliance-principal", dir: "overlays/prod-compliance-principal", autoscaled: true, secretsRendered: false, namespaced: true, restricted: true, compliancePrincipal: true },
+  { name: "prod+kafka-principals", dir: "overlays/prod-kafka-principals", autoscaled: true, secretsRendered: false, namespaced: true, restricted: true, principalPerService: true },
   { name: "prod+redis-tls", dir: "overlays/prod-redis-tls", autoscaled: true, secretsRendered: false, namespaced: true, restricted: true, redisTls: true },
 ];
 
 // Secrets an overlay may expect to exist in the cluster (created by the operator).
 const EXTERNAL_SECRETS = new Set([
-  "docket-redis", "docket-api-keys", "docket-kafka-client", "docket-kafka-client-compliance", "docket-tls", "docket-audit-hmac", "docket-redis-tls",
+  "docket-redis", "docket-api-keys", "docket-kafka-client", "docket-kafka-client-intake", "docket-kafka-client-processing",
+  "docket-kafka-client-compliance", "docket-kafka-client-metrics", "docket-tls", "docket-audit-hmac", "docket-redis-tls",
 ]);
 const IMAGE = "ghcr.io/docket/docket";
 const CLUSTER_SCOPED = new Set(["Namespace"]);
@@ -345,12 +346,11 @@ export async function checkVariant(report, variant, objs, facts) {
     }
   });
 
-  report.check(`${label} Kafka client Secret: compliance's own with components/compliance-kafka-principal, else the shared one`, (fail) => {
+  report.check(`${label} Kafka client Secret: each service's own with components/kafka-principal-per-service, else the shared one`, (fail) => {
     for (const { deploy, pod } of podSpecs(objs)) {
       const secret = (pod.volumes ?? []).find((v) => v.name === "kafka-client")?.secret?.secretName;
       if (secret === undefined) continue;  // an overlay without the Kafka client mount
-      const own = serviceOf(deploy) === "compliance" && Boolean(variant.compliancePrincipal);
-      const want = own ? "docket-kafka-client-compliance" : "docket-kafka-client";
+      const want = variant.principalPerService ? `docket-kafka-client-${serviceOf(deploy)}` : "docket-kafka-client";
       if (secret !== want) fail(`${key(deploy)}: Kafka client Secret ${secret}, expected ${want} in ${variant.name}`);
     }
   });
