@@ -17,6 +17,7 @@
 #include <hiredis.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 
 #include <algorithm>
@@ -273,6 +274,57 @@ enum class Fate {
   kPeerLost,  // I/O error or EOF: the server went away, older connections too
 };
 
+// The TLS context for new connections, made again when one of its files
+// changed since (checked at most every tls_reload_interval). A change that
+// does not load keeps the last good context, with a warning, and is tried
+// again at the next check.
+class TlsSource {
+ public:
+  TlsSource(const RedisOptions& options, std::shared_ptr<SSL_CTX> ctx)
+      : options_(options), ctx_(std::move(ctx)), stamp_(Stamp()),
+        next_check_(SteadyClock::now() + options.tls_reload_interval) {}
+
+  std::shared_ptr<SSL_CTX> Current() {
+    std::lock_guard lock(mu_);
+    const auto now = SteadyClock::now();
+    if (now < next_check_) return ctx_;
+    next_check_ = now + options_.tls_reload_interval;
+    std::string stamp = Stamp();
+    if (stamp == stamp_) return ctx_;
+    auto fresh = internal::MakeTlsContext(options_);
+    if (!fresh.ok()) {
+      Logger().Warn("redis TLS files changed but do not load; new connections keep the previous ones",
+                    {{"error", std::string(fresh.status().message())}});
+      return ctx_;
+    }
+    Logger().Info("redis TLS files changed; new connections use them", {});
+    ctx_ = *std::move(fresh);
+    stamp_ = std::move(stamp);
+    return ctx_;
+  }
+
+ private:
+  // Identity and contents' age of each file (following symlinks, as a Secret
+  // volume's ..data swap does).
+  std::string Stamp() const {
+    std::string out;
+    for (const std::string* file : {&options_.tls_ca_file, &options_.tls_cert_file, &options_.tls_key_file}) {
+      struct stat st {};
+      if (!file->empty() && ::stat(file->c_str(), &st) == 0) {
+        absl::StrAppend(&out, st.st_ino, ":", st.st_size, ":", st.st_mtim.tv_sec, ".", st.st_mtim.tv_nsec);
+      }
+      out.push_back('|');
+    }
+    return out;
+  }
+
+  const RedisOptions& options_;
+  std::mutex mu_;
+  std::shared_ptr<SSL_CTX> ctx_;
+  std::string stamp_;
+  SteadyClock::time_point next_check_;
+};
+
 struct Conn {
   ConnectionPtr ctx;
   std::uint64_t epoch = 0;
@@ -283,7 +335,7 @@ class HiredisClient final : public RedisClient {
  public:
   HiredisClient(const RedisOptions& options, std::shared_ptr<SSL_CTX> tls, metrics::MetricsRegistry* registry)
       : options_(options),
-        tls_(std::move(tls)),
+        tls_(tls == nullptr ? nullptr : std::make_unique<TlsSource>(options_, std::move(tls))),
         address_(options.host.find(':') != std::string::npos
                      ? absl::StrCat("[", options.host, "]:", options.port)
                      : absl::StrCat(options.host, ":", options.port)),
@@ -550,7 +602,7 @@ class HiredisClient final : public RedisClient {
 
   // Opens, authenticates and selects the db; on success conn.ctx is set.
   absl::Status Connect(Conn& conn) {
-    auto opened = Connection::Open(options_, tls_);
+    auto opened = Connection::Open(options_, tls_ == nullptr ? nullptr : tls_->Current());
     if (!opened.ok()) {
       return absl::Status(opened.status().code(),
                           absl::StrCat("redis ", address_, ": ", opened.status().message()));
@@ -606,7 +658,7 @@ class HiredisClient final : public RedisClient {
   }
 
   const RedisOptions options_;
-  const std::shared_ptr<SSL_CTX> tls_;  // null without TLS
+  const std::unique_ptr<TlsSource> tls_;  // null without TLS
   const std::string address_;  // host:port, what logs and errors name
   std::unique_ptr<ClientMetrics> metrics_;
 
@@ -643,7 +695,8 @@ absl::StatusOr<std::unique_ptr<RedisClient>> MakeRedisClient(const RedisOptions&
       {"connect_timeout", options.connect_timeout},
       {"command_timeout", options.command_timeout},
       {"backoff_initial", options.backoff_initial},
-      {"acquire_timeout", options.acquire_timeout}};
+      {"acquire_timeout", options.acquire_timeout},
+      {"tls_reload_interval", options.tls_reload_interval}};
   for (const auto& [name, value] : positive) {
     if (value.count() <= 0) {
       return absl::InvalidArgumentError(absl::StrCat("redis: ", name, " must be > 0 ms"));

@@ -38,6 +38,10 @@ struct RedisOptions {
   // client certificate (tls_cert_file with tls_key_file) is presented when
   // given, for a Redis with tls-auth-clients.
   bool tls = false;
+  // How often new connections check whether a TLS file changed (a renewed
+  // certificate, a rotated CA; a Kubernetes Secret volume swaps its files),
+  // and then use the new ones.
+  std::chrono::milliseconds tls_reload_interval{10000};
   std::string tls_ca_file;
   std::string tls_cert_file;
   std::string tls_key_file;

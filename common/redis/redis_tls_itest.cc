@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -123,6 +124,47 @@ TEST_F(RedisTlsItest, TlsToAPlaintextPortAndPlaintextToATlsPortFailInsteadOfHang
   const absl::Status b = FirstCallStatus(*plain_to_tls);
   EXPECT_FALSE(b.ok());
   EXPECT_TRUE(b.code() == absl::StatusCode::kUnavailable || b.code() == absl::StatusCode::kDeadlineExceeded) << b;
+}
+
+// A rotation as a Secret volume does it: the CA and the server certificate
+// are replaced under the same paths and Redis restarts with them. The same
+// client reconnects with the new CA, without being made again.
+TEST_F(RedisTlsItest, ARotatedCaAndCertificateAreUsedByTheNextConnectionOfTheSameClient) {
+  auto old_pki = testing::TestPki::Create();
+  auto new_pki = testing::TestPki::Create();
+  ASSERT_TRUE(old_pki.ok() && new_pki.ok());
+  const std::filesystem::path dir = testing::LogPath("redis-tls-files");
+  std::filesystem::create_directories(dir);
+  const auto install = [&](const testing::TestPki& pki) {
+    for (const char* f : {"ca.crt", "server.crt", "server.key"}) {
+      std::filesystem::copy_file(pki.File(f), dir / f, std::filesystem::copy_options::overwrite_existing);
+    }
+  };
+  install(**old_pki);
+  auto server = testing::RedisServer::Start(testing::RedisServer::Tls{
+      (dir / "server.crt").string(), (dir / "server.key").string(), (dir / "ca.crt").string(), false});
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto options = ParseRedisUrl(absl::StrCat("rediss://127.0.0.1:", (*server)->tls_port(), "/0"));
+  ASSERT_TRUE(options.ok());
+  options->tls_ca_file = (dir / "ca.crt").string();
+  options->tls_reload_interval = std::chrono::milliseconds(1);
+  options->backoff_initial = options->backoff_max = std::chrono::milliseconds(1);
+  auto client = MakeRedisClient(*options, nullptr);
+  ASSERT_TRUE(client.ok()) << client.status();
+  ASSERT_TRUE((*client)->Command({"PING"}).ok());
+
+  install(**new_pki);
+  ASSERT_TRUE((*server)->Restart().ok());
+  // The first call meets the connection the restart broke; the next ones
+  // connect anew, and must verify the new certificate with the new CA.
+  absl::Status last;
+  const bool answered = testing::WaitFor(
+      [&] {
+        last = (*client)->Command({"PING"}).status();
+        return last.ok();
+      },
+      std::chrono::seconds(10));
+  EXPECT_TRUE(answered) << "still refused after the rotation: " << last;
 }
 
 // OpenSSL writes with write(2): a peer gone mid-write must give UNAVAILABLE,
