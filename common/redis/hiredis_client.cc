@@ -18,7 +18,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 
 #include <algorithm>
 #include <array>
@@ -276,8 +275,8 @@ enum class Fate {
 
 // The TLS context for new connections, made again when one of its files
 // changed since (checked at most every tls_reload_interval). A change that
-// does not load keeps the last good context, with a warning, and is tried
-// again at the next check.
+// does not load keeps the last good context, with one warning; the files are
+// tried again once they change again.
 class TlsSource {
  public:
   TlsSource(const RedisOptions& options, std::shared_ptr<SSL_CTX> ctx)
@@ -290,9 +289,10 @@ class TlsSource {
     if (now < next_check_) return ctx_;
     next_check_ = now + options_.tls_reload_interval;
     std::string stamp = Stamp();
-    if (stamp == stamp_) return ctx_;
+    if (stamp == stamp_ || stamp == refused_stamp_) return ctx_;
     auto fresh = internal::MakeTlsContext(options_);
     if (!fresh.ok()) {
+      refused_stamp_ = std::move(stamp);
       Logger().Warn("redis TLS files changed but do not load; new connections keep the previous ones",
                     {{"error", std::string(fresh.status().message())}});
       return ctx_;
@@ -322,6 +322,7 @@ class TlsSource {
   std::mutex mu_;
   std::shared_ptr<SSL_CTX> ctx_;
   std::string stamp_;
+  std::string refused_stamp_;  // files that did not load, as they were then
   SteadyClock::time_point next_check_;
 };
 
