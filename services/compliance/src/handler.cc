@@ -89,7 +89,8 @@ bool ComplianceHandler::Checks(const std::string& kind, docket::v1::Checkpoint c
 
 const std::vector<Event::PayloadCase>& ComplianceHandler::HandledPayloads() {
   static const std::vector<Event::PayloadCase> kHandled = {
-      Event::kSubmitted, Event::kCompletionRequested, Event::kReleased, Event::kRejected, Event::kEscalated};
+      Event::kSubmitted, Event::kCompletionRequested, Event::kReleased, Event::kRejected, Event::kEscalated,
+      Event::kCompleted, Event::kAutoCompleted};
   return kHandled;
 }
 
@@ -101,6 +102,8 @@ struct ComplianceHandler::Job {
   absl::Status status;  // the first failure; OK while it goes on, and at the end
   // The item as this event leaves it, to save (Submitted, CompletionRequested).
   std::optional<docket::v1::WorkItem> save;
+  // The item ended here (Completed, AutoCompleted, Rejected): drop its copy.
+  bool ended = false;
   // The record to write (verdicts and overrides), sealed in Append.
   bool ledger = false;
   AuditRecord draft;
@@ -191,7 +194,7 @@ std::vector<absl::Status> ComplianceHandler::HandleBatch(const std::vector<const
   }
   Batch batch(events, records, metrics_);
   LoadAndEvaluate(batch);
-  SaveItems(batch);
+  WriteItems(batch);
   Append(batch);
   Index(batch);
   PublishAuditRecords(batch);
@@ -277,8 +280,17 @@ void ComplianceHandler::LoadAndEvaluate(Batch& batch) {
       items.insert_or_assign(e.subject(), View{nullptr, &*job.save});
       continue;
     }
+    if (e.has_completed() || e.has_auto_completed()) {
+      job.ended = true;
+      items.insert_or_assign(e.subject(), View{});
+      continue;
+    }
     if (e.has_rejected() || e.has_escalated()) {
       OnOverride(job, nullptr);
+      if (e.has_rejected()) {
+        job.ended = true;
+        items.insert_or_assign(e.subject(), View{});
+      }
       continue;
     }
     const View& item = items.at(e.subject());
@@ -427,18 +439,27 @@ void ComplianceHandler::DraftVerdict(Job& job, docket::v1::Verdict verdict, cons
   job.seconds = seconds;
 }
 
-void ComplianceHandler::SaveItems(Batch& batch) {
+void ComplianceHandler::WriteItems(Batch& batch) {
+  // An item that ends later in the batch is not saved first (an automated
+  // item's Submitted and AutoCompleted often come together): if dropping its
+  // copy fails, the consumer delivers the ending again, which needs no copy.
+  std::set<std::string_view> ending;
+  std::vector<bool> superseded(batch.jobs().size());
+  for (auto it = batch.jobs().rbegin(); it != batch.jobs().rend(); ++it) {
+    if (!batch.Going(*it)) continue;
+    if (it->ended) ending.insert(it->event->subject());
+    if (it->save && ending.contains(it->event->subject())) superseded[it->index] = true;
+  }
   std::vector<Job*> jobs;
-  std::vector<const docket::v1::WorkItem*> items;
+  std::vector<ItemWrite> writes;
   for (Job& job : batch.jobs()) {
-    if (batch.Going(job) && job.save) {
-      jobs.push_back(&job);
-      items.push_back(&*job.save);
-    }
+    if (!batch.Going(job) || (!job.save && !job.ended) || superseded[job.index]) continue;
+    jobs.push_back(&job);
+    writes.push_back({job.event->subject(), job.ended ? nullptr : &*job.save});
   }
   if (jobs.empty()) return;
-  batch.FailedWhere(jobs, store_.SaveItems(items, evaluator_.policies().ledger.item_ttl_seconds), "store",
-                    "saving the item");
+  batch.FailedWhere(jobs, store_.WriteItems(writes, evaluator_.policies().ledger.item_ttl_seconds), "store",
+                    "writing the item");
 }
 
 void ComplianceHandler::Append(Batch& batch) {

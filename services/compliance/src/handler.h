@@ -7,6 +7,7 @@
 //   Submitted            remember the submission; verdict at "submit" if the catalog checks the kind there
 //   CompletionRequested  verdict at "complete" (attributes + outcome + four-eyes) if the catalog checks it
 //   Released / Rejected / Escalated   an audit record of the human override
+//   Completed / AutoCompleted / Rejected   the item ended: its remembered submission is dropped
 //
 // Per event: (1) seal an AuditRecord on the chain of the event's partition
 // and append it in the store with compare-and-set on the chain head; a
@@ -98,7 +99,7 @@ class ComplianceHandler {
   // The steps of HandleBatch, in order; each acts on the jobs still going,
   // with one store call (or one wait for Kafka) for all of them.
   void LoadAndEvaluate(Batch& batch);
-  void SaveItems(Batch& batch);
+  void WriteItems(Batch& batch);
   void Append(Batch& batch);
   void Index(Batch& batch);
   void PublishAuditRecords(Batch& batch);

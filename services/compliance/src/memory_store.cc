@@ -181,13 +181,19 @@ absl::StatusOr<std::uint64_t> InMemoryComplianceStore::TrimTo(const std::string&
   return dropped;
 }
 
-std::vector<absl::Status> InMemoryComplianceStore::SaveItems(
-    const std::vector<const docket::v1::WorkItem*>& items, std::int64_t) {
+std::vector<absl::Status> InMemoryComplianceStore::WriteItems(const std::vector<ItemWrite>& writes,
+                                                             std::int64_t) {
   std::lock_guard lock(mu_);
   std::vector<absl::Status> out;
-  for (const auto* item : items) {
-    out.push_back(MaybeFail(Operation::kSaveItems, item->id()));
-    if (out.back().ok()) items_[item->id()] = *item;
+  for (const ItemWrite& w : writes) {
+    const std::string id(w.id);
+    out.push_back(MaybeFail(Operation::kWriteItems, id));
+    if (!out.back().ok()) continue;
+    if (w.item == nullptr) {
+      items_.erase(id);
+    } else {
+      items_[id] = *w.item;
+    }
   }
   return out;
 }

@@ -304,13 +304,18 @@ class RedisComplianceStore final : public ComplianceStore {
     return static_cast<std::uint64_t>(r.integer);
   }
 
-  std::vector<absl::Status> SaveItems(const std::vector<const docket::v1::WorkItem*>& items,
-                                      std::int64_t ttl_seconds) override {
+  std::vector<absl::Status> WriteItems(const std::vector<ItemWrite>& writes,
+                                       std::int64_t ttl_seconds) override {
     std::vector<std::vector<std::string>> commands;
-    for (const auto* item : items) {
-      commands.push_back({"SET", ItemKey(item->id()), item->SerializeAsString(), "EX", absl::StrCat(ttl_seconds)});
+    for (const ItemWrite& w : writes) {
+      if (w.item == nullptr) {
+        commands.push_back({"DEL", ItemKey(std::string(w.id))});
+      } else {
+        commands.push_back({"SET", ItemKey(std::string(w.id)), w.item->SerializeAsString(), "EX",
+                            absl::StrCat(ttl_seconds)});
+      }
     }
-    return EachReply<absl::Status>(redis_.Pipeline(commands), items.size(), ReplyStatus);
+    return EachReply<absl::Status>(redis_.Pipeline(commands), writes.size(), ReplyStatus);
   }
 
   std::vector<absl::StatusOr<std::optional<docket::v1::WorkItem>>> LoadItems(

@@ -14,6 +14,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -49,6 +50,14 @@ struct AppendResult {
 struct AppendRequest {
   const docket::v1::AuditRecord& record;
   const std::string& verdict;
+};
+
+// What compliance keeps of one item: `item` set = store it; null = the item
+// ended (completed or rejected), so nothing will look at it again: drop the
+// copy of `id`.
+struct ItemWrite {
+  std::string_view id;
+  const docket::v1::WorkItem* item = nullptr;
 };
 
 // The write and item methods take a batch and cost one round trip for all
@@ -101,9 +110,10 @@ class ComplianceStore {
   // head's record always stays). Returns how many records it dropped.
   virtual absl::StatusOr<std::uint64_t> TrimTo(const std::string& chain, const ChainAnchor& anchor) = 0;
 
-  // Writes each item (with a TTL); the same id twice: the later one stays.
-  virtual std::vector<absl::Status> SaveItems(const std::vector<const docket::v1::WorkItem*>& items,
-                                              std::int64_t ttl_seconds) = 0;
+  // Applies each write in order: stores the item (with a TTL), or drops the
+  // copy of an item that ended; the same id twice: the later one stays.
+  virtual std::vector<absl::Status> WriteItems(const std::vector<ItemWrite>& writes,
+                                               std::int64_t ttl_seconds) = 0;
   // Each id's item, nullopt when the store does not know it.
   virtual std::vector<absl::StatusOr<std::optional<docket::v1::WorkItem>>> LoadItems(
       const std::vector<std::string>& ids) = 0;
@@ -123,7 +133,9 @@ class ComplianceStore {
 // A record is stored once, in its chain's records; a subject or trail
 // entry written before that holds the AuditRecord bytes (a subject's
 // `record` field, a trail member) and is read as such.
-//   docket:compliance:item:{<item>}            STRING WorkItem bytes, with a TTL
+//   docket:compliance:item:{<item>}            STRING WorkItem bytes, with a TTL (policies.yaml
+//                                              ledger.item_ttl); deleted once the item is
+//                                              completed or rejected
 std::unique_ptr<ComplianceStore> MakeRedisComplianceStore(redis::RedisClient& redis,
                                                           std::chrono::seconds audit_retention);
 
@@ -141,17 +153,17 @@ class InMemoryComplianceStore final : public ComplianceStore {
   absl::StatusOr<std::vector<std::string>> Chains() override;
   absl::StatusOr<ChainAnchor> Anchor(const std::string& chain) override;
   absl::StatusOr<std::uint64_t> TrimTo(const std::string& chain, const ChainAnchor& anchor) override;
-  std::vector<absl::Status> SaveItems(const std::vector<const docket::v1::WorkItem*>& items,
-                                      std::int64_t ttl_seconds) override;
+  std::vector<absl::Status> WriteItems(const std::vector<ItemWrite>& writes,
+                                       std::int64_t ttl_seconds) override;
   std::vector<absl::StatusOr<std::optional<docket::v1::WorkItem>>> LoadItems(
       const std::vector<std::string>& ids) override;
 
   // Test controls. The next `count` operations fail with `status`; each
   // element of a batch counts as one.
   void FailNext(int count, absl::Status status);
-  enum class Operation { kHeads, kAppend, kIndex, kMarkPublished, kSaveItems, kLoadItems };
+  enum class Operation { kHeads, kAppend, kIndex, kMarkPublished, kWriteItems, kLoadItems };
   // The next `count` elements of `op` that concern `key` fail with `status`:
-  // the item id for kSaveItems and kLoadItems, the chain for kHeads, the
+  // the item id for kWriteItems and kLoadItems, the chain for kHeads, the
   // record's subject (verdict id or override event id) for the others.
   void FailFor(Operation op, std::string key, int count, absl::Status status);
   // Direct access to a stored record, to tamper with it in tests.

@@ -240,6 +240,63 @@ TEST_F(HandlerTest, RedeliveryAppendsNothingTwiceAndResendsTheSameVerdict) {
       << "the redelivery re-sends the recorded verdict, same id and time";
 }
 
+// The submission is kept only while the item lives: the completion checks
+// and four-eyes need it, nothing does once the item ended.
+TEST_F(HandlerTest, AnItemsRememberedSubmissionIsDroppedWhenItIsCompletedAutoCompletedOrRejected) {
+  for (const std::string id : {"done", "auto", "rejected", "live"}) {
+    ASSERT_TRUE(handler_.Handle(Submitted(id), At(0)).ok());
+  }
+  ASSERT_TRUE(handler_.Handle(CompletionRequested("done", "bob"), At(0)).ok());
+  ASSERT_TRUE(handler_.Handle(testutil::Ended("done"), At(0)).ok());
+  ASSERT_TRUE(handler_.Handle(testutil::Ended("auto", /*automated=*/true), At(0)).ok());
+  ASSERT_TRUE(handler_.Handle(Rejected("rejected", "carol"), At(0)).ok());
+  const auto items = store_.LoadItems({"done", "auto", "rejected", "live"});
+  EXPECT_FALSE(items[0].value().has_value()) << "completed";
+  EXPECT_FALSE(items[1].value().has_value()) << "auto-completed";
+  EXPECT_FALSE(items[2].value().has_value()) << "rejected";
+  ASSERT_TRUE(items[3].value().has_value()) << "an item still in progress keeps its submission";
+  EXPECT_EQ(items[3]->value().requester().id(), testutil::Invoice().requester().id());
+}
+
+TEST_F(HandlerTest, AnItemSubmittedAndEndedInOneBatchLeavesNoCopyAndItsVerdictsStillSawTheSubmission) {
+  auto big = testutil::Invoice();
+  (*big.mutable_attributes())["notes"] = testutil::Str(std::string("card ") + kCard);
+  const std::vector<Consumed> batch = {{Submitted("a", big), At(0, 0)},
+                                       {CompletionRequested("a", "bob"), At(0, 1)},
+                                       {testutil::Ended("a"), At(0, 2)},
+                                       {Submitted("b"), At(0, 3)}};
+  for (const auto& st : HandleAll(handler_, batch)) ASSERT_TRUE(st.ok()) << st;
+  const auto items = store_.LoadItems({"a", "b"});
+  EXPECT_FALSE(items[0].value().has_value());
+  EXPECT_TRUE(items[1].value().has_value());
+  const auto verdicts = Verdicts();
+  ASSERT_EQ(verdicts.size(), 3u);
+  for (const auto& v : verdicts) {
+    if (v.subject() != "a") continue;
+    for (const auto& violation : v.verdict().violations()) {
+      EXPECT_NE(violation.rule_id(), "submission-unknown")
+          << "the completion check of a was judged without its submission";
+    }
+  }
+}
+
+TEST_F(HandlerTest, AFailedDropIsRetriedAndARedeliveredCompletionAfterItResendsTheRecordedVerdict) {
+  ASSERT_TRUE(handler_.Handle(Submitted("a"), At(0)).ok());
+  ASSERT_TRUE(handler_.Handle(CompletionRequested("a", "bob"), At(0)).ok());
+  store_.FailFor(InMemoryComplianceStore::Operation::kWriteItems, "a", 1, absl::UnavailableError("redis down"));
+  EXPECT_EQ(handler_.Handle(testutil::Ended("a"), At(0)).code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(store_.LoadItems({"a"})[0].value().has_value()) << "the failed drop left the copy";
+  ASSERT_TRUE(handler_.Handle(testutil::Ended("a"), At(0)).ok());
+  EXPECT_FALSE(store_.LoadItems({"a"})[0].value().has_value());
+
+  // A replay of the partition from before the completion, once the copy is gone.
+  ASSERT_TRUE(handler_.Handle(CompletionRequested("a", "bob"), At(0)).ok());
+  const auto verdicts = Verdicts();
+  ASSERT_EQ(verdicts.size(), 3u) << "submit, complete, complete again";
+  EXPECT_EQ(verdicts[2].SerializeAsString(), verdicts[1].SerializeAsString())
+      << "the redelivery re-sends the recorded verdict, not one judged without the submission";
+}
+
 TEST_F(HandlerTest, StoreOutageIsRetryableAndPublishesNothing) {
   store_.FailNext(1, absl::UnavailableError("redis down"));
   absl::Status s = handler_.Handle(Submitted("item-1", testutil::Invoice()), At(0));
@@ -519,7 +576,7 @@ TEST_F(HandlerTest, AStoreFailureInABatchFailsThatEventAndTheLaterOnesOfItsParti
       {Submitted("g", testutil::Invoice()), At(2, 0)},
       {Submitted("h", testutil::Invoice()), At(2, 1)},
   };
-  store_.FailFor(InMemoryComplianceStore::Operation::kSaveItems, "b", 1, absl::UnavailableError("redis down"));
+  store_.FailFor(InMemoryComplianceStore::Operation::kWriteItems, "b", 1, absl::UnavailableError("redis down"));
   store_.FailFor(InMemoryComplianceStore::Operation::kAppend,
                  VerdictId("e:submitted", docket::v1::CHECKPOINT_SUBMIT), 1, absl::UnavailableError("redis down"));
   const auto s = HandleAll(handler_, batch);

@@ -45,6 +45,20 @@ inline docket::v1::Event CompletionRequested(const std::string& item, const std:
   return e;
 }
 
+// The event that ends an item: Completed, or AutoCompleted when `automated`.
+inline docket::v1::Event Ended(const std::string& item, bool automated = false) {
+  docket::v1::Event e;
+  e.set_id(item + (automated ? ":auto-completed" : ":completed"));
+  e.set_subject(item);
+  e.set_tenant("acme");
+  if (automated) {
+    e.mutable_auto_completed()->set_kind("invoice_approval");
+  } else {
+    e.mutable_completed()->set_kind("invoice_approval");
+  }
+  return e;
+}
+
 // A consumed work event with the record it came from.
 struct Consumed {
   docket::v1::Event event;

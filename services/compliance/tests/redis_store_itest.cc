@@ -68,9 +68,9 @@ class InterposingStore final : public ComplianceStore {
   absl::StatusOr<std::uint64_t> TrimTo(const std::string& chain, const ChainAnchor& anchor) override {
     return inner_.TrimTo(chain, anchor);
   }
-  std::vector<absl::Status> SaveItems(const std::vector<const docket::v1::WorkItem*>& items,
-                                      std::int64_t ttl_seconds) override {
-    return inner_.SaveItems(items, ttl_seconds);
+  std::vector<absl::Status> WriteItems(const std::vector<ItemWrite>& writes,
+                                       std::int64_t ttl_seconds) override {
+    return inner_.WriteItems(writes, ttl_seconds);
   }
   std::vector<absl::StatusOr<std::optional<docket::v1::WorkItem>>> LoadItems(
       const std::vector<std::string>& ids) override {
@@ -188,6 +188,28 @@ TEST_F(ComplianceRedisStoreItest, SubjectsAndItemTrailsExpireAfterTheAuditRetent
       << "the chain itself must not expire";
   EXPECT_EQ(redis_->Command({"PTTL", "docket:audit:{docket.work.v1/0}:head"})->integer, -1);
   ExpectStoredChainsVerify(2);
+}
+
+// The submission copy lives as long as the item: kept with ledger.item_ttl
+// while it is in progress, deleted when it ends, so finished items leave only
+// their audit trail in compliance's part of Redis.
+TEST_F(ComplianceRedisStoreItest, AnItemsSubmissionCopyIsKeptWithItsTtlWhileInProgressAndDeletedWhenItEnds) {
+  const std::vector<Consumed> batch = {{Submitted("a"), At(0, 0)}, {Submitted("b"), At(0, 1)}};
+  for (const auto& s : HandleAll(*handler_, batch)) ASSERT_TRUE(s.ok()) << s;
+  const std::int64_t ttl_ms = policies_.ledger.item_ttl_seconds * 1000;
+  for (const char* key : {"docket:compliance:item:{a}", "docket:compliance:item:{b}"}) {
+    const std::int64_t ttl = redis_->Command({"PTTL", key})->integer;
+    EXPECT_GT(ttl, ttl_ms - 60'000) << key;
+    EXPECT_LE(ttl, ttl_ms) << key;
+  }
+  const std::vector<Consumed> end = {{CompletionRequested("a", "bob"), At(0, 2)}, {testutil::Ended("a"), At(0, 3)}};
+  for (const auto& s : HandleAll(*handler_, end)) ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(redis_->Command({"EXISTS", "docket:compliance:item:{a}"})->integer, 0);
+  EXPECT_EQ(redis_->Command({"EXISTS", "docket:compliance:item:{b}"})->integer, 1);
+  auto loaded = redis_store_->LoadItems({"a", "b"});
+  ASSERT_TRUE(loaded[0].ok() && loaded[1].ok());
+  EXPECT_FALSE(loaded[0]->has_value());
+  EXPECT_TRUE(loaded[1]->has_value());
 }
 
 // The chain's own records go too once past the retention: the handler trims
