@@ -4,21 +4,16 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
-#include <openssl/bio.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <map>
 #include <mutex>
-#include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc/red_interceptor.h"
+#include "common/grpc/tls_reloader.h"
 #include "common/log/log.h"
 
 namespace docket::grpcutil {
@@ -38,63 +33,20 @@ void EnableHealthAndReflectionOnce() {
   });
 }
 
-absl::StatusOr<std::string> ReadTlsFile(const std::string& field, const std::string& path) {
-  if (path.empty()) return absl::FailedPreconditionError(absl::StrCat("TLS ", field, " is not set"));
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot read TLS ", field, " ", path, ": ", std::strerror(errno)));
+// The gRPC side of TLS: a provider that re-reads the reloader's checked copy
+// every second (the least it takes), so what the reloader accepts is served
+// within a second.
+std::shared_ptr<grpc::ServerCredentials> ReloadingCredentials(const internal::TlsReloader& files) {
+  constexpr unsigned kCopyRereadSeconds = 1;
+  auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      files.key_file(), files.cert_file(), files.client_ca_file(), kCopyRereadSeconds);
+  grpc::experimental::TlsServerCredentialsOptions options(provider);
+  options.watch_identity_key_cert_pairs();
+  if (!files.client_ca_file().empty()) {
+    options.watch_root_certs();
+    options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) {
-    return absl::FailedPreconditionError(absl::StrCat("cannot read TLS ", field, " ", path));
-  }
-  return text.str();
-}
-
-// gRPC would only say "failed to add port" for a bad PEM; name the file instead.
-absl::Status CheckPem(const std::string& field, const std::string& path, const std::string& pem,
-                      bool is_key) {
-  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
-  if (bio == nullptr) return absl::ResourceExhaustedError("out of memory reading PEM");
-  bool ok;
-  if (is_key) {
-    EVP_PKEY* key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
-    ok = key != nullptr;
-    EVP_PKEY_free(key);
-  } else {
-    X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
-    ok = cert != nullptr;
-    X509_free(cert);
-  }
-  BIO_free(bio);
-  if (ok) return absl::OkStatus();
-  return absl::FailedPreconditionError(absl::StrCat("TLS ", field, " ", path, " holds no PEM ",
-                                                    is_key ? "private key" : "certificate"));
-}
-
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
-    const std::optional<TlsOptions>& tls) {
-  if (!tls) return grpc::InsecureServerCredentials();
-  auto cert = ReadTlsFile("cert_file", tls->cert_file);
-  if (!cert.ok()) return cert.status();
-  if (auto s = CheckPem("cert_file", tls->cert_file, *cert, false); !s.ok()) return s;
-  auto key = ReadTlsFile("key_file", tls->key_file);
-  if (!key.ok()) return key.status();
-  if (auto s = CheckPem("key_file", tls->key_file, *key, true); !s.ok()) return s;
-
-  grpc::SslServerCredentialsOptions options(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
-  options.pem_key_cert_pairs.push_back({*key, *cert});
-  if (!tls->client_ca_file.empty()) {
-    auto ca = ReadTlsFile("client_ca_file", tls->client_ca_file);
-    if (!ca.ok()) return ca.status();
-    if (auto s = CheckPem("client_ca_file", tls->client_ca_file, *ca, false); !s.ok()) return s;
-    options.pem_root_certs = *ca;
-    options.client_certificate_request =
-        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
-  }
-  return grpc::SslServerCredentials(options);
+  return grpc::experimental::TlsServerCredentials(options);
 }
 
 }  // namespace
@@ -116,6 +68,7 @@ struct ServerRunner::Impl {
 
   std::mutex mu;  // guards the fields below
   std::map<std::string, bool> serving;
+  std::unique_ptr<internal::TlsReloader> tls;  // outlives the server, which reads its copy
   std::unique_ptr<grpc::Server> server;
   bool shutting_down = false;
 
@@ -139,13 +92,19 @@ absl::Status ServerRunner::Start() {
   if (impl_->server != nullptr || impl_->shutting_down) {
     return absl::FailedPreconditionError("gRPC server already started");
   }
-  auto credentials = Credentials(impl_->options.tls);
-  if (!credentials.ok()) return credentials.status();
+  std::unique_ptr<internal::TlsReloader> tls;
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (impl_->options.tls) {
+    auto reloader = internal::TlsReloader::Create(*impl_->options.tls, impl_->options.metrics);
+    if (!reloader.ok()) return reloader.status();
+    tls = *std::move(reloader);
+    credentials = ReloadingCredentials(*tls);
+  }
   EnableHealthAndReflectionOnce();
 
   grpc::ServerBuilder builder;
   int selected_port = 0;
-  builder.AddListeningPort(impl_->options.listen_address, *credentials, &selected_port);
+  builder.AddListeningPort(impl_->options.listen_address, credentials, &selected_port);
   // Without this, Linux lets a second server bind the same port and share it.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(impl_->options.max_receive_message_bytes);
@@ -166,6 +125,8 @@ absl::Status ServerRunner::Start() {
     return absl::UnavailableError(
         absl::StrCat("cannot listen for gRPC on ", impl_->options.listen_address));
   }
+  if (tls != nullptr) tls->Start();
+  impl_->tls = std::move(tls);
   impl_->server = std::move(server);
   port_ = selected_port;
   impl_->ApplyHealth();
@@ -189,10 +150,12 @@ void ServerRunner::Shutdown() {
   if (impl_->stopped) return;
   impl_->stopped = true;
   grpc::Server* server;
+  internal::TlsReloader* tls;
   {
     std::lock_guard lock(impl_->mu);
     impl_->shutting_down = true;
     server = impl_->server.get();
+    tls = impl_->tls.get();
   }
   if (server == nullptr) return;  // never started
   // NOT_SERVING for every name and "" (Watch streams see it), and no later change.
@@ -207,6 +170,7 @@ void ServerRunner::Shutdown() {
   // then cancels the rest; returns when all handlers have returned.
   server->Shutdown(std::chrono::system_clock::now() + options.drain_timeout);
   server->Wait();
+  if (tls != nullptr) tls->Stop();
   Logger().Info("gRPC server stopped",
                 {{"drained_ms", static_cast<std::int64_t>(
                                     std::chrono::duration_cast<std::chrono::milliseconds>(

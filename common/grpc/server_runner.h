@@ -2,7 +2,8 @@
 
 // Runs one gRPC server for a service: standard health checking
 // (grpc.health.v1, status per service name and for ""), server reflection,
-// optional TLS / mTLS from file paths, an authentication hook, and a graceful
+// optional TLS / mTLS from file paths (renewed files are picked up without a
+// restart, see TlsOptions), an authentication hook, and a graceful
 // drain (health NOT_SERVING, stop accepting, finish in-flight calls up to a
 // deadline), and, given a metrics registry, RED metrics for every RPC:
 //   docket_grpc_server_started_total{service,method}
@@ -12,6 +13,11 @@
 // method name ("Submit"), `code` the canonical status name ("OK",
 // "UNAVAILABLE"). Methods the server does not know are counted as
 // service="unknown",method="unknown" so a client cannot grow the label set.
+// With TLS, also:
+//   docket_grpc_server_tls_reloads_total{outcome}  renewed files served
+//     ("reloaded") or refused, the last good ones kept ("refused")
+//   docket_grpc_server_tls_certificate_expiry_timestamp_seconds  the served
+//     certificate's notAfter (Unix time)
 
 #include <chrono>
 #include <memory>
@@ -34,10 +40,16 @@ class MetricsRegistry;
 
 namespace docket::grpcutil {
 
+// The files are read again every reload_interval; new connections get renewed
+// ones within about a second more (connections already open keep theirs).
+// Renewed files that do not load (a key that is not the certificate's, a
+// file cut off mid-write, a file gone) are refused with one warning, and the
+// last good ones stay in use until the files change again.
 struct TlsOptions {
   std::string cert_file;       // server certificate chain (PEM)
   std::string key_file;        // private key (PEM)
   std::string client_ca_file;  // set = mTLS: clients must present a cert signed by it
+  std::chrono::milliseconds reload_interval{10000};
 };
 
 struct ServerOptions {
@@ -92,8 +104,11 @@ class ServerRunner {
   void AddService(grpc::Service* service, std::string health_name);
 
   // Binds and starts serving; every registered name reports SERVING.
-  // FAILED_PRECONDITION naming the file if a TLS file cannot be read or holds
-  // no PEM certificate/key; UNAVAILABLE if the address cannot be bound (the
+  // FAILED_PRECONDITION naming the file if a TLS file cannot be read, holds
+  // no PEM certificate/key or a PEM block that does not parse, or if the key
+  // is not the certificate's; INVALID_ARGUMENT if tls.reload_interval is not
+  // positive; UNAVAILABLE if the checked copy of the TLS files gRPC reads
+  // (see tls_reloader.h) cannot be written or the address cannot be bound (the
   // port is never shared with another process: SO_REUSEPORT is off);
   // FAILED_PRECONDITION if called twice or after Shutdown().
   absl::Status Start();

@@ -1,4 +1,5 @@
-// Real gRPC over loopback: health, reflection, TLS/mTLS, drain, RED metrics.
+// Real gRPC over loopback: health, reflection, TLS/mTLS (and renewed TLS
+// files), drain, RED metrics.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -14,6 +15,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <fstream>
 #include <future>
 #include <mutex>
@@ -26,6 +28,8 @@
 #include "common/grpc/handler_pool.h"
 #include "common/grpc/server_runner.h"
 #include "common/metrics/metrics.h"
+#include "common/testing/fixtures.h"
+#include "common/testing/secret_volume.h"
 #include "common/testing/test_pki.h"
 #include "docket/v1/intake_service.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -809,6 +813,163 @@ TEST_F(ServerRunnerTls, FileWithoutPemIsFailedPreconditionNamingIt) {
   const absl::Status status = runner.Start();
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(status.message()), HasSubstr(bogus));
+}
+
+
+// Without the check gRPC would start and then refuse every TLS handshake.
+TEST_F(ServerRunnerTls, KeyThatIsNotTheCertificatesIsFailedPreconditionNamingBothFiles) {
+  ServerRunner runner(Loopback(
+      [&](ServerOptions& o) { o.tls = TlsOptions{File("server.crt"), File("client.key"), ""}; }));
+  const absl::Status status = runner.Start();
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(status.message()), HasSubstr(File("client.key")));
+  EXPECT_THAT(std::string(status.message()), HasSubstr(File("server.crt")));
+}
+
+// ---- TLS files renewed while serving ----------------------------------------
+
+// How often gRPC re-reads the checked copy the server's files are served
+// from: watching for longer than this would see a bad copy being served.
+constexpr auto kCopyReread = std::chrono::seconds(1);
+
+// Two unrelated PKIs, one_ and two_ (a CA each, with its server and client
+// certificates), and the server's files in a Secret volume that is updated
+// as kubelet does when cert-manager renews the Secret.
+class ServerRunnerTlsReload : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    for (auto** pki : {&one_, &two_}) {
+      auto made = docket::testing::TestPki::Create();
+      ASSERT_TRUE(made.ok()) << made.status();
+      *pki = made->release();
+    }
+  }
+  static void TearDownTestSuite() {
+    delete one_;
+    delete two_;
+    one_ = two_ = nullptr;
+  }
+
+  void SetUp() override {
+    auto volume = docket::testing::SecretVolume::Create();
+    ASSERT_TRUE(volume.ok()) << volume.status();
+    volume_ = *std::move(volume);
+  }
+
+  // Checked every second, so a test sees a renewal within a few.
+  ServerOptions Options(bool mtls, metrics::MetricsRegistry* registry = nullptr) const {
+    return Loopback([&](ServerOptions& o) {
+      o.tls = TlsOptions{volume_->File("tls.crt"), volume_->File("tls.key"),
+                         mtls ? volume_->File("ca.crt") : "", std::chrono::seconds(1)};
+      o.metrics = registry;
+    });
+  }
+
+  // Whether a new channel that trusts only `trusted`'s CA (and presents
+  // `client`'s client certificate, given one) gets an answer: its own
+  // connection, so its own handshake, never one another channel made.
+  static bool Served(int port, const docket::testing::TestPki& trusted,
+                     const docket::testing::TestPki* client = nullptr) {
+    grpc::SslCredentialsOptions options;
+    options.pem_root_certs = ReadFile(trusted.File("ca.crt"));
+    if (client != nullptr) {
+      options.pem_private_key = ReadFile(client->File("client.key"));
+      options.pem_cert_chain = ReadFile(client->File("client.crt"));
+    }
+    grpc::ChannelArguments args;
+    args.SetSslTargetNameOverride("localhost");
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    auto channel = grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port),
+                                             grpc::SslCredentials(options), args);
+    return HealthOf(channel, kIntake) == HealthCheckResponse::SERVING;
+  }
+
+  static bool Eventually(const std::function<bool()>& served) {
+    return docket::testing::WaitFor(served, kDeadline);
+  }
+
+  static docket::testing::TestPki* one_;
+  static docket::testing::TestPki* two_;
+  std::unique_ptr<docket::testing::SecretVolume> volume_;
+};
+docket::testing::TestPki* ServerRunnerTlsReload::one_ = nullptr;
+docket::testing::TestPki* ServerRunnerTlsReload::two_ = nullptr;
+
+TEST_F(ServerRunnerTlsReload, ACertificateRenewedFromAnotherCaIsServedToNewChannelsWithoutARestart) {
+  ASSERT_TRUE(volume_->Write(one_->ServerSecret()).ok());
+  TestIntake intake;
+  ServerRunner runner(Options(false));
+  runner.AddService(&intake, kIntake);
+  ASSERT_TRUE(runner.Start().ok());
+  grpc::SslCredentialsOptions trust_one;
+  trust_one.pem_root_certs = ReadFile(one_->File("ca.crt"));
+  grpc::ChannelArguments args;
+  args.SetSslTargetNameOverride("localhost");
+  auto open = grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(runner.port()),
+                                        grpc::SslCredentials(trust_one), args);
+  ASSERT_EQ(HealthOf(open, kIntake), HealthCheckResponse::SERVING);
+  ASSERT_FALSE(Served(runner.port(), *two_));
+
+  ASSERT_TRUE(volume_->Write(two_->ServerSecret()).ok());
+  EXPECT_TRUE(Eventually([&] { return Served(runner.port(), *two_); }))
+      << "a new channel trusting CA 2 is still refused " << kDeadline.count() << " s after the renewal";
+  EXPECT_FALSE(Served(runner.port(), *one_)) << "a new channel trusting only CA 1 is still served";
+  EXPECT_EQ(HealthOf(open, kIntake), HealthCheckResponse::SERVING)
+      << "the connection made before the renewal was dropped";
+}
+
+TEST_F(ServerRunnerTlsReload, ARotatedClientCaAdmitsItsClientsCertificatesAndRefusesTheOldCasOnNewChannels) {
+  ASSERT_TRUE(volume_->Write(one_->ServerSecret(one_)).ok());
+  TestIntake intake;
+  ServerRunner runner(Options(true));
+  runner.AddService(&intake, kIntake);
+  ASSERT_TRUE(runner.Start().ok());
+  ASSERT_TRUE(Served(runner.port(), *one_, one_));
+  ASSERT_FALSE(Served(runner.port(), *one_, two_));
+
+  ASSERT_TRUE(volume_->Write(one_->ServerSecret(two_)).ok());  // the same server certificate
+  EXPECT_TRUE(Eventually([&] { return Served(runner.port(), *one_, two_); }))
+      << "a client certificate of the new client CA is still refused " << kDeadline.count() << " s after";
+  EXPECT_FALSE(Served(runner.port(), *one_, one_))
+      << "a client certificate of the old client CA is still accepted";
+}
+
+// What cert-manager or a hand-made Secret can leave: a renewed certificate
+// with a key that is not its own, a certificate cut off mid-write. gRPC
+// itself would stop every TLS handshake on them (see tls_reloader.h).
+TEST_F(ServerRunnerTlsReload, RenewedFilesThatDoNotLoadAreRefusedAndTheLastGoodCertificateKeepsServing) {
+  metrics::MetricsRegistry registry({"intake", "", ""});
+  ASSERT_TRUE(volume_->Write(one_->ServerSecret()).ok());
+  TestIntake intake;
+  ServerRunner runner(Options(false, &registry));
+  runner.AddService(&intake, kIntake);
+  ASSERT_TRUE(runner.Start().ok());
+  ASSERT_TRUE(Served(runner.port(), *one_));
+
+  auto not_its_key = two_->ServerSecret();
+  not_its_key["tls.key"] = ReadFile(one_->File("server.key"));
+  auto cut_off = two_->ServerSecret();
+  cut_off["tls.crt"].resize(cut_off["tls.crt"].size() / 2);
+  int refusals = 0;
+  for (const auto& bad : {not_its_key, cut_off}) {
+    ASSERT_TRUE(volume_->Write(bad).ok());
+    const std::string refused =
+        "docket_grpc_server_tls_reloads_total{outcome=\"refused\"} " + std::to_string(++refusals) + "\n";
+    ASSERT_TRUE(Eventually([&] { return registry.Serialize().find(refused) != std::string::npos; }))
+        << "the server never looked at the bad files";
+    // Served all along, for longer than gRPC takes to re-read what it serves.
+    const auto until = std::chrono::steady_clock::now() + 2 * kCopyReread;
+    while (std::chrono::steady_clock::now() < until) {
+      ASSERT_TRUE(Served(runner.port(), *one_)) << "the last good certificate is no longer served";
+    }
+    EXPECT_FALSE(Served(runner.port(), *two_));
+  }
+
+  ASSERT_TRUE(volume_->Write(two_->ServerSecret()).ok());
+  EXPECT_TRUE(Eventually([&] { return Served(runner.port(), *two_); }))
+      << "good files after refused ones are not served";
+  EXPECT_THAT(registry.Serialize(),
+              HasSubstr("docket_grpc_server_tls_reloads_total{outcome=\"reloaded\"} 1\n"));
 }
 
 }  // namespace

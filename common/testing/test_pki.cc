@@ -34,6 +34,13 @@ bool RunCommand(const std::vector<std::string>& argv, const std::string& log) {
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<TestPki>> TestPki::Create() {
@@ -60,13 +67,15 @@ absl::StatusOr<std::unique_ptr<TestPki>> TestPki::Create() {
                            pki->File(who + ".ext"), "-out", pki->File(who + ".crt")},
                           log);
   }
-  if (!ok) {
-    std::ifstream in(log);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return absl::UnavailableError(absl::StrCat("openssl failed:\n", text.str()));
-  }
+  if (!ok) return absl::UnavailableError(absl::StrCat("openssl failed:\n", ReadFile(log)));
   return pki;
+}
+
+std::map<std::string, std::string> TestPki::ServerSecret(const TestPki* client_ca) const {
+  std::map<std::string, std::string> files = {{"tls.crt", ReadFile(File("server.crt"))},
+                                              {"tls.key", ReadFile(File("server.key"))}};
+  if (client_ca != nullptr) files["ca.crt"] = ReadFile(client_ca->File("ca.crt"));
+  return files;
 }
 
 TestPki::~TestPki() {

@@ -7,6 +7,7 @@
 // client.crt, client.key.
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -23,6 +24,11 @@ class TestPki {
   TestPki& operator=(const TestPki&) = delete;
 
   std::string File(const std::string& name) const { return (dir_ / name).string(); }
+
+  // The server certificate and key as a kubernetes.io/tls Secret holds them
+  // (name -> contents: tls.crt, tls.key) and, given `client_ca`, that PKI's
+  // CA as ca.crt, the CA of client certificates (mTLS).
+  std::map<std::string, std::string> ServerSecret(const TestPki* client_ca = nullptr) const;
 
  private:
   explicit TestPki(std::filesystem::path dir) : dir_(std::move(dir)) {}
