@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace docket::testing {
 
@@ -76,6 +77,16 @@ absl::Status PromtoolCheckMetrics(const std::string& exposition) {
   }
   if (rc != 0) return absl::FailedPreconditionError(absl::StrCat("promtool: ", output));
   return absl::OkStatus();
+}
+
+std::string MetricSeries(const std::string& exposition) {
+  std::string out;
+  for (absl::string_view line : absl::StrSplit(exposition, '\n')) {
+    if (line.empty() || line.front() == '#') continue;
+    const std::size_t value = line.rfind(' ');
+    absl::StrAppend(&out, line.substr(0, value), "\n");
+  }
+  return out;
 }
 
 }  // namespace docket::testing

@@ -16,6 +16,12 @@ struct HttpResponse {
 // /metrics the way Prometheus does). UNAVAILABLE if nothing answers.
 absl::StatusOr<HttpResponse> HttpGet(int port, const std::string& path);
 
+// The series of an exposition text, one per line: metric names with their
+// labels, without the sample values and the # lines. What a metric may not
+// reveal (PII in a label) is searched here: a value such as 0.004111047 is
+// not a leak.
+std::string MetricSeries(const std::string& exposition);
+
 // Runs `promtool check metrics` on an exposition text; OK if promtool finds
 // no problem, otherwise FAILED_PRECONDITION with promtool's findings.
 absl::Status PromtoolCheckMetrics(const std::string& exposition);
