@@ -4,8 +4,9 @@
 # broker with --kafka=apache) and the four services. Prints the endpoints and
 # writes them to .docket/local.env. Stop it with deploy/local/down.sh.
 #   deploy/local/up.sh [--kafka=dev|apache] [--no-build] [--sim-clock=SCALE] [--redis-tls]
-# --sim-clock=480 runs business time 480x as fast from the next Monday 08:00
-# Europe/Berlin (07:00Z), the same for every service (demos only).
+# --sim-clock=480 runs business time 480x as fast, reaching the next Monday
+# 08:00 Europe/Berlin (07:00Z) 15 s after the start, the same for every
+# service (demos only).
 # --redis-tls serves Redis on a TLS port only, with a throwaway CA, and the
 # services reach it over rediss:// (as a managed Redis would be reached).
 set -euo pipefail
@@ -111,8 +112,10 @@ sim_clock=""
 if [[ -n $sim_scale ]]; then
   [[ $sim_scale =~ ^[0-9]+$ ]] || die "--sim-clock: expected a whole number, got \"$sim_scale\""
   real_ms=$(date +%s%3N)
-  # The next Monday, 07:00 UTC (08:00 in Berlin in winter).
-  sim_ms=$(( $(date -u -d "next monday 07:00" +%s) * 1000 ))
+  # Business time reaches the next Monday 07:00 UTC (08:00 in Berlin in
+  # winter) 15 s of real time from now, once the stack is up: docket-simulate
+  # opens its day then.
+  sim_ms=$(( ($(date -u -d "next monday 07:00" +%s) - 15 * sim_scale) * 1000 ))
   sim_clock="$real_ms,$sim_ms,$sim_scale"
 fi
 

@@ -13,6 +13,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <fstream>
@@ -145,7 +146,17 @@ class Simulation {
     compliance_ = docket::v1::Compliance::NewStub(channel("DOCKET_COMPLIANCE_ADDR"));
     kpi_ = docket::v1::Kpi::NewStub(channel("DOCKET_KPI_ADDR"));
     if (auto it = env.find("DOCKET_SIM_CLOCK"); it != env.end()) {
-      std::sscanf(it->second.c_str(), "%*[^,],%lld,%lf", &sim_origin_ms_, &scale_);
+      if (std::sscanf(it->second.c_str(), "%lld,%lld,%lf", &real_origin_ms_, &sim_origin_ms_, &scale_) != 3 ||
+          scale_ <= 0) {
+        std::cerr << "docket-simulate: DOCKET_SIM_CLOCK \"" << it->second
+                  << "\" is not <real epoch ms>,<simulated epoch ms>,<scale>\n";
+        std::exit(1);
+      }
+      // The business day opens at the first 07:00 UTC the simulated clock
+      // reaches (up.sh starts it a little before, so the stack is up by then).
+      constexpr long long kDayMs = 24LL * 3600 * 1000, kOpensMs = 7LL * 3600 * 1000;
+      day_start_sim_ms_ = sim_origin_ms_ / kDayMs * kDayMs + kOpensMs;
+      if (day_start_sim_ms_ < sim_origin_ms_) day_start_sim_ms_ += kDayMs;
     }
   }
 
@@ -170,39 +181,13 @@ class Simulation {
   bool Report(std::ostream& out) {
     // Ground truth from processing, once verdicts pending at the end of the
     // day have arrived.
-    std::map<docket::v1::WorkState, int> states;
-    std::set<std::string> held_now;
+    Observed seen;
     const auto settle_deadline = Clock::now() + 30s;
-    for (;;) {
-      states.clear();
-      held_now.clear();
-      bool pending = false;
-      for (const auto& id : truth_.admitted) {
-        docket::v1::GetRequest req;
-        req.set_item_id(id);
-        docket::v1::WorkItemResponse resp;
-        auto ctx = Ctx(kOperatorKey);
-        grpc::Status s = work_->Get(ctx.get(), req, &resp);
-        if (!s.ok()) {  // not routed yet
-          pending = true;
-          continue;
-        }
-        ++states[resp.item().state()];
-        if (resp.item().state() == docket::v1::WORK_STATE_COMPLETION_REQUESTED) pending = true;
-        if (resp.item().state() == docket::v1::WORK_STATE_HELD) held_now.insert(id);
-      }
-      if (!pending || Clock::now() > settle_deadline) break;
-      std::this_thread::sleep_for(500ms);
-    }
-    std::set<std::string> held = truth_.seen_held;
-    held.insert(held_now.begin(), held_now.end());
-    const int admitted = static_cast<int>(truth_.admitted.size());
-    const int completed = states[docket::v1::WORK_STATE_COMPLETED];
-    const int automated = states[docket::v1::WORK_STATE_AUTO_COMPLETED];
-    const int rejected = states[docket::v1::WORK_STATE_REJECTED];
-    const int open = admitted - completed - automated - rejected;
+    while (!(seen = Observe()).settled && Clock::now() < settle_deadline) std::this_thread::sleep_for(500ms);
 
-    // The KPI service, once it has counted everything.
+    // The KPI service, once it has counted everything. The watchdog may
+    // still find an item past due meanwhile, so the items are read again
+    // with each snapshot.
     docket::v1::KpiSnapshot kpi;
     const auto kpi_deadline = Clock::now() + 60s;
     for (;;) {
@@ -210,13 +195,15 @@ class Simulation {
       req.mutable_filter()->set_tenant("acme");
       auto ctx = Ctx(kOperatorKey);
       grpc::Status s = kpi_->GetSnapshot(ctx.get(), req, &kpi);
-      if (s.ok() && kpi.arrivals() == admitted && kpi.completed() == completed &&
-          kpi.auto_completed() == automated && kpi.rejected() == rejected &&
-          kpi.holds() == static_cast<std::int64_t>(held.size()))
-        break;
+      if (s.ok() && seen.Matches(kpi)) break;
       if (Clock::now() > kpi_deadline) break;
       std::this_thread::sleep_for(500ms);
+      seen = Observe();
     }
+    const int admitted = static_cast<int>(truth_.admitted.size());
+    const int completed = seen.completed, automated = seen.automated, rejected = seen.rejected;
+    const int open = admitted - completed - automated - rejected;
+    const std::set<std::string>& held = seen.held;
 
     std::vector<std::pair<std::string, bool>> checks;
     auto check = [&](const std::string& what, bool ok) { checks.emplace_back(what, ok); };
@@ -246,6 +233,9 @@ class Simulation {
     check(absl::StrCat("submitted ", admitted, " = completed + auto + rejected + backlog (",
                        kpi.completed() + kpi.auto_completed() + kpi.rejected() + kpi.backlog(), ")"),
           admitted == kpi.completed() + kpi.auto_completed() + kpi.rejected() + kpi.backlog());
+    row("SLA met", seen.sla_met, kpi.sla_met());
+    row("SLA missed", seen.sla_missed, kpi.sla_missed());
+    row("SLA breaches", seen.sla_breaches, kpi.sla_breaches());
     check(absl::StrCat("SLA met + missed (", kpi.sla_met() + kpi.sla_missed(), ") = completions (",
                        kpi.completed() + kpi.auto_completed(), ")"),
           kpi.sla_met() + kpi.sla_missed() == kpi.completed() + kpi.auto_completed());
@@ -292,7 +282,9 @@ class Simulation {
     if (!flags_.json_report.empty()) {
       nlohmann::json j{{"planned", plan_.size()}, {"admitted", admitted}, {"refused", truth_.refused},
                        {"truth", {{"completed", completed}, {"auto_completed", automated},
-                                  {"rejected", rejected}, {"open", open}, {"held", held.size()}}},
+                                  {"rejected", rejected}, {"open", open}, {"held", held.size()},
+                                  {"sla_met", seen.sla_met}, {"sla_missed", seen.sla_missed},
+                                  {"sla_breaches", seen.sla_breaches}}},
                        {"kpi", {{"arrivals", kpi.arrivals()}, {"completed", kpi.completed()},
                                 {"auto_completed", kpi.auto_completed()}, {"rejected", kpi.rejected()},
                                 {"backlog", kpi.backlog()}, {"sla_met", kpi.sla_met()},
@@ -306,7 +298,19 @@ class Simulation {
   }
 
  private:
+  // How much of the day has passed (below 0 before it opens). On the
+  // simulated clock the day is the business day the services see: shifts,
+  // arrivals and the bulk upload happen at the business times they stand
+  // for, however long the stack took to start.
   double DayShare() const {
+    if (scale_ > 0) {
+      const double real_now_ms = std::chrono::duration<double, std::milli>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count();
+      const double sim_now_ms = static_cast<double>(sim_origin_ms_) +
+                                (real_now_ms - static_cast<double>(real_origin_ms_)) * scale_;
+      return (sim_now_ms - static_cast<double>(day_start_sim_ms_)) / (flags_.duration * scale_ * 1000);
+    }
     return std::chrono::duration<double>(Clock::now() - start_).count() / flags_.duration;
   }
   bool DayOver() const { return DayShare() >= 1.0; }
@@ -319,6 +323,59 @@ class Simulation {
     if (s < 120) return absl::StrFormat("%.0fs", s);
     if (s < 7200) return absl::StrFormat("%.0fm", s / 60);
     return absl::StrFormat("%.1fh", s / 3600);
+  }
+
+  // What processing holds for the admitted items: their states, and their
+  // SLA outcomes as the items record them (finished_at against due_at, the
+  // watchdog's sla_breached_at).
+  struct Observed {
+    bool settled = false;  // every item routed, no verdict pending
+    int completed = 0, automated = 0, rejected = 0;
+    int sla_met = 0, sla_missed = 0, sla_breaches = 0;
+    std::set<std::string> held;  // ever held by compliance (seen by supervisors, or now)
+
+    bool Matches(const docket::v1::KpiSnapshot& kpi) const {
+      return kpi.completed() == completed && kpi.auto_completed() == automated &&
+             kpi.rejected() == rejected && kpi.holds() == static_cast<std::int64_t>(held.size()) &&
+             kpi.sla_met() == sla_met && kpi.sla_missed() == sla_missed &&
+             kpi.sla_breaches() == sla_breaches;
+    }
+  };
+
+  Observed Observe() {
+    Observed o;
+    o.settled = true;
+    for (const auto& id : truth_.admitted) {
+      docket::v1::GetRequest req;
+      req.set_item_id(id);
+      docket::v1::WorkItemResponse resp;
+      auto ctx = Ctx(kOperatorKey);
+      if (!work_->Get(ctx.get(), req, &resp).ok()) {  // not routed yet
+        o.settled = false;
+        continue;
+      }
+      const docket::v1::WorkItem& item = resp.item();
+      switch (item.state()) {
+        case docket::v1::WORK_STATE_COMPLETED: ++o.completed; break;
+        case docket::v1::WORK_STATE_AUTO_COMPLETED: ++o.automated; break;
+        case docket::v1::WORK_STATE_REJECTED: ++o.rejected; break;
+        case docket::v1::WORK_STATE_COMPLETION_REQUESTED: o.settled = false; break;
+        case docket::v1::WORK_STATE_HELD: o.held.insert(id); break;
+        default: break;
+      }
+      if (item.state() == docket::v1::WORK_STATE_COMPLETED ||
+          item.state() == docket::v1::WORK_STATE_AUTO_COMPLETED) {
+        ++(Millis(item.finished_at()) <= Millis(item.due_at()) ? o.sla_met : o.sla_missed);
+      }
+      o.sla_breaches += item.has_sla_breached_at() ? 1 : 0;
+    }
+    std::lock_guard lock(truth_.mu);
+    o.held.insert(truth_.seen_held.begin(), truth_.seen_held.end());
+    return o;
+  }
+
+  static std::int64_t Millis(const google::protobuf::Timestamp& t) {
+    return t.seconds() * 1000 + t.nanos() / 1000000;
   }
 
   void Submit() {
@@ -492,7 +549,7 @@ class Simulation {
       }
       const int done = truth_.completes + truth_.rejects;
       std::cerr << absl::StrFormat("\rday %3.0f%% | submitted %d | in progress %d | completed %d | rejected %d   ",
-                                   std::min(100.0, 100 * DayShare()), admitted,
+                                   std::clamp(100 * DayShare(), 0.0, 100.0), admitted,
                                    std::max(0, admitted - done), truth_.completes.load(),
                                    truth_.rejects.load())
                 << std::flush;
@@ -556,7 +613,7 @@ class Simulation {
   std::unique_ptr<docket::v1::Work::Stub> work_;
   std::unique_ptr<docket::v1::Compliance::Stub> compliance_;
   std::unique_ptr<docket::v1::Kpi::Stub> kpi_;
-  long long sim_origin_ms_ = 0;
+  long long real_origin_ms_ = 0, sim_origin_ms_ = 0, day_start_sim_ms_ = 0;
   double scale_ = 0;
   std::vector<PlannedItem> plan_;
   Truth truth_;

@@ -146,12 +146,15 @@ std::vector<PlannedItem> PlanDay(const catalog::Catalog& catalog, const Workload
   for (const auto& [kind, w] : KindMix()) weights.push_back(catalog.FindKind(kind) ? w : 0);
   std::discrete_distribution<int> pick(weights.begin(), weights.end());
   std::vector<PlannedItem> out;
+  const int surge = catalog.FindKind(o.surge_kind) ? std::clamp(o.surge_items, 0, o.items / 3) : 0;
+  const int spread = o.items - surge;  // the items that follow the arrival curve
   for (int i = 0; i < o.items; ++i) {
-    const std::string& kind_name = KindMix()[pick(rng)].first;
+    const bool in_surge = i >= spread;
+    const std::string& kind_name = in_surge ? o.surge_kind : KindMix()[pick(rng)].first;
     const catalog::Kind* kind = catalog.FindKind(kind_name);
     if (!kind) continue;
     PlannedItem item;
-    item.arrival = ArrivalCurveQuantile((i + u(rng)) / o.items);
+    item.arrival = in_surge ? std::clamp(o.surge_at, 0.0, 1.0) : ArrivalCurveQuantile((i + u(rng)) / spread);
     auto& s = item.submission;
     s.set_tenant("acme");
     s.set_kind(kind_name);
@@ -190,7 +193,7 @@ std::vector<PlannedItem> PlanDay(const catalog::Catalog& catalog, const Workload
     }
     out.push_back(std::move(item));
   }
-  std::sort(out.begin(), out.end(), [](const auto& x, const auto& y) { return x.arrival < y.arrival; });
+  std::stable_sort(out.begin(), out.end(), [](const auto& x, const auto& y) { return x.arrival < y.arrival; });
   return out;
 }
 

@@ -21,6 +21,13 @@ struct WorkloadOptions {
   double pii_share = 0.08;            // free text with an e-mail or card number
   double denied_vendor_share = 0.03;  // vendors on the deny list
   std::vector<std::string> denied_vendors;  // from deny-lists/sanctioned-vendors.txt
+  // A partner's bulk upload: `surge_items` of the day's items (at most a
+  // third of them), all of `surge_kind`, arrive at once at `surge_at` (share
+  // of the day). They fall due the same afternoon and are more than their
+  // clerk can do on top of the day's work: the day's few SLA breaches.
+  int surge_items = 40;
+  std::string surge_kind = "shipping_documents";
+  double surge_at = 0.3;
   unsigned seed = 7;
 };
 
@@ -32,7 +39,7 @@ struct PlannedItem {
 
 // The day's items in arrival order. Kinds follow a back-office mix (data
 // entry and invoices most, KYC and onboarding least); arrivals follow a
-// two-peak curve (morning and early afternoon).
+// two-peak curve (morning and early afternoon), plus the bulk upload.
 std::vector<PlannedItem> PlanDay(const catalog::Catalog& catalog, const WorkloadOptions& options);
 
 // Arrival time (share of the day) of quantile u in [0, 1] of the curve.

@@ -57,6 +57,33 @@ TEST(PlanDayTest, ItemsFollowTheKindMixInArrivalOrderWithAFewInvalid) {
   EXPECT_GT(denied, 0);
 }
 
+TEST(PlanDayTest, ABulkUploadOfTheSurgeKindArrivesAtOnceWithinTheDaysItems) {
+  const auto catalog = ShippedCatalog();
+  WorkloadOptions o;
+  o.items = 400;
+  o.surge_items = 20;
+  o.surge_at = 0.3;
+  const auto plan = PlanDay(catalog, o);
+  ASSERT_EQ(plan.size(), 400u) << "the upload is part of --items, not on top";
+  int at_surge = 0;
+  for (const auto& p : plan) {
+    if (p.arrival == 0.3) {
+      ++at_surge;
+      EXPECT_EQ(p.submission.kind(), "shipping_documents");
+    }
+  }
+  EXPECT_EQ(at_surge, 20);
+
+  o.items = 45;
+  at_surge = 0;
+  for (const auto& p : PlanDay(catalog, o)) at_surge += p.arrival == 0.3;
+  EXPECT_EQ(at_surge, 15) << "at most a third of the day";
+
+  o.items = 400;
+  o.surge_items = 0;
+  for (const auto& p : PlanDay(catalog, o)) EXPECT_NE(p.arrival, 0.3) << "no upload asked for";
+}
+
 TEST(PlanDayTest, SameSeedSameDay) {
   const auto catalog = ShippedCatalog();
   WorkloadOptions o;

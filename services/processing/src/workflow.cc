@@ -640,6 +640,27 @@ absl::StatusOr<Workflow::Loaded> Workflow::LoadForWorker(const Worker& worker,
   return *l;
 }
 
+namespace {
+
+// An item that just finished records when: the time its Completed,
+// AutoCompleted or Rejected event carries, so Get and the event agree on
+// whether the SLA was met.
+void StampFinished(WorkItem& item, const std::vector<docket::v1::Event>& events) {
+  if (!IsTerminal(item.state()) || item.has_finished_at()) return;
+  for (const auto& e : events) {
+    const google::protobuf::Timestamp* at = e.has_completed()        ? &e.completed().completed_at()
+                                            : e.has_auto_completed() ? &e.auto_completed().completed_at()
+                                            : e.has_rejected()       ? &e.rejected().rejected_at()
+                                                                     : nullptr;
+    if (at) {
+      *item.mutable_finished_at() = *at;
+      return;
+    }
+  }
+}
+
+}  // namespace
+
 redis::EvalCall Workflow::CasCall(Change& c) const {
   redis::EvalCall call;
   call.script = &CasScript();
@@ -650,6 +671,7 @@ redis::EvalCall Workflow::CasCall(Change& c) const {
   // change's item is what the caller returns once committed).
   WorkItem& item = c.item;
   item.set_version(c.expected_version + 1);
+  StampFinished(item, c.events);
   args.push_back(absl::StrCat(c.expected_version));
   args.push_back(item.SerializeAsString());
   args.push_back(absl::StrCat(RealNowMs()));  // outbox age is real time
@@ -1792,13 +1814,20 @@ absl::StatusOr<int> Workflow::Tick() {
     WorkItem& item = c.item;
     DOCKET_ASSIGN_OR_RETURN(WorkState same, Apply(item.state(), Action::kSlaBreach));
     item.set_state(same);
-    docket::v1::Event e = NewEvent(item, VersionedId(item, l->version, "SlaBreached"));
-    auto* p = e.mutable_sla_breached();
-    p->set_queue(item.queue());
-    *p->mutable_due_at() = item.due_at();
-    *p->mutable_breached_at() = Ts(now);
-    p->set_kind(item.kind());
-    c.events.push_back(e);
+    // An item breaches its SLA once: one SlaBreached, counted once, however
+    // often it is queued again past its due time (a return, a lapsed lease).
+    // Queued again, it is still escalated.
+    const bool first_breach = !item.has_sla_breached_at();
+    if (first_breach) {
+      docket::v1::Event e = NewEvent(item, VersionedId(item, l->version, "SlaBreached"));
+      auto* p = e.mutable_sla_breached();
+      p->set_queue(item.queue());
+      *p->mutable_due_at() = item.due_at();
+      *p->mutable_breached_at() = Ts(now);
+      p->set_kind(item.kind());
+      *item.mutable_sla_breached_at() = Ts(now);
+      c.events.push_back(e);
+    }
     c.Op("zmember", kSla, id);
     const catalog::Queue* q = catalog_.FindQueue(item.queue());
     bool escalated = false;
@@ -1826,12 +1855,16 @@ absl::StatusOr<int> Workflow::Tick() {
       c.events.push_back(esc);
       escalated = true;
     }
+    if (!first_breach && !escalated) {
+      (void)redis_.Command({"ZREM", kSla, id});
+      continue;
+    }
     c.transition = escalated;  // a breach alone leaves the state as it is
     absl::Status st = Commit(c);
     if (st.code() == absl::StatusCode::kAborted) continue;
     DOCKET_RETURN_IF_ERROR(st);
     if (metrics_) {
-      metrics_->Sla(l->item.queue(), "breached");
+      if (first_breach) metrics_->Sla(l->item.queue(), "breached");
       if (escalated) metrics_->Sla(l->item.queue(), "escalated");
     }
     ++changed;

@@ -275,6 +275,70 @@ TEST_F(WorkflowItest, WatchdogWarnsAtRiskThenBreachesAndEscalatesExactlyOnce) {
   EXPECT_EQ(Events(id, "docket.work.v1.SlaBreached").size(), 1u);
 }
 
+TEST_F(WorkflowItest, AnItemRecordsWhenTheWatchdogFoundItBreachedAndWhenItFinishedAsItsEventsSay) {
+  const std::string id = Submit("invoice");  // due Monday 12:00
+  EXPECT_FALSE(Item(id).has_sla_breached_at());
+  clock_.Set(Utc(2026, 11, 23, 10, 0));
+  ASSERT_EQ(*wf_->Tick(), 1);  // at risk only
+  EXPECT_FALSE(Item(id).has_sla_breached_at()) << "a warning is not a breach";
+  clock_.Set(Utc(2026, 11, 23, 12, 5));
+  ASSERT_EQ(*wf_->Tick(), 1);
+  const auto breached = Events(id, "docket.work.v1.SlaBreached");
+  ASSERT_EQ(breached.size(), 1u);
+  EXPECT_EQ(Ms(Item(id).sla_breached_at()), Ms(breached[0].sla_breached().breached_at()));
+  EXPECT_FALSE(Item(id).has_finished_at()) << "an open item has not finished";
+
+  clock_.Set(Utc(2026, 11, 23, 12, 30));
+  const std::string escalated_to = Item(id).queue();
+  ASSERT_EQ(Claim(kBob), id) << "escalated to " << escalated_to;
+  docket::v1::CompleteRequest done;
+  done.set_item_id(id);
+  auto completed = wf_->Complete(kBob, done);
+  ASSERT_TRUE(completed.ok()) << completed.status();
+  const auto events = Events(id, "docket.work.v1.Completed");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_FALSE(events[0].completed().sla_met());
+  EXPECT_EQ(Ms(completed->finished_at()), Ms(events[0].completed().completed_at()));
+  EXPECT_EQ(Ms(Item(id).finished_at()), Ms(Utc(2026, 11, 23, 12, 30)));
+  EXPECT_GT(Ms(Item(id).finished_at()), Ms(Item(id).due_at())) << "late: finished after its due time";
+  EXPECT_EQ(Ms(Item(id).sla_breached_at()), Ms(breached[0].sla_breached().breached_at()));
+
+  const std::string automated = Submit("invoice", 0.5);
+  const auto auto_events = Events(automated, "docket.work.v1.AutoCompleted");
+  ASSERT_EQ(auto_events.size(), 1u);
+  EXPECT_EQ(Ms(Item(automated).finished_at()), Ms(auto_events[0].auto_completed().completed_at()));
+  EXPECT_LE(Ms(Item(automated).finished_at()), Ms(Item(automated).due_at()));
+
+  const std::string dropped = Submit("invoice");
+  clock_.Advance(3min);
+  auto rejected = wf_->Reject(kBob, dropped, "duplicate invoice");
+  ASSERT_TRUE(rejected.ok()) << rejected.status();
+  EXPECT_EQ(Ms(rejected->finished_at()), Ms(Item(dropped).finished_at()));
+  ASSERT_EQ(Events(dropped, "docket.work.v1.Rejected").size(), 1u);
+  EXPECT_EQ(Ms(Item(dropped).finished_at()),
+            Ms(Events(dropped, "docket.work.v1.Rejected")[0].rejected().rejected_at()));
+}
+
+TEST_F(WorkflowItest, AnItemBreachesOnceAndQueuedAgainPastItsDueTimeIsEscalatedWithoutASecondBreach) {
+  const std::string id = Submit("invoice");  // due Monday 12:00, queue ap escalates to sup
+  clock_.Set(Utc(2026, 11, 23, 11, 58));
+  ASSERT_EQ(Claim(kAlice), id);  // a 10-minute lease
+  clock_.Set(Utc(2026, 11, 23, 12, 5));
+  ASSERT_EQ(*wf_->Tick(), 1);  // at risk
+  ASSERT_EQ(*wf_->Tick(), 1);  // breached while claimed: nothing to escalate
+  ASSERT_EQ(Events(id, "docket.work.v1.SlaBreached").size(), 1u);
+  EXPECT_TRUE(Events(id, "docket.work.v1.Escalated").empty());
+
+  ASSERT_TRUE(wf_->Return(kAlice, id, "missing PO").ok());  // queued again, past due
+  clock_.Advance(1min);
+  ASSERT_EQ(*wf_->Tick(), 1);
+  EXPECT_EQ(Events(id, "docket.work.v1.SlaBreached").size(), 1u) << "a breach is counted once per item";
+  ASSERT_EQ(Events(id, "docket.work.v1.Escalated").size(), 1u) << "overdue queued work still escalates";
+  EXPECT_EQ(Item(id).queue(), "sup");
+  EXPECT_EQ(*wf_->Tick(), 0);
+  EXPECT_TRUE(Redis({"ZSCORE", "docket:sla", id}).is_nil());
+}
+
 TEST_F(WorkflowItest, EachItemHasOneSlaTimerAtItsAtRiskTimeThenAtItsDueTime) {
   const std::string id = Submit("invoice");
   EXPECT_EQ(Redis({"ZCARD", "docket:sla"}).integer, 1);

@@ -150,6 +150,8 @@ void PrintItem(std::ostream& out, const docket::v1::WorkItem& item) {
   if (!item.worker().empty()) row("worker", item.worker());
   if (item.has_claimed_at()) row("claimed", Time(item.claimed_at()));
   if (item.has_lease_expires_at()) row("lease until", Time(item.lease_expires_at()));
+  if (item.has_sla_breached_at()) row("breached", Time(item.sla_breached_at()));
+  if (item.has_finished_at()) row("finished", Time(item.finished_at()));
   row("attempt", absl::StrCat(item.attempt(), " (reworks ", item.rework_count(), ", escalations ",
                               item.escalation_count(), ")"));
   row("version", absl::StrCat(item.version()));

@@ -176,6 +176,24 @@ TEST_F(CommandsTest, GetShowsTheItemWithTypedAttributes) {
   EXPECT_THAT(r.out, HasSubstr("pages   3"));
 }
 
+TEST_F(CommandsTest, GetShowsWhenALateItemBreachedItsSlaAndWhenItFinished) {
+  docket::v1::WorkItemResponse resp;
+  *resp.mutable_item() = Item("0193-b", docket::v1::WORK_STATE_COMPLETED);
+  resp.mutable_item()->mutable_sla_breached_at()->set_seconds(1796652000);  // 2026-12-07T14:00:00Z
+  resp.mutable_item()->mutable_finished_at()->set_seconds(1796653800);      // 2026-12-07T14:30:00Z
+  EXPECT_CALL(connector_.work, Get(_, _, _)).WillOnce(DoAll(SetArgPointee<2>(resp), Return(grpc::Status::OK)));
+  Result r = Ctl({"get", "0193-b"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("breached    2026-12-07T14:00:00Z"));
+  EXPECT_THAT(r.out, HasSubstr("finished    2026-12-07T14:30:00Z"));
+
+  *resp.mutable_item() = Item("0193-c", docket::v1::WORK_STATE_QUEUED);
+  EXPECT_CALL(connector_.work, Get(_, _, _)).WillOnce(DoAll(SetArgPointee<2>(resp), Return(grpc::Status::OK)));
+  r = Ctl({"get", "0193-c"});
+  EXPECT_THAT(r.out, Not(HasSubstr("breached"))) << "an item that never breached shows no breach";
+  EXPECT_THAT(r.out, Not(HasSubstr("finished")));
+}
+
 TEST_F(CommandsTest, SubmitSendsTypedAttributesAndAFreshIdempotencyKey) {
   docket::v1::SubmitRequest sent;
   docket::v1::SubmitResponse resp;
