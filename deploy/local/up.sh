@@ -5,7 +5,7 @@
 # writes them to .docket/local.env. Stop it with deploy/local/down.sh.
 #   deploy/local/up.sh [--kafka=dev|apache] [--no-build] [--sim-clock=SCALE] [--redis-tls]
 # --sim-clock=480 runs business time 480x as fast, reaching the next Monday
-# 08:00 Europe/Berlin (07:00Z) 15 s after the start, the same for every
+# 08:00 Europe/Berlin (07:00Z) 8 s after the start, the same for every
 # service (demos only).
 # --redis-tls serves Redis on a TLS port only, with a throwaway CA, and the
 # services reach it over rediss:// (as a managed Redis would be reached).
@@ -113,9 +113,9 @@ if [[ -n $sim_scale ]]; then
   [[ $sim_scale =~ ^[0-9]+$ ]] || die "--sim-clock: expected a whole number, got \"$sim_scale\""
   real_ms=$(date +%s%3N)
   # Business time reaches the next Monday 07:00 UTC (08:00 in Berlin in
-  # winter) 15 s of real time from now, once the stack is up: docket-simulate
-  # opens its day then.
-  sim_ms=$(( ($(date -u -d "next monday 07:00" +%s) - 15 * sim_scale) * 1000 ))
+  # winter) 8 s of real time from now, when the stack is up (~4 s here):
+  # docket-simulate opens its day then, or catches up if it starts later.
+  sim_ms=$(( ($(date -u -d "next monday 07:00" +%s) - 8 * sim_scale) * 1000 ))
   sim_clock="$real_ms,$sim_ms,$sim_scale"
 fi
 

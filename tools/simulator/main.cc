@@ -168,6 +168,12 @@ class Simulation {
     plan_ = PlanDay(catalog_, wo);
     for (const auto& p : plan_) truth_.planned_invalid += p.invalid;
     start_ = Clock::now();
+    if (const double late = DayShare(); late > 0.02) {
+      std::cerr << absl::StrFormat(
+          "docket-simulate: the business day opened %.0f%% of it ago (the stack was slow to start); "
+          "the items that arrived by now are submitted at once\n",
+          100 * std::min(late, 1.0));
+    }
     std::vector<std::thread> threads;
     threads.emplace_back([this] { Submit(); });
     for (const auto& w : DemoRoster()) threads.emplace_back([this, w] { Work(w); });
