@@ -179,6 +179,7 @@ class Simulation {
     for (const auto& w : DemoRoster()) threads.emplace_back([this, w] { Work(w); });
     threads.emplace_back([this] { Progress(); });
     for (auto& t : threads) t.join();
+    day_over_at_ = Clock::now();
     std::cerr << "\n";
   }
 
@@ -187,6 +188,9 @@ class Simulation {
   bool Report(std::ostream& out) {
     // Ground truth from processing, once verdicts pending at the end of the
     // day have arrived.
+    // The day is over; business time runs on. Give the watchdog a few ticks
+    // (one a second) to flag what fell due at the end of the day.
+    std::this_thread::sleep_until(day_over_at_ + kWatchdogGrace);
     Observed seen;
     const auto settle_deadline = Clock::now() + 30s;
     while (!(seen = Observe()).settled && Clock::now() < settle_deadline) std::this_thread::sleep_for(500ms);
@@ -242,6 +246,9 @@ class Simulation {
     row("SLA met", seen.sla_met, kpi.sla_met());
     row("SLA missed", seen.sla_missed, kpi.sla_missed());
     row("SLA breaches", seen.sla_breaches, kpi.sla_breaches());
+    check(absl::StrCat("every open item past its due time was flagged breached by the watchdog (",
+                       seen.overdue - seen.overdue_unflagged, " of ", seen.overdue, ")"),
+          seen.overdue_unflagged == 0);
     check(absl::StrCat("SLA met + missed (", kpi.sla_met() + kpi.sla_missed(), ") = completions (",
                        kpi.completed() + kpi.auto_completed(), ")"),
           kpi.sla_met() + kpi.sla_missed() == kpi.completed() + kpi.auto_completed());
@@ -308,14 +315,16 @@ class Simulation {
   // simulated clock the day is the business day the services see: shifts,
   // arrivals and the bulk upload happen at the business times they stand
   // for, however long the stack took to start.
+  // Business time, as the services' clock has it (DOCKET_SIM_CLOCK).
+  double SimNowMs() const {
+    const double real_now_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::system_clock::now().time_since_epoch()).count();
+    if (scale_ <= 0) return real_now_ms;
+    return static_cast<double>(sim_origin_ms_) + (real_now_ms - static_cast<double>(real_origin_ms_)) * scale_;
+  }
   double DayShare() const {
     if (scale_ > 0) {
-      const double real_now_ms = std::chrono::duration<double, std::milli>(
-                                     std::chrono::system_clock::now().time_since_epoch())
-                                     .count();
-      const double sim_now_ms = static_cast<double>(sim_origin_ms_) +
-                                (real_now_ms - static_cast<double>(real_origin_ms_)) * scale_;
-      return (sim_now_ms - static_cast<double>(day_start_sim_ms_)) / (flags_.duration * scale_ * 1000);
+      return (SimNowMs() - static_cast<double>(day_start_sim_ms_)) / (flags_.duration * scale_ * 1000);
     }
     return std::chrono::duration<double>(Clock::now() - start_).count() / flags_.duration;
   }
@@ -338,6 +347,9 @@ class Simulation {
     bool settled = false;  // every item routed, no verdict pending
     int completed = 0, automated = 0, rejected = 0;
     int sla_met = 0, sla_missed = 0, sla_breaches = 0;
+    // Open items whose due time passed a while ago (longer than the
+    // watchdog's tick), and of them those it did not flag as breached.
+    int overdue = 0, overdue_unflagged = 0;
     std::set<std::string> held;  // ever held by compliance (seen by supervisors, or now)
 
     bool Matches(const docket::v1::KpiSnapshot& kpi) const {
@@ -351,6 +363,8 @@ class Simulation {
   Observed Observe() {
     Observed o;
     o.settled = true;
+    const double overdue_before =
+        SimNowMs() - static_cast<double>(std::chrono::milliseconds(kWatchdogGrace).count()) * (scale_ > 0 ? scale_ : 1);
     for (const auto& id : truth_.admitted) {
       docket::v1::GetRequest req;
       req.set_item_id(id);
@@ -374,6 +388,12 @@ class Simulation {
         ++(Millis(item.finished_at()) <= Millis(item.due_at()) ? o.sla_met : o.sla_missed);
       }
       o.sla_breaches += item.has_sla_breached_at() ? 1 : 0;
+      const bool open = item.state() == docket::v1::WORK_STATE_QUEUED ||
+                        item.state() == docket::v1::WORK_STATE_CLAIMED;
+      if (open && Millis(item.due_at()) < overdue_before) {
+        ++o.overdue;
+        o.overdue_unflagged += item.has_sla_breached_at() ? 0 : 1;
+      }
     }
     std::lock_guard lock(truth_.mu);
     o.held.insert(truth_.seen_held.begin(), truth_.seen_held.end());
@@ -624,6 +644,10 @@ class Simulation {
   std::vector<PlannedItem> plan_;
   Truth truth_;
   Clock::time_point start_;
+  Clock::time_point day_over_at_;
+  // Real time within which processing's watchdog (a tick a second) flags an
+  // item past its due time.
+  static constexpr std::chrono::seconds kWatchdogGrace{3};
 };
 
 }  // namespace
