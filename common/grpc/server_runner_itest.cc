@@ -957,6 +957,7 @@ TEST_F(ServerRunnerTlsReload, RenewedFilesThatDoNotLoadAreRefusedAndTheLastGoodC
         "docket_grpc_server_tls_reloads_total{outcome=\"refused\"} " + std::to_string(++refusals) + "\n";
     ASSERT_TRUE(Eventually([&] { return registry.Serialize().find(refused) != std::string::npos; }))
         << "the server never looked at the bad files";
+    EXPECT_THAT(registry.Serialize(), HasSubstr("docket_grpc_server_tls_files_refused 1\n"));
     // Served all along, for longer than gRPC takes to re-read what it serves.
     const auto until = std::chrono::steady_clock::now() + 2 * kCopyReread;
     while (std::chrono::steady_clock::now() < until) {
@@ -970,6 +971,8 @@ TEST_F(ServerRunnerTlsReload, RenewedFilesThatDoNotLoadAreRefusedAndTheLastGoodC
       << "good files after refused ones are not served";
   EXPECT_THAT(registry.Serialize(),
               HasSubstr("docket_grpc_server_tls_reloads_total{outcome=\"reloaded\"} 1\n"));
+  EXPECT_THAT(registry.Serialize(), HasSubstr("docket_grpc_server_tls_files_refused 0\n"))
+      << "served files are no longer refused";
 }
 
 }  // namespace

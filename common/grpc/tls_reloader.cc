@@ -211,11 +211,18 @@ struct TlsReloader::Metrics {
                    .Name("docket_grpc_server_tls_certificate_expiry_timestamp_seconds")
                    .Help("notAfter of the gRPC server certificate served to new connections")
                    .Register(registry.registry())
-                   .Add({})) {}
+                   .Add({})),
+        refusing(prometheus::BuildGauge()
+                     .Name("docket_grpc_server_tls_files_refused")
+                     .Help("1 while the TLS files on disk have changed and do not load (the last good "
+                           "ones are served), else 0")
+                     .Register(registry.registry())
+                     .Add({})) {}
   prometheus::Family<prometheus::Counter>& reloads;
   prometheus::Counter& reloaded;
   prometheus::Counter& refused;
   prometheus::Gauge& expiry;
+  prometheus::Gauge& refusing;
 };
 
 TlsReloader::TlsReloader(TlsOptions tls, fs::path dir, metrics::MetricsRegistry* metrics)
@@ -279,19 +286,26 @@ TlsReloader::Outcome TlsReloader::CheckNow() {
   absl::StatusOr<TlsFiles> files = ReadTlsFiles(tls_);
   if (files.ok() && *files == published_) {
     refused_.reset();  // the same bad files again later are a new event
+    if (metrics_ != nullptr) metrics_->refusing.Set(0);
     return Outcome::kUnchanged;
   }
   if (refused_ == files) return Outcome::kUnchanged;  // warned about already
   absl::Status status = files.ok() ? CheckTlsFiles(tls_, *files) : files.status();
   if (!status.ok()) {
     refused_ = std::move(files);
-    if (metrics_ != nullptr) metrics_->refused.Increment();
+    if (metrics_ != nullptr) {
+      metrics_->refused.Increment();
+      metrics_->refusing.Set(1);
+    }
     Logger().Warn("gRPC TLS files changed but do not load; new connections keep the previous ones",
                   {{"error", std::string(status.message())}});
     return Outcome::kRefused;
   }
   if (status = Publish(*files); !status.ok()) {
-    if (metrics_ != nullptr) metrics_->refused.Increment();
+    if (metrics_ != nullptr) {
+      metrics_->refused.Increment();
+      metrics_->refusing.Set(1);
+    }
     Logger().Error("gRPC TLS files changed but their copy cannot be written; new connections keep "
                    "the previous ones, tried again in reload_interval",
                    {{"error", std::string(status.message())}});
@@ -310,7 +324,10 @@ TlsReloader::Outcome TlsReloader::CheckNow() {
 void TlsReloader::Served(const TlsFiles& files) {
   published_ = files;
   refused_.reset();
-  if (metrics_ != nullptr) metrics_->expiry.Set(static_cast<double>(NotAfter(files.cert_chain)));
+  if (metrics_ != nullptr) {
+    metrics_->expiry.Set(static_cast<double>(NotAfter(files.cert_chain)));
+    metrics_->refusing.Set(0);
+  }
 }
 
 // Each copy is a new directory and `current` is swapped to it in one rename,
