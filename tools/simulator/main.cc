@@ -311,10 +311,6 @@ class Simulation {
   }
 
  private:
-  // How much of the day has passed (below 0 before it opens). On the
-  // simulated clock the day is the business day the services see: shifts,
-  // arrivals and the bulk upload happen at the business times they stand
-  // for, however long the stack took to start.
   // Business time, as the services' clock has it (DOCKET_SIM_CLOCK).
   double SimNowMs() const {
     const double real_now_ms =
@@ -322,6 +318,10 @@ class Simulation {
     if (scale_ <= 0) return real_now_ms;
     return static_cast<double>(sim_origin_ms_) + (real_now_ms - static_cast<double>(real_origin_ms_)) * scale_;
   }
+  // How much of the day has passed (below 0 before it opens). On the
+  // simulated clock the day is the business day the services see: shifts,
+  // arrivals and the bulk upload happen at the business times they stand
+  // for, however long the stack took to start.
   double DayShare() const {
     if (scale_ > 0) {
       return (SimNowMs() - static_cast<double>(day_start_sim_ms_)) / (flags_.duration * scale_ * 1000);
@@ -345,6 +345,7 @@ class Simulation {
   // watchdog's sla_breached_at).
   struct Observed {
     bool settled = false;  // every item routed, no verdict pending
+    int admitted = 0;
     int completed = 0, automated = 0, rejected = 0;
     int sla_met = 0, sla_missed = 0, sla_breaches = 0;
     // Open items whose due time passed a while ago (longer than the
@@ -353,7 +354,7 @@ class Simulation {
     std::set<std::string> held;  // ever held by compliance (seen by supervisors, or now)
 
     bool Matches(const docket::v1::KpiSnapshot& kpi) const {
-      return kpi.completed() == completed && kpi.auto_completed() == automated &&
+      return kpi.arrivals() == admitted && kpi.completed() == completed && kpi.auto_completed() == automated &&
              kpi.rejected() == rejected && kpi.holds() == static_cast<std::int64_t>(held.size()) &&
              kpi.sla_met() == sla_met && kpi.sla_missed() == sla_missed &&
              kpi.sla_breaches() == sla_breaches;
@@ -363,6 +364,7 @@ class Simulation {
   Observed Observe() {
     Observed o;
     o.settled = true;
+    o.admitted = static_cast<int>(truth_.admitted.size());
     const double overdue_before =
         SimNowMs() - static_cast<double>(std::chrono::milliseconds(kWatchdogGrace).count()) * (scale_ > 0 ? scale_ : 1);
     for (const auto& id : truth_.admitted) {
