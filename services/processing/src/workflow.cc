@@ -1877,19 +1877,44 @@ absl::StatusOr<int> Workflow::RelayOutbox(std::chrono::milliseconds min_age) {
   DOCKET_ASSIGN_OR_RETURN(
       redis::Reply ids, redis_.Command({"ZRANGEBYSCORE", kOutboxAt, "-inf",
                                         absl::StrCat(RealNowMs() - min_age.count()), "LIMIT", "0", "500"}));
-  int relayed = 0;
-  for (const auto& id : ids.elements) {
-    DOCKET_ASSIGN_OR_RETURN(redis::Reply bytes, redis_.Command({"HGET", kOutbox, id.str}));
+  if (ids.elements.empty()) return 0;
+  std::vector<std::string> hmget = {"HMGET", kOutbox};
+  for (const auto& id : ids.elements) hmget.push_back(id.str);
+  DOCKET_ASSIGN_OR_RETURN(redis::Reply values, redis_.Command(hmget));
+  if (values.elements.size() != ids.elements.size()) return absl::InternalError("unexpected reply of HMGET");
+  // The page goes out at once, one wait for all of it (after an outage the
+  // outbox may hold many pages; one at a time would take a linger each).
+  std::vector<kafka::Record> records;
+  std::vector<const std::string*> sent;
+  std::vector<std::string> clear;  // confirmed, or unreadable
+  for (std::size_t i = 0; i < ids.elements.size(); ++i) {
     docket::v1::Event e;
-    if (bytes.is_nil() || !e.ParseFromString(bytes.str)) {
-      (void)redis_.Pipeline({{"HDEL", kOutbox, id.str}, {"ZREM", kOutboxAt, id.str}});
+    if (values.elements[i].is_nil() || !e.ParseFromString(values.elements[i].str)) {
+      clear.push_back(ids.elements[i].str);
       continue;
     }
-    DOCKET_RETURN_IF_ERROR(publisher_.Publish(kafka::EncodeEvent(topics_.work(), e)));
-    DOCKET_RETURN_IF_ERROR(
-        redis_.Pipeline({{"HDEL", kOutbox, id.str}, {"ZREM", kOutboxAt, id.str}}).status());
-    ++relayed;
+    records.push_back(kafka::EncodeEvent(topics_.work(), e));
+    sent.push_back(&ids.elements[i].str);
   }
+  const std::vector<absl::Status> confirmed = publisher_.PublishAll(std::move(records));
+  absl::Status first_error;
+  int relayed = 0;
+  for (std::size_t i = 0; i < sent.size(); ++i) {
+    if (confirmed[i].ok()) {
+      clear.push_back(*sent[i]);
+      ++relayed;
+    } else if (first_error.ok()) {
+      first_error = confirmed[i];
+    }
+  }
+  if (!clear.empty()) {
+    std::vector<std::string> hdel = {"HDEL", kOutbox};
+    std::vector<std::string> zrem = {"ZREM", kOutboxAt};
+    hdel.insert(hdel.end(), clear.begin(), clear.end());
+    zrem.insert(zrem.end(), clear.begin(), clear.end());
+    DOCKET_RETURN_IF_ERROR(redis_.Pipeline({hdel, zrem}).status());
+  }
+  DOCKET_RETURN_IF_ERROR(first_error);
   return relayed;
 }
 

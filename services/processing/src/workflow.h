@@ -182,7 +182,9 @@ class Workflow {
   // items it changed.
   absl::StatusOr<int> Tick();
   // Publishes outbox events older than `min_age` (their inline publish
-  // failed, or the replica died before it). Returns how many.
+  // failed, or the replica died before it), up to 500 at once, and clears
+  // those Kafka confirmed. Returns how many; the first refusal, if any, as
+  // the error (what was refused stays for the next round).
   absl::StatusOr<int> RelayOutbox(std::chrono::milliseconds min_age);
   // Queue depth and oldest item age per (tenant, queue) into the gauges.
   absl::Status RefreshQueueGauges();

@@ -712,6 +712,23 @@ TEST_F(WorkflowItest, EventThatKafkaRefusedIsRelayedFromTheOutbox) {
   EXPECT_EQ(*wf_->RelayOutbox(0ms), 0) << "a relayed event leaves the outbox";
 }
 
+TEST_F(WorkflowItest, TheRelayPublishesAPageAtOnceClearsWhatKafkaConfirmedAndKeepsWhatItRefused) {
+  publisher_.FailNext(3, absl::UnavailableError("broker down"));
+  const std::vector<std::string> ids = {Submit("invoice"), Submit("invoice"), Submit("invoice")};
+  for (const auto& id : ids) ASSERT_TRUE(Events(id, "docket.work.v1.Routed").empty());
+  publisher_.FailNext(1, absl::UnavailableError("still down"));
+  auto relayed = wf_->RelayOutbox(0ms);
+  ASSERT_FALSE(relayed.ok()) << "a refused event is reported";
+  EXPECT_NE(relayed.status().message().find("still down"), std::string::npos) << relayed.status();
+  EXPECT_EQ(Redis({"HLEN", "docket:outbox"}).integer, 1) << "only the refused event stays";
+  EXPECT_EQ(Redis({"ZCARD", "docket:outbox:at"}).integer, 1);
+  relayed = wf_->RelayOutbox(0ms);
+  ASSERT_TRUE(relayed.ok()) << relayed.status();
+  EXPECT_EQ(*relayed, 1);
+  for (const auto& id : ids) EXPECT_EQ(Events(id, "docket.work.v1.Routed").size(), 1u) << id;
+  EXPECT_EQ(Redis({"HLEN", "docket:outbox"}).integer, 0);
+}
+
 TEST_F(WorkflowItest, ConfirmedEventsLeaveTheOutboxInBatchesAndAreNotRelayedAgain) {
   std::vector<std::string> ids;
   for (int i = 0; i < 40; ++i) ids.push_back(Submit("invoice"));
