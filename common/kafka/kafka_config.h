@@ -26,10 +26,11 @@ struct KafkaConfig {
   std::string client_id = "docket";
   // How long Publish() waits for the broker's ack before UNAVAILABLE/DEADLINE_EXCEEDED.
   int delivery_timeout_ms = 30000;
-  // How long the producer waits to batch records (linger.ms). 5 suits
-  // services that publish many records at once; a service that waits for
-  // each record's ack before the next (compliance's ledger, then verdict)
-  // sets 0, since lingering only adds to every round trip there.
+  // How long the producer waits to batch records (linger.ms). 5 is the
+  // default (intake, whose callers wait for the acks); each service sets its
+  // own: processing 20 (its events wait in the outbox, nobody waits for the
+  // acks), compliance 2 (each batch waits twice, for bursts of records).
+  // docs/performance.md, fourteenth round.
   int linger_ms = 5;
   // Extra librdkafka properties, applied last (e.g. security.protocol, ssl.*, sasl.*).
   // Values are never logged.
