@@ -178,7 +178,8 @@ section_processing() {
     run "$loadgen" --mode=prefill,claim,automate,routed --half-rate \
       --target="$DOCKET_INTAKE_ADDR" --key="$publisher" \
       --work-target="$DOCKET_WORK_ADDR" --worker-key="$worker" \
-      --processing-metrics="$DOCKET_PROCESSING_METRICS_URL" --redis="$DOCKET_REDIS_URL" \
+      --processing-metrics="$DOCKET_PROCESSING_METRICS_URL" \
+      --compliance-metrics="$DOCKET_COMPLIANCE_METRICS_URL" --metrics-url="$DOCKET_METRICS_METRICS_URL" --redis="$DOCKET_REDIS_URL" \
       --kafka="$DOCKET_KAFKA_BROKERS" --items="$items" --batch-size=100 --concurrency=4 \
       --workers="$workers" --duration="$duration" --warmup=2s "${next_args[@]}" \
       --json-file="${log%.txt}.json" "${watch[@]}"

@@ -74,6 +74,14 @@ struct Options {
   std::string processing_metrics;  // http://host:port/metrics of docket-processing
   std::string compliance_metrics;  // ... of docket-compliance (lifecycle: stage timeline)
   std::string metrics_url;         // ... of docket-metrics
+  // The /metrics pages given of the three services that consume Kafka.
+  std::vector<std::string> MetricsPages() const {
+    std::vector<std::string> out;
+    for (const std::string* url : {&processing_metrics, &compliance_metrics, &metrics_url}) {
+      if (!url->empty()) out.push_back(*url);
+    }
+    return out;
+  }
   std::string kafka_brokers;       // bootstrap servers (routed, metrics-*)
   std::string redis_url;           // prefill: Redis memory per queued item
   std::chrono::milliseconds timeout{300000};        // longest wait for a stage to finish

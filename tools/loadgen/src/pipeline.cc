@@ -204,7 +204,7 @@ StageResult SubmitUntilTransition(const Options& o, Mode mode, const SubmitAndWa
   CounterWatch watch;
   if (absl::Status s = watch.Add(o.processing_metrics,
                                  {how.done_name, kTransitions, {{"kind", KindOf(how.profile)}, {"state", how.state}}});
-      !s.ok() || !(s = watch.Baseline()).ok()) {
+      !s.ok() || !(s = WaitForConsumers(o.MetricsPages(), 60s)).ok() || !(s = watch.Baseline()).ok()) {
     Fail(r, std::string(s.message()));
     return r;
   }
@@ -562,6 +562,7 @@ StageResult Lifecycle(const Options& o) {
     s = add(o.processing_metrics, {"completed", kTransitions, {{"kind", kind}, {"state", "WORK_STATE_COMPLETED"}}});
   }
   if (s.ok()) s = add(o.metrics_url, {"counted", kCompletions, {{"kind", kind}, {"path", "!rejected"}}});
+  if (s.ok()) s = WaitForConsumers(o.MetricsPages(), 60s);
   if (s.ok()) s = watch.Baseline();
   if (!s.ok()) {
     Fail(r, std::string(s.message()));

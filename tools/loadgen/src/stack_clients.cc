@@ -2,6 +2,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/status/macros.h"
 
 namespace docket::loadgen {
 namespace {
@@ -308,6 +309,25 @@ absl::StatusOr<std::vector<double>> ScrapeSums(const HttpUrl& url, const std::ve
   out.reserve(watched.size());
   for (const auto& w : watched) out.push_back(SumSamples(*body, w.metric, w.match));
   return out;
+}
+
+absl::Status WaitForConsumers(const std::vector<std::string>& metrics_urls, std::chrono::milliseconds timeout) {
+  const std::vector<Watched> assigned = {{"assigned", "docket_kafka_consumer_assigned_partitions", {}}};
+  const auto deadline = SteadyClock::now() + timeout;
+  for (const std::string& url : metrics_urls) {
+    DOCKET_ASSIGN_OR_RETURN(HttpUrl parsed, ParseHttpUrl(url));
+    for (;;) {
+      absl::StatusOr<std::vector<double>> v = ScrapeSums(parsed, assigned);
+      if (v.ok() && v->front() > 0) break;
+      if (SteadyClock::now() >= deadline) {
+        return absl::DeadlineExceededError(absl::StrCat(
+            "the Kafka consumer behind ", url, " has no partitions assigned after ", timeout.count(), " ms",
+            v.ok() ? "" : absl::StrCat(" (", v.status().message(), ")")));
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace docket::loadgen

@@ -159,4 +159,11 @@ struct Watched {
 // Scrapes a URL and sums the watched series (one scrape for all of them).
 absl::StatusOr<std::vector<double>> ScrapeSums(const HttpUrl& url, const std::vector<Watched>& watched);
 
+// Waits until the Kafka consumer behind each /metrics page has partitions
+// (docket_kafka_consumer_assigned_partitions > 0). A consumer group forms a
+// few seconds after start-up; a run that began before would time a stack
+// whose consumers were not working yet (a 60,000-item automated run takes
+// ~3 s). DEADLINE_EXCEEDED naming the page after `timeout`.
+absl::Status WaitForConsumers(const std::vector<std::string>& metrics_urls, std::chrono::milliseconds timeout);
+
 }  // namespace docket::loadgen
