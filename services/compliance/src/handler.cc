@@ -87,6 +87,12 @@ bool ComplianceHandler::Checks(const std::string& kind, docket::v1::Checkpoint c
   return checkpoint == docket::v1::CHECKPOINT_SUBMIT ? k->check_on_submit : k->check_on_complete;
 }
 
+bool ComplianceHandler::KeepsCopy(const std::string& kind) const {
+  if (!catalog_ || kind.empty()) return true;
+  const catalog::Kind* k = catalog_->FindKind(kind);
+  return k == nullptr || k->check_on_complete;
+}
+
 const std::vector<Event::PayloadCase>& ComplianceHandler::HandledPayloads() {
   static const std::vector<Event::PayloadCase> kHandled = {
       Event::kSubmitted, Event::kCompletionRequested, Event::kReleased, Event::kRejected, Event::kEscalated,
@@ -277,11 +283,12 @@ void ComplianceHandler::LoadAndEvaluate(Batch& batch) {
     }
     if (e.has_submitted()) {
       OnSubmitted(job);
-      items.insert_or_assign(e.subject(), View{nullptr, &*job.save});
+      if (!KeepsCopy(job.save->kind())) job.save.reset();
+      items.insert_or_assign(e.subject(), job.save ? View{nullptr, &*job.save} : View{});
       continue;
     }
     if (e.has_completed() || e.has_auto_completed()) {
-      job.ended = true;
+      job.ended = KeepsCopy(e.has_completed() ? e.completed().kind() : e.auto_completed().kind());
       items.insert_or_assign(e.subject(), View{});
       continue;
     }

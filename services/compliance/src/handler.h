@@ -96,6 +96,15 @@ class ComplianceHandler {
   struct Job;
   class Batch;
   bool Checks(const std::string& kind, docket::v1::Checkpoint checkpoint) const;
+  // Whether items of `kind` need their submission kept until they end: only
+  // a kind checked at completion is evaluated again (CompletionRequested)
+  // or held and released (segregation of duties needs the submitter). An
+  // unknown kind or no catalog keeps it. Other kinds' items are neither
+  // written nor deleted: for an automated item that was a SET and a DEL.
+  // Should a kind gain the completion check while its items are in flight,
+  // their CompletionRequested finds no submission and is flagged
+  // (submission-unknown), never passed unchecked.
+  bool KeepsCopy(const std::string& kind) const;
   // The steps of HandleBatch, in order; each acts on the jobs still going,
   // with one store call (or one wait for Kafka) for all of them.
   void LoadAndEvaluate(Batch& batch);

@@ -258,6 +258,25 @@ TEST_F(HandlerTest, AnItemsRememberedSubmissionIsDroppedWhenItIsCompletedAutoCom
   EXPECT_EQ(items[3]->value().requester().id(), testutil::Invoice().requester().id());
 }
 
+// Only a kind checked at completion reads its submission again (the
+// completion check, four-eyes on release): other kinds' items, most of them
+// automated, cost no write and no delete.
+TEST_F(HandlerTest, AKindNotCheckedAtCompletionKeepsNoCopyOfItsSubmissionAndDropsNoneWhenItEnds) {
+  auto entry = testutil::Invoice();
+  entry.set_kind("data_entry");
+  ASSERT_FALSE(testutil::ShippedCatalog().FindKind("data_entry")->check_on_complete);
+  // Any write for the item would fail: the handler must not make one.
+  store_.FailFor(InMemoryComplianceStore::Operation::kWriteItems, "d", 2, absl::UnavailableError("no write expected"));
+  ASSERT_TRUE(handler_.Handle(Submitted("d", entry), At(0)).ok()) << "the submission was written";
+  EXPECT_FALSE(store_.LoadItems({"d"})[0].value().has_value());
+  auto ended = testutil::Ended("d", /*automated=*/true);
+  ended.mutable_auto_completed()->set_kind("data_entry");
+  ASSERT_TRUE(handler_.Handle(ended, At(0)).ok()) << "a copy that was never kept was dropped";
+  // An invoice (checked at completion) still keeps its submission.
+  ASSERT_TRUE(handler_.Handle(Submitted("i"), At(0)).ok());
+  EXPECT_TRUE(store_.LoadItems({"i"})[0].value().has_value());
+}
+
 TEST_F(HandlerTest, AnItemSubmittedAndEndedInOneBatchLeavesNoCopyAndItsVerdictsStillSawTheSubmission) {
   auto big = testutil::Invoice();
   (*big.mutable_attributes())["notes"] = testutil::Str(std::string("card ") + kCard);
