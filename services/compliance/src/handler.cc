@@ -310,7 +310,8 @@ void ComplianceHandler::LoadAndEvaluate(Batch& batch) {
       continue;
     }
     OnCompletionRequested(job, item.item);
-    items.insert_or_assign(e.subject(), View{nullptr, &*job.save});
+    if (!KeepsCopy(job.save->kind())) job.save.reset();  // (catalogs that disagree)
+    items.insert_or_assign(e.subject(), job.save ? View{nullptr, &*job.save} : View{});
   }
 }
 
