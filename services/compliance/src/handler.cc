@@ -9,6 +9,7 @@
 #include <mutex>
 #include <set>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/auth/api_keys.h"
@@ -108,6 +109,10 @@ struct ComplianceHandler::Job {
   absl::Status status;  // the first failure; OK while it goes on, and at the end
   // The item as this event leaves it, to save (Submitted, CompletionRequested).
   std::optional<docket::v1::WorkItem> save;
+  // The stored copy stays as it is: the completion passed, and its completer
+  // and outcome matter only to the release of an item a verdict held. (Later
+  // events of the batch see the stored copy too, as they would one by one.)
+  bool stored_copy_suffices = false;
   // The item ended here (Completed, AutoCompleted, Rejected): drop its copy.
   bool ended = false;
   // The record to write (verdicts and overrides), sealed in Append.
@@ -244,6 +249,7 @@ void ComplianceHandler::TrimOldRecords(const Batch& batch) {
 void ComplianceHandler::LoadAndEvaluate(Batch& batch) {
   const auto& handled = HandledPayloads();
   std::vector<std::string> ids;  // the items completions and releases look at
+  absl::flat_hash_set<std::string_view> listed;
   for (Job& job : batch.jobs()) {
     const Event& e = *job.event;
     if (std::find(handled.begin(), handled.end(), e.payload_case()) == handled.end()) continue;
@@ -252,8 +258,7 @@ void ComplianceHandler::LoadAndEvaluate(Batch& batch) {
                           absl::StrCat("work event of type ", e.type(), " has no subject (item id) or no id")));
       continue;
     }
-    if ((e.has_completion_requested() || e.has_released()) &&
-        std::find(ids.begin(), ids.end(), e.subject()) == ids.end()) {
+    if ((e.has_completion_requested() || e.has_released()) && listed.insert(e.subject()).second) {
       ids.push_back(e.subject());
     }
   }
@@ -311,6 +316,9 @@ void ComplianceHandler::LoadAndEvaluate(Batch& batch) {
     }
     OnCompletionRequested(job, item.item);
     if (!KeepsCopy(job.save->kind())) job.save.reset();  // (catalogs that disagree)
+    job.stored_copy_suffices = job.save && item.item != nullptr && job.verdict &&
+                               job.verdict->outcome() == docket::v1::OUTCOME_PASS;
+    if (job.stored_copy_suffices) continue;  // later events see the stored copy, as one by one
     items.insert_or_assign(e.subject(), job.save ? View{nullptr, &*job.save} : View{});
   }
 }
@@ -461,7 +469,8 @@ void ComplianceHandler::WriteItems(Batch& batch) {
   std::vector<Job*> jobs;
   std::vector<ItemWrite> writes;
   for (Job& job : batch.jobs()) {
-    if (!batch.Going(job) || (!job.save && !job.ended) || superseded[job.index]) continue;
+    const bool saves = job.save && !job.stored_copy_suffices;
+    if (!batch.Going(job) || (!saves && !job.ended) || superseded[job.index]) continue;
     jobs.push_back(&job);
     writes.push_back({job.event->subject(), job.ended ? nullptr : &*job.save});
   }

@@ -277,6 +277,28 @@ TEST_F(HandlerTest, AKindNotCheckedAtCompletionKeepsNoCopyOfItsSubmissionAndDrop
   EXPECT_TRUE(store_.LoadItems({"i"})[0].value().has_value());
 }
 
+TEST_F(HandlerTest, APassedCompletionLeavesTheStoredCopyAsItWasAndAHeldOneStoresItsCompleter) {
+  ASSERT_TRUE(handler_.Handle(Submitted("p", testutil::Invoice("alice")), At(0, 0)).ok());
+  // Any write for p would fail: a passed completion must not make one.
+  store_.FailFor(InMemoryComplianceStore::Operation::kWriteItems, "p", 1, absl::UnavailableError("no write expected"));
+  ASSERT_TRUE(handler_.Handle(CompletionRequested("p", "bob"), At(0, 1)).ok()) << "a passed completion wrote its copy";
+  ASSERT_EQ(Verdicts().back().verdict().outcome(), docket::v1::OUTCOME_PASS);
+  const auto kept = store_.LoadItems({"p"})[0].value();
+  ASSERT_TRUE(kept.has_value());
+  EXPECT_EQ(kept->requester().id(), "alice") << "the submission is still there for a later check";
+
+  // A completion that holds the item (four-eyes) stores who completed it:
+  // the release's segregation check reads it.
+  auto big = testutil::Invoice("alice");
+  (*big.mutable_attributes())["amount"] = testutil::Money(2500000, "EUR");
+  ASSERT_TRUE(handler_.Handle(Submitted("h", big), At(0, 2)).ok());
+  ASSERT_TRUE(handler_.Handle(CompletionRequested("h", "alice"), At(0, 3)).ok());
+  ASSERT_NE(Verdicts().back().verdict().outcome(), docket::v1::OUTCOME_PASS);
+  const auto held = store_.LoadItems({"h"})[0].value();
+  ASSERT_TRUE(held.has_value());
+  EXPECT_EQ(held->completer().id(), "alice");
+}
+
 TEST_F(HandlerTest, AnItemSubmittedAndEndedInOneBatchLeavesNoCopyAndItsVerdictsStillSawTheSubmission) {
   auto big = testutil::Invoice();
   (*big.mutable_attributes())["notes"] = testutil::Str(std::string("card ") + kCard);
