@@ -44,6 +44,18 @@ constexpr char kOutboxAt[] = "docket:outbox:at";
 constexpr char kClaiming[] = "docket:claiming";
 constexpr char kClaimingFrom[] = "docket:claiming:from";
 constexpr char kItemKeyPrefix[] = "docket:item:";
+
+// The two commands that take events out of the outbox (its hash and its age
+// index), for the clearer's batches and the relay's pages alike.
+std::vector<std::vector<std::string>> ClearFromOutbox(std::vector<std::string>::const_iterator begin,
+                                                      std::vector<std::string>::const_iterator end) {
+  std::vector<std::string> hdel = {"HDEL", kOutbox};
+  std::vector<std::string> zrem = {"ZREM", kOutboxAt};
+  hdel.insert(hdel.end(), begin, end);
+  zrem.insert(zrem.end(), begin, end);
+  return {std::move(hdel), std::move(zrem)};
+}
+
 constexpr char kAutomationActorPrefix[] = "automation/";
 // Stale index entries one ClaimNext drops before it gives up (they are
 // rare: every transition out of QUEUED takes the item out of its queue).
@@ -461,15 +473,10 @@ class Workflow::OutboxClearer {
       batch.swap(pending_);
       lock.unlock();
       for (std::size_t i = 0; i < batch.size(); i += kMaxBatch) {
-        std::vector<std::string> hdel = {"HDEL", kOutbox};
-        std::vector<std::string> zrem = {"ZREM", kOutboxAt};
-        for (std::size_t j = i; j < std::min(batch.size(), i + kMaxBatch); ++j) {
-          hdel.push_back(batch[j]);
-          zrem.push_back(batch[j]);
-        }
-        if (auto r = redis_.Pipeline({hdel, zrem}); !r.ok()) {
+        const std::size_t end = std::min(batch.size(), i + kMaxBatch);
+        if (auto r = redis_.Pipeline(ClearFromOutbox(batch.cbegin() + i, batch.cbegin() + end)); !r.ok()) {
           Log().Warn("clearing published events from the outbox failed; the relay publishes them again",
-                     {{"events", static_cast<std::int64_t>(hdel.size() - 2)},
+                     {{"events", static_cast<std::int64_t>(end - i)},
                       {"error", std::string(r.status().message())}});
         }
       }
@@ -1907,13 +1914,7 @@ absl::StatusOr<int> Workflow::RelayOutbox(std::chrono::milliseconds min_age) {
       first_error = confirmed[i];
     }
   }
-  if (!clear.empty()) {
-    std::vector<std::string> hdel = {"HDEL", kOutbox};
-    std::vector<std::string> zrem = {"ZREM", kOutboxAt};
-    hdel.insert(hdel.end(), clear.begin(), clear.end());
-    zrem.insert(zrem.end(), clear.begin(), clear.end());
-    DOCKET_RETURN_IF_ERROR(redis_.Pipeline({hdel, zrem}).status());
-  }
+  if (!clear.empty()) DOCKET_RETURN_IF_ERROR(redis_.Pipeline(ClearFromOutbox(clear.cbegin(), clear.cend())).status());
   DOCKET_RETURN_IF_ERROR(first_error);
   return relayed;
 }
