@@ -48,9 +48,13 @@ constexpr bool kApacheKafka = true;
 constexpr bool kApacheKafka = false;
 #endif
 
+// Each test gets its own Redis, Kafka and service: the tests count what is
+// on the topics and in the ledger, so one must not see another's records
+// (ctest runs each test in a process of its own; so can anyone running the
+// binary whole).
 class ComplianceItest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
+  static void StartStack() {
     auto redis = testing::RedisServer::Start();
     ASSERT_TRUE(redis.ok()) << redis.status();
     redis_ = redis->release();
@@ -65,16 +69,20 @@ class ComplianceItest : public ::testing::Test {
     ASSERT_TRUE(svc.ok()) << svc.status();
     service_ = new testing::ServiceProcess(std::move(*svc));
   }
-  static void TearDownTestSuite() {
+  void TearDown() override {
     if (service_) {
       EXPECT_EQ(service_->process->Stop(15s), 0) << service_->process->log_path();
     }
     delete service_;
     delete kafka_;
     delete redis_;
+    service_ = nullptr;
+    kafka_ = nullptr;
+    redis_ = nullptr;
   }
 
   void SetUp() override {
+    StartStack();
     ASSERT_NE(service_, nullptr);
     stub_ = docket::v1::Compliance::NewStub(
         grpc::CreateChannel(service_->grpc_address(), grpc::InsecureChannelCredentials()));
