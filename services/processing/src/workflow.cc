@@ -44,6 +44,10 @@ constexpr char kOutboxAt[] = "docket:outbox:at";
 constexpr char kClaiming[] = "docket:claiming";
 constexpr char kClaimingFrom[] = "docket:claiming:from";
 constexpr char kItemKeyPrefix[] = "docket:item:";
+constexpr char kAutomationActorPrefix[] = "automation/";
+// Stale index entries one ClaimNext drops before it gives up (they are
+// rare: every transition out of QUEUED takes the item out of its queue).
+constexpr int kMaxStaleEntries = 64;
 
 // The two commands that take events out of the outbox (its hash and its age
 // index), for the clearer's batches and the relay's pages alike.
@@ -55,11 +59,6 @@ std::vector<std::vector<std::string>> ClearFromOutbox(std::vector<std::string>::
   zrem.insert(zrem.end(), begin, end);
   return {std::move(hdel), std::move(zrem)};
 }
-
-constexpr char kAutomationActorPrefix[] = "automation/";
-// Stale index entries one ClaimNext drops before it gives up (they are
-// rare: every transition out of QUEUED takes the item out of its queue).
-constexpr int kMaxStaleEntries = 64;
 
 std::int64_t RealNowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
