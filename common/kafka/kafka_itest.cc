@@ -22,6 +22,7 @@
 #include "common/kafka/topic_reader.h"
 #include "common/metrics/metrics.h"
 #include "common/testing/fixtures.h"
+#include "common/testing/kafka_probe.h"
 #include "google/protobuf/util/message_differencer.h"
 
 namespace docket::kafka {
@@ -226,6 +227,33 @@ TEST_F(KafkaItest, EachRecordCarriesOnlyItsOwnKeyValueAndHeaders) {
   EXPECT_EQ(calls[2].record.key, "k3");
   EXPECT_EQ(calls[2].record.value, "z");
   EXPECT_TRUE(calls[2].record.headers.empty());
+}
+
+// Tests produce an item's first event with the plain-librdkafka probe and
+// let a service publish the rest: both must put a key on one partition, or
+// the item's events reach consumers out of order.
+TEST_F(KafkaItest, TestProbePutsEachKeyOnThePartitionDocketsPublisherDoes) {
+  MakeTopics(4);
+  std::map<std::string, std::int32_t> probe;
+  for (int i = 0; i < 16; ++i) {
+    const std::string key = absl::StrCat("invoice-", i);
+    Publish(TestEvent(key + ":published", key));
+    auto produced = docket::testing::ProduceOne(bootstrap_, topic_, key, "probe");
+    ASSERT_TRUE(produced.ok()) << produced.status();
+    probe[key] = produced->partition;
+  }
+  auto records = docket::testing::ConsumeFromBeginning(bootstrap_, topic_, 32);
+  ASSERT_TRUE(records.ok()) << records.status();
+  std::set<std::int32_t> used;
+  int published = 0;
+  for (const auto& r : *records) {
+    if (r.value == "probe") continue;
+    ++published;
+    used.insert(r.partition);
+    EXPECT_EQ(r.partition, probe.at(r.key)) << "key " << r.key;
+  }
+  EXPECT_EQ(published, 16);
+  EXPECT_GT(used.size(), 1u) << "16 keys on one partition prove nothing about the partitioner";
 }
 
 // (b) A poison record goes to the DLQ with its reason; the consumer goes on,

@@ -23,6 +23,11 @@ absl::StatusOr<RdKafkaPtr> NewClient(rd_kafka_type_t type, const std::string& bo
   config.emplace("bootstrap.servers", bootstrap);
   // devkafka's empty fetches wait the full fetch.wait.max.ms; keep it short.
   if (type == RD_KAFKA_CONSUMER) config.emplace("fetch.wait.max.ms", "50");
+  // Docket's producers partition by key with murmur2 (Java's default), not
+  // librdkafka's CRC32: an event a test produces for an item must land on
+  // the partition Docket's own events of that item do, or a consumer may
+  // see them out of order.
+  if (type == RD_KAFKA_PRODUCER) config.emplace("partitioner", "murmur2_random");
   char errstr[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   for (const auto& [name, value] : config) {

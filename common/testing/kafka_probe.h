@@ -29,7 +29,8 @@ struct ProducedRecord {
 // Produces one record and waits for its delivery report. On failure the
 // message holds librdkafka's error name (e.g. "TOPIC_AUTHORIZATION_FAILED",
 // "_MSG_TIMED_OUT"); the code is UNAVAILABLE for retriable errors and
-// timeouts, FAILED_PRECONDITION otherwise. `partition` -1 = by key.
+// timeouts, FAILED_PRECONDITION otherwise. `partition` -1 = by key, as
+// Docket's producers do (murmur2).
 absl::StatusOr<ProducedRecord> ProduceOne(const std::string& bootstrap, const std::string& topic,
                                           const std::string& key, const std::string& value,
                                           int32_t partition = -1, const KafkaConfig& config = {},
