@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "tools/loadgen/src/load_driver.h"
 #include "tools/loadgen/src/options.h"
 
@@ -38,6 +39,12 @@ struct StageResult {
 
 // Runs one pipeline mode (not an intake one: see IsIntakeMode).
 StageResult RunStage(const Options& options, Mode mode);
+
+// A lifecycle run ends when every admitted item is counted done. An item
+// compliance held never is: it waits for a second approver, and the bots are
+// none. The error that ends the run at once when `held` items were held
+// (instead of a wait until --timeout); OK while none is.
+absl::Status NoneHeld(double held);
 
 // How many events ItemLife() writes for items 0..items-1 (4 per item on average).
 std::uint64_t EventsFor(std::uint64_t items);

@@ -4,6 +4,7 @@
 
 #include "tools/loadgen/src/lifecycle_events.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <set>
@@ -99,6 +100,17 @@ TEST(LifecycleEventsTest, RedisKeysGroupByTheirFirstTwoParts) {
   EXPECT_EQ(KeyFamily("docket:idem:{acme}:ab12"), "docket:idem");
   EXPECT_EQ(KeyFamily("docket:leases"), "docket:leases");
   EXPECT_EQ(KeyFamily("plain"), "plain");
+}
+
+// A held item is never counted done: the lifecycle run stops at the first
+// one, saying why, instead of waiting out --timeout.
+TEST(LifecycleRunTest, AHeldItemEndsTheRunWithAnErrorNamingTheCountAndWhereToLook) {
+  EXPECT_TRUE(NoneHeld(0).ok());
+  const absl::Status held = NoneHeld(8302);
+  EXPECT_EQ(held.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(held.message()), ::testing::HasSubstr("8302 items were held"));
+  EXPECT_THAT(std::string(held.message()), ::testing::HasSubstr("docket_compliance_violations_total"));
+  EXPECT_THAT(std::string(held.message()), ::testing::HasSubstr("submission-unknown"));
 }
 
 }  // namespace
