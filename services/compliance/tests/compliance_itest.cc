@@ -54,31 +54,25 @@ constexpr bool kApacheKafka = false;
 // binary whole).
 class ComplianceItest : public ::testing::Test {
  protected:
-  static void StartStack() {
+  void StartStack() {
     auto redis = testing::RedisServer::Start();
     ASSERT_TRUE(redis.ok()) << redis.status();
-    redis_ = redis->release();
+    redis_ = *std::move(redis);
     auto kafka = testing::StartItestKafka(kApacheKafka, "compliance-itest",
                                           {"work.v1", "compliance.v1", "audit.v1", "dlq.v1"}, 3);
     ASSERT_TRUE(kafka.ok()) << kafka.status();
     bootstrap_ = kafka->bootstrap;
     prefix_ = kafka->prefix;
     std::vector<std::string> env = kafka->env;
-    kafka_ = kafka->dev.release();
+    kafka_ = std::move(kafka->dev);
     auto svc = testing::StartService("compliance", bootstrap_, redis_->url(), env);
     ASSERT_TRUE(svc.ok()) << svc.status();
-    service_ = new testing::ServiceProcess(std::move(*svc));
+    service_ = std::make_unique<testing::ServiceProcess>(std::move(*svc));
   }
   void TearDown() override {
     if (service_) {
       EXPECT_EQ(service_->process->Stop(15s), 0) << service_->process->log_path();
     }
-    delete service_;
-    delete kafka_;
-    delete redis_;
-    service_ = nullptr;
-    kafka_ = nullptr;
-    redis_ = nullptr;
   }
 
   void SetUp() override {
@@ -140,19 +134,13 @@ class ComplianceItest : public ::testing::Test {
     return e;
   }
 
-  static testing::RedisServer* redis_;
-  static testing::DevKafka* kafka_;
-  static testing::ServiceProcess* service_;
-  static std::string bootstrap_;
-  static std::string prefix_;  // topic prefix, e.g. "docket."
+  std::unique_ptr<testing::RedisServer> redis_;
+  std::unique_ptr<testing::DevKafka> kafka_;
+  std::unique_ptr<testing::ServiceProcess> service_;
+  std::string bootstrap_;
+  std::string prefix_;  // topic prefix, e.g. "docket."
   std::unique_ptr<docket::v1::Compliance::Stub> stub_;
 };
-
-testing::RedisServer* ComplianceItest::redis_ = nullptr;
-testing::DevKafka* ComplianceItest::kafka_ = nullptr;
-testing::ServiceProcess* ComplianceItest::service_ = nullptr;
-std::string ComplianceItest::bootstrap_;
-std::string ComplianceItest::prefix_;
 
 // One test walks the whole path, because each step reads what the previous
 // one left on the topics.
