@@ -39,8 +39,12 @@ const log::Logger& Log() {
 
 constexpr char kLeases[] = "docket:leases";
 constexpr char kSla[] = "docket:sla";
-constexpr char kOutbox[] = "docket:outbox";
-constexpr char kOutboxAt[] = "docket:outbox:at";
+constexpr char kOutbox[] = "docket:outbox:log";
+// The outbox before it was a stream (a hash by event id and a zset of when
+// each was written). A replica of the version before writes there during a
+// rolling upgrade; RelayOutbox drains it. Remove once no deployment has it.
+constexpr char kLegacyOutbox[] = "docket:outbox";
+constexpr char kLegacyOutboxAt[] = "docket:outbox:at";
 constexpr char kClaiming[] = "docket:claiming";
 constexpr char kClaimingFrom[] = "docket:claiming:from";
 constexpr char kItemKeyPrefix[] = "docket:item:";
@@ -49,15 +53,13 @@ constexpr char kAutomationActorPrefix[] = "automation/";
 // rare: every transition out of QUEUED takes the item out of its queue).
 constexpr int kMaxStaleEntries = 64;
 
-// The two commands that take events out of the outbox (its hash and its age
-// index), for the clearer's batches and the relay's pages alike.
-std::vector<std::vector<std::string>> ClearFromOutbox(std::vector<std::string>::const_iterator begin,
-                                                      std::vector<std::string>::const_iterator end) {
-  std::vector<std::string> hdel = {"HDEL", kOutbox};
-  std::vector<std::string> zrem = {"ZREM", kOutboxAt};
-  hdel.insert(hdel.end(), begin, end);
-  zrem.insert(zrem.end(), begin, end);
-  return {std::move(hdel), std::move(zrem)};
+// The command that takes events out of the outbox stream by their entry
+// ids, for the clearer's batches and the relay's pages alike.
+std::vector<std::string> ClearFromOutbox(std::vector<std::string>::const_iterator begin,
+                                         std::vector<std::string>::const_iterator end) {
+  std::vector<std::string> xdel = {"XDEL", kOutbox};
+  xdel.insert(xdel.end(), begin, end);
+  return xdel;
 }
 
 std::int64_t RealNowMs() {
@@ -154,15 +156,19 @@ std::string VersionedId(const WorkItem& item, std::int64_t version, std::string_
   return DerivedEventId(absl::StrCat(item.id(), "@v", version), what);
 }
 
-// The compare-and-set of one item: see workflow.h. ARGV: expected version
-// (0 = create), item bytes, now ms, #events, (id, bytes)..., #fields,
+// The compare-and-set of one item: see workflow.h. KEYS: the item, the
+// outbox stream. ARGV: expected version (0 = create), item bytes, #events,
+// event bytes..., #fields,
 // (name, value)... ("" deletes), #ops, (verb, key, a, b)...
 // Verbs: zadd key member score | zrem key member | zmember key member (must
 // be present, then removed; absent = conflict) | sadd/srem key member |
 // cap key limit (SCARD key < limit, else {-1}) | hdel key field |
 // pexpire key ms (after the item is written, so it also applies to an item
 // created by this call).
-// Returns {1, new version}, {0, current version} on conflict, {-1, 0} at a cap.
+// Returns {1, new version, the events' outbox entry ids...}, {0, current
+// version} on conflict, {-1, 0} at a cap. The stream keeps the events in
+// commit order, so the relay replays an item's events in the order they
+// happened, even those of one script.
 const redis::Script& CasScript() {
   static const redis::Script script(R"lua(
 local item = KEYS[1]
@@ -173,8 +179,8 @@ if expected == 0 then
 elseif (not cur) or tonumber(cur) ~= expected then
   return {0, tonumber(cur or '0')}
 end
-local nev = tonumber(ARGV[4])
-local i = 5 + 2 * nev
+local nev = tonumber(ARGV[3])
+local i = 4 + nev
 local nfields = tonumber(ARGV[i])
 local fi = i + 1
 i = fi + 2 * nfields
@@ -206,11 +212,9 @@ redis.call('HSET', item, 'pb', ARGV[2], 'v', nv)
 for k = 0, nops - 1 do
   if ARGV[oi + 4 * k] == 'pexpire' then redis.call('PEXPIRE', ARGV[oi + 4 * k + 1], ARGV[oi + 4 * k + 2]) end
 end
-for e = 0, nev - 1 do
-  redis.call('HSET', KEYS[2], ARGV[5 + 2 * e], ARGV[6 + 2 * e])
-  redis.call('ZADD', KEYS[3], ARGV[3], ARGV[5 + 2 * e])
-end
-return {1, nv}
+local out = {1, nv}
+for e = 1, nev do out[2 + e] = redis.call('XADD', KEYS[2], '*', 'e', ARGV[3 + e]) end
+return out
 )lua");
   return script;
 }
@@ -428,7 +432,7 @@ struct Workflow::Change {
 };
 
 // Clears confirmed events from the outbox in batches, on its own thread:
-// one HDEL + ZREM for everything confirmed since the last round trip, instead
+// one XDEL for everything confirmed since the last round trip, instead
 // of one round trip per event on the producer's delivery thread. What it
 // cannot clear (Redis away) the relay publishes again later: a duplicate
 // event id, which consumers drop.
@@ -444,10 +448,11 @@ class Workflow::OutboxClearer {
     thread_.join();
   }
 
-  void Add(std::string id) {
+  // `entry`: the event's outbox stream entry id.
+  void Add(std::string entry) {
     {
       std::lock_guard lock(mu_);
-      pending_.push_back(std::move(id));
+      pending_.push_back(std::move(entry));
       ++added_;
     }
     cv_.notify_all();
@@ -473,7 +478,7 @@ class Workflow::OutboxClearer {
       lock.unlock();
       for (std::size_t i = 0; i < batch.size(); i += kMaxBatch) {
         const std::size_t end = std::min(batch.size(), i + kMaxBatch);
-        if (auto r = redis_.Pipeline(ClearFromOutbox(batch.cbegin() + i, batch.cbegin() + end)); !r.ok()) {
+        if (auto r = redis_.Command(ClearFromOutbox(batch.cbegin() + i, batch.cbegin() + end)); !r.ok()) {
           Log().Warn("clearing published events from the outbox failed; the relay publishes them again",
                      {{"events", static_cast<std::int64_t>(end - i)},
                       {"error", std::string(r.status().message())}});
@@ -670,7 +675,7 @@ void StampFinished(WorkItem& item, const std::vector<docket::v1::Event>& events)
 redis::EvalCall Workflow::CasCall(Change& c) const {
   redis::EvalCall call;
   call.script = &CasScript();
-  call.keys = {ItemKey(c.item.id()), kOutbox, kOutboxAt};
+  call.keys = {ItemKey(c.item.id()), kOutbox};
   std::vector<std::string>& args = call.args;
   args.reserve(8 + c.events.size() * 2 + c.fields.size() * 2 + c.ops.size() * 4);
   // The item as stored carries the version the CAS gives it (no copy: the
@@ -680,7 +685,6 @@ redis::EvalCall Workflow::CasCall(Change& c) const {
   StampFinished(item, c.events);
   args.push_back(absl::StrCat(c.expected_version));
   args.push_back(item.SerializeAsString());
-  args.push_back(absl::StrCat(RealNowMs()));  // outbox age is real time
   args.push_back(absl::StrCat(c.events.size()));
   // Each event is encoded once: its bytes go to the outbox here and, as the
   // same record, to Kafka once the CAS committed.
@@ -689,7 +693,6 @@ redis::EvalCall Workflow::CasCall(Change& c) const {
   for (auto& e : c.events) {
     e.set_type(kafka::EventType(e));
     kafka::Record& record = c.records.emplace_back(kafka::EncodeEvent(topics_.work(), e));
-    args.push_back(e.id());
     args.push_back(record.value);
   }
   args.push_back(absl::StrCat(c.fields.size()));
@@ -710,7 +713,7 @@ redis::EvalCall Workflow::CasCall(Change& c) const {
 
 absl::Status Workflow::Committed(Change& c, const redis::Reply& r) {
   if (r.is_error()) return absl::InternalError(absl::StrCat("the CAS script failed: ", r.str));
-  if (r.elements.size() != 2) return absl::InternalError("unexpected reply of the CAS script");
+  if (r.elements.size() < 2) return absl::InternalError("unexpected reply of the CAS script");
   if (r.elements[0].integer == -1) {
     return absl::ResourceExhaustedError("the worker is at the work-in-progress limit");
   }
@@ -718,8 +721,14 @@ absl::Status Workflow::Committed(Change& c, const redis::Reply& r) {
     return absl::AbortedError(absl::StrCat("work item ", c.item.id(),
                                            " was changed concurrently; retry"));
   }
+  if (r.elements.size() != 2 + c.records.size()) {
+    return absl::InternalError("the CAS script answered another number of outbox entries than events");
+  }
   if (metrics_ && c.transition) metrics_->Transition(c.item.kind(), c.item.state());
-  PublishAndClear(std::move(c.records));
+  std::vector<std::string> entries;
+  entries.reserve(c.records.size());
+  for (std::size_t i = 2; i < r.elements.size(); ++i) entries.push_back(r.elements[i].str);
+  PublishAndClear(std::move(c.records), std::move(entries));
   return absl::OkStatus();
 }
 
@@ -729,20 +738,20 @@ absl::Status Workflow::Commit(Change& c) {
   return Committed(c, r);
 }
 
-void Workflow::PublishAndClear(std::vector<kafka::Record> records) {
+void Workflow::PublishAndClear(std::vector<kafka::Record> records, std::vector<std::string> entries) {
   // The events are durable in the outbox: publish without waiting, and clear
   // each (in batches) once Kafka confirmed it. A failure leaves it for
   // RelayOutbox.
-  for (auto& record : records) {
-    std::string id = record.Header("ce_id").value_or("");
-    publisher_.PublishAsync(std::move(record),
-                            [this, id = std::move(id)](absl::Status s) {
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    std::string id = records[i].Header("ce_id").value_or("");
+    publisher_.PublishAsync(std::move(records[i]),
+                            [this, id = std::move(id), entry = std::move(entries[i])](absl::Status s) mutable {
                               if (!s.ok()) {
                                 Log().Warn("event publish failed; the outbox relay retries",
                                            {{"event_id", id}, {"error", std::string(s.message())}});
                                 return;
                               }
-                              clearer_->Add(id);
+                              clearer_->Add(std::move(entry));
                             });
   }
 }
@@ -1878,42 +1887,85 @@ absl::StatusOr<int> Workflow::Tick() {
   return changed;
 }
 
+// What a relay page sends: each readable event as its record, and what to
+// take out of the outbox once Kafka confirmed it (`entries[i]` for
+// `records[i]`); `unreadable` goes at once.
+struct Workflow::RelayPage {
+  std::vector<kafka::Record> records;
+  std::vector<std::string> entries;
+  std::vector<std::string> unreadable;
+
+  void Add(const kafka::Topics& topics, std::string entry, const redis::Reply& bytes) {
+    docket::v1::Event e;
+    if (bytes.is_nil() || !e.ParseFromString(bytes.str)) {
+      unreadable.push_back(std::move(entry));
+      return;
+    }
+    records.push_back(kafka::EncodeEvent(topics.work(), e));
+    entries.push_back(std::move(entry));
+  }
+};
+
 absl::StatusOr<int> Workflow::RelayOutbox(std::chrono::milliseconds min_age) {
   clearer_->Flush();  // what Kafka confirmed is not relayed again
-  DOCKET_ASSIGN_OR_RETURN(
-      redis::Reply ids, redis_.Command({"ZRANGEBYSCORE", kOutboxAt, "-inf",
-                                        absl::StrCat(RealNowMs() - min_age.count()), "LIMIT", "0", "500"}));
+  const std::string before = absl::StrCat(RealNowMs() - min_age.count());
+  // Stream entry ids start with Redis's clock in ms: the page is the oldest
+  // entries written before `before`, in commit order.
+  DOCKET_ASSIGN_OR_RETURN(redis::Reply page,
+                          redis_.Command({"XRANGE", kOutbox, "-", before, "COUNT", "500"}));
+  RelayPage p;
+  for (const redis::Reply& entry : page.elements) {
+    // [id, [field, value, ...]]; the event is the value of field "e".
+    if (entry.elements.size() != 2) return absl::InternalError("unexpected reply of XRANGE");
+    static const redis::Reply kMissing;
+    const redis::Reply* bytes = &kMissing;
+    const auto& fv = entry.elements[1].elements;
+    for (std::size_t i = 0; i + 1 < fv.size(); i += 2) {
+      if (fv[i].str == "e") bytes = &fv[i + 1];
+    }
+    p.Add(topics_, entry.elements[0].str, *bytes);
+  }
+  DOCKET_ASSIGN_OR_RETURN(int relayed, Relay(std::move(p), [this](std::vector<std::string> done) {
+                            return redis_.Command(ClearFromOutbox(done.cbegin(), done.cend())).status();
+                          }));
+  if (relayed > 0 || !page.elements.empty()) return relayed;
+
+  // The stream is drained: the outbox of the version before, if any.
+  DOCKET_ASSIGN_OR_RETURN(redis::Reply ids, redis_.Command({"ZRANGEBYSCORE", kLegacyOutboxAt, "-inf", before,
+                                                            "LIMIT", "0", "500"}));
   if (ids.elements.empty()) return 0;
-  std::vector<std::string> hmget = {"HMGET", kOutbox};
+  std::vector<std::string> hmget = {"HMGET", kLegacyOutbox};
   for (const auto& id : ids.elements) hmget.push_back(id.str);
   DOCKET_ASSIGN_OR_RETURN(redis::Reply values, redis_.Command(hmget));
   if (values.elements.size() != ids.elements.size()) return absl::InternalError("unexpected reply of HMGET");
+  RelayPage legacy;
+  for (std::size_t i = 0; i < ids.elements.size(); ++i) legacy.Add(topics_, ids.elements[i].str, values.elements[i]);
+  return Relay(std::move(legacy), [this](std::vector<std::string> done) {
+    std::vector<std::string> hdel = {"HDEL", kLegacyOutbox};
+    std::vector<std::string> zrem = {"ZREM", kLegacyOutboxAt};
+    hdel.insert(hdel.end(), done.begin(), done.end());
+    zrem.insert(zrem.end(), done.begin(), done.end());
+    return redis_.Pipeline({hdel, zrem}).status();
+  });
+}
+
+absl::StatusOr<int> Workflow::Relay(RelayPage page,
+                                    const std::function<absl::Status(std::vector<std::string>)>& clear) {
   // The page goes out at once, one wait for all of it (after an outage the
   // outbox may hold many pages; one at a time would take a linger each).
-  std::vector<kafka::Record> records;
-  std::vector<const std::string*> sent;
-  std::vector<std::string> clear;  // confirmed, or unreadable
-  for (std::size_t i = 0; i < ids.elements.size(); ++i) {
-    docket::v1::Event e;
-    if (values.elements[i].is_nil() || !e.ParseFromString(values.elements[i].str)) {
-      clear.push_back(ids.elements[i].str);
-      continue;
-    }
-    records.push_back(kafka::EncodeEvent(topics_.work(), e));
-    sent.push_back(&ids.elements[i].str);
-  }
-  const std::vector<absl::Status> confirmed = publisher_.PublishAll(std::move(records));
+  const std::vector<absl::Status> confirmed = publisher_.PublishAll(std::move(page.records));
+  std::vector<std::string> done = std::move(page.unreadable);
   absl::Status first_error;
   int relayed = 0;
-  for (std::size_t i = 0; i < sent.size(); ++i) {
+  for (std::size_t i = 0; i < page.entries.size(); ++i) {
     if (confirmed[i].ok()) {
-      clear.push_back(*sent[i]);
+      done.push_back(std::move(page.entries[i]));
       ++relayed;
     } else if (first_error.ok()) {
       first_error = confirmed[i];
     }
   }
-  if (!clear.empty()) DOCKET_RETURN_IF_ERROR(redis_.Pipeline(ClearFromOutbox(clear.cbegin(), clear.cend())).status());
+  if (!done.empty()) DOCKET_RETURN_IF_ERROR(clear(std::move(done)));
   DOCKET_RETURN_IF_ERROR(first_error);
   return relayed;
 }

@@ -34,8 +34,9 @@
 //                                    at-risk time while that warning is ahead, else its
 //                                    due time (one entry per item: ~137 B in Redis)
 //   docket:wip:<tenant>:<worker>     set of claimed item ids
-//   docket:outbox                    hash: event id -> serialized Event
-//   docket:outbox:at                 zset: event id -> written at (ms)
+//   docket:outbox:log                stream: one entry per event not yet confirmed by
+//                                    Kafka, field e = serialized Event, in commit order
+//                                    (entry ids start with Redis's clock, in ms)
 
 #include <chrono>
 #include <functional>
@@ -182,9 +183,11 @@ class Workflow {
   // items it changed.
   absl::StatusOr<int> Tick();
   // Publishes outbox events older than `min_age` (their inline publish
-  // failed, or the replica died before it), up to 500 at once, and clears
-  // those Kafka confirmed. Returns how many; the first refusal, if any, as
-  // the error (what was refused stays for the next round).
+  // failed, or the replica died before it), up to 500 at once, oldest
+  // first, and clears those Kafka confirmed; once the stream has none, the
+  // same from the outbox hash of the version before (see workflow.cc).
+  // Returns how many; the first refusal, if any, as the error (what was
+  // refused stays for the next round).
   absl::StatusOr<int> RelayOutbox(std::chrono::milliseconds min_age);
   // Queue depth and oldest item age per (tenant, queue) into the gauges.
   absl::Status RefreshQueueGauges();
@@ -263,8 +266,14 @@ class Workflow {
   // once it committed).
   redis::EvalCall CasCall(Change& change) const;
   absl::Status Committed(Change& change, const redis::Reply& reply);
-  // Publishes a committed change's records (CasCall encoded them).
-  void PublishAndClear(std::vector<kafka::Record> records);
+  // Publishes a committed change's records (CasCall encoded them), and
+  // clears each from the outbox (its stream entry id in `entries`) once
+  // Kafka confirmed it.
+  void PublishAndClear(std::vector<kafka::Record> records, std::vector<std::string> entries);
+  struct RelayPage;
+  // Publishes a relay page and runs `clear` on what Kafka confirmed (and
+  // what did not parse). Returns how many went out, or the first refusal.
+  absl::StatusOr<int> Relay(RelayPage page, const std::function<absl::Status(std::vector<std::string>)>& clear);
 
   docket::v1::Event NewEvent(const docket::v1::WorkItem& item, const std::string& id) const;
   // The terminal events of a completion at `now` (verdict_id "" = no check).

@@ -516,7 +516,7 @@ TEST_F(WorkflowItest, BatchOfSubmissionsCommitsInOneRedisRoundTripWithoutReading
   EXPECT_EQ(calls("EVALSHA") - evals, 0);
   EXPECT_EQ(Redis({"ZCARD", "docket:q:acme:ap"}).integer, 25 + 1);
   // Routed for each, AutoCompleted too for the 25 automated.
-  EXPECT_EQ(Redis({"HLEN", "docket:outbox"}).integer, 1 + 50 + 25) << "every event kept for the relay";
+  EXPECT_EQ(Redis({"XLEN", "docket:outbox:log"}).integer, 1 + 50 + 25) << "every event kept for the relay";
   EXPECT_EQ(Item("batch-0").state(), docket::v1::WORK_STATE_AUTO_COMPLETED);
   EXPECT_EQ(Item("batch-1").state(), docket::v1::WORK_STATE_QUEUED);
 }
@@ -720,13 +720,52 @@ TEST_F(WorkflowItest, TheRelayPublishesAPageAtOnceClearsWhatKafkaConfirmedAndKee
   auto relayed = wf_->RelayOutbox(0ms);
   ASSERT_FALSE(relayed.ok()) << "a refused event is reported";
   EXPECT_NE(relayed.status().message().find("still down"), std::string::npos) << relayed.status();
-  EXPECT_EQ(Redis({"HLEN", "docket:outbox"}).integer, 1) << "only the refused event stays";
-  EXPECT_EQ(Redis({"ZCARD", "docket:outbox:at"}).integer, 1);
+  EXPECT_EQ(Redis({"XLEN", "docket:outbox:log"}).integer, 1) << "only the refused event stays";
   relayed = wf_->RelayOutbox(0ms);
   ASSERT_TRUE(relayed.ok()) << relayed.status();
   EXPECT_EQ(*relayed, 1);
   for (const auto& id : ids) EXPECT_EQ(Events(id, "docket.work.v1.Routed").size(), 1u) << id;
-  EXPECT_EQ(Redis({"HLEN", "docket:outbox"}).integer, 0);
+  EXPECT_EQ(Redis({"XLEN", "docket:outbox:log"}).integer, 0);
+}
+
+TEST_F(WorkflowItest, TheRelayReplaysEachItemsEventsInTheOrderTheyWereCommitted) {
+  // An automated item's Routed and AutoCompleted commit in one script; the
+  // relay must send them in that order (a consumer reading AutoCompleted
+  // first would see an item finish before it was routed).
+  constexpr int kItems = 8;
+  publisher_.FailNext(2 * kItems, absl::UnavailableError("broker down"));
+  std::vector<std::string> ids;
+  for (int i = 0; i < kItems; ++i) ids.push_back(Submit("invoice", 0.5));
+  ASSERT_EQ(Redis({"XLEN", "docket:outbox:log"}).integer, 2 * kItems);
+  auto relayed = wf_->RelayOutbox(0ms);
+  ASSERT_TRUE(relayed.ok()) << relayed.status();
+  EXPECT_EQ(*relayed, 2 * kItems);
+  for (const auto& id : ids) {
+    std::vector<std::string> types;
+    for (const auto& e : publisher_.Events(kafka::Topics().work())) {
+      if (e.subject() == id && e.type() != "docket.work.v1.Submitted") types.push_back(e.type());
+    }
+    EXPECT_EQ(types, (std::vector<std::string>{"docket.work.v1.Routed", "docket.work.v1.AutoCompleted"})) << id;
+  }
+}
+
+TEST_F(WorkflowItest, TheRelayDrainsTheOutboxHashAReplicaOfThePreviousVersionLeft) {
+  // Before the stream, the outbox was a hash by event id with a zset of
+  // when each was written; a rolling upgrade can leave events there.
+  docket::v1::Event e = Submitted("legacy-1", "invoice", 100);
+  e.set_id("legacy-event-1");
+  e.set_type(kafka::EventType(e));
+  Redis({"HSET", "docket:outbox", e.id(), e.SerializeAsString()});
+  Redis({"ZADD", "docket:outbox:at", "1", e.id()});
+  Redis({"HSET", "docket:outbox", "legacy-garbage", "not an event"});
+  Redis({"ZADD", "docket:outbox:at", "2", "legacy-garbage"});
+  auto relayed = wf_->RelayOutbox(0ms);
+  ASSERT_TRUE(relayed.ok()) << relayed.status();
+  EXPECT_EQ(*relayed, 1);
+  const auto sent = publisher_.Events(kafka::Topics().work());
+  EXPECT_EQ(std::count_if(sent.begin(), sent.end(), [](const auto& x) { return x.id() == "legacy-event-1"; }), 1);
+  EXPECT_EQ(Redis({"EXISTS", "docket:outbox", "docket:outbox:at"}).integer, 0)
+      << "the relayed event and the unreadable one are both gone";
 }
 
 TEST_F(WorkflowItest, ConfirmedEventsLeaveTheOutboxInBatchesAndAreNotRelayedAgain) {
@@ -739,12 +778,9 @@ TEST_F(WorkflowItest, ConfirmedEventsLeaveTheOutboxInBatchesAndAreNotRelayedAgai
   ASSERT_TRUE(relayed.ok()) << relayed.status();
   EXPECT_EQ(*relayed, 0) << "confirmed events were still in the outbox";
   EXPECT_EQ(publisher_.Events(kafka::Topics().work()).size(), published);
-  auto left = redis_->Command({"HLEN", "docket:outbox"});
+  auto left = redis_->Command({"XLEN", "docket:outbox:log"});
   ASSERT_TRUE(left.ok());
   EXPECT_EQ(left->integer, 0);
-  auto at = redis_->Command({"ZCARD", "docket:outbox:at"});
-  ASSERT_TRUE(at.ok());
-  EXPECT_EQ(at->integer, 0);
 }
 
 TEST_F(WorkflowItest, ListQueuePagesThroughTheQueueInUrgencyOrder) {

@@ -273,7 +273,7 @@ StageResult SubmitUntilTransition(const Options& o, Mode mode, const SubmitAndWa
   if (redis && before && r.complete) {
     // Processing clears each event from its outbox once Kafka confirmed it.
     for (int i = 0; i < 100; ++i) {
-      auto n = redis->Command({"HLEN", "docket:outbox"});
+      auto n = redis->Command({"XLEN", "docket:outbox:log"});
       if (n.ok() && n->integer == 0) break;
       std::this_thread::sleep_for(100ms);
     }
