@@ -71,6 +71,26 @@ TEST(FormatCeTimeTest, IsRfc3339UtcWithFractionalSeconds) {
   EXPECT_EQ(FormatCeTime(t), "2024-05-01T12:00:00.123456789Z");
 }
 
+TEST(FormatCeTimeTest, CoversTheWholeTimestampRangeAndLeapDays) {
+  google::protobuf::Timestamp t;
+  t.set_seconds(-62135596800);  // the earliest Timestamp
+  EXPECT_EQ(FormatCeTime(t), "0001-01-01T00:00:00.000Z");
+  t.set_seconds(-1);
+  EXPECT_EQ(FormatCeTime(t), "1969-12-31T23:59:59.000Z");
+  t.set_seconds(1709208000);
+  t.set_nanos(7000000);
+  EXPECT_EQ(FormatCeTime(t), "2024-02-29T12:00:00.007Z");
+  t.set_seconds(253402300799);  // the latest
+  t.set_nanos(999999999);
+  EXPECT_EQ(FormatCeTime(t), "9999-12-31T23:59:59.999999999Z");
+}
+
+TEST(FormatCeTimeTest, AnOutOfRangeTimestampIsStillReadable) {
+  google::protobuf::Timestamp t;
+  t.set_seconds(253402300800);  // year 10000
+  EXPECT_EQ(FormatCeTime(t), "10000-01-01T00:00:00.0Z");
+}
+
 TEST(EncodeEventTest, WritesCloudEventsBinaryModeHeadersKeyAndValue) {
   const docket::v1::Event e = SampleEvent();
   const Record r = EncodeEvent("docket.work.v1", e);
