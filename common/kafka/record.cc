@@ -118,6 +118,7 @@ Record EncodeEvent(std::string_view topic, const docket::v1::Event& event) {
   } else {
     record.value = event.SerializeAsString();
   }
+  record.headers.reserve(9);  // every header below: no regrowth
   auto add = [&record](std::string_view key, std::string value) {
     record.headers.push_back(kafka::Header{std::string(key), std::move(value)});
   };
