@@ -1,6 +1,8 @@
 #include "services/processing/src/workflow.h"
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <limits>
@@ -348,13 +350,27 @@ class WorkflowMetrics {
       for (const char* event : {"at_risk", "breached", "escalated"}) sla_.Add({{"queue", q.name}, {"event", event}});
       leases_.Add({{"queue", q.name}});
     }
+    for (const auto& k : catalog.kinds()) transition_counters_.try_emplace(k.name, std::make_unique<ByState>());
+    transition_counters_.try_emplace("other", std::make_unique<ByState>());
   }
 
+  // Four per work item: the series is looked up once (Family::Add builds a
+  // label map and locks), then its counter is reused.
   void Transition(const std::string& kind, WorkState state) {
-    transitions_
-        .Add({{"kind", catalog_.FindKind(kind) ? kind : "other"},
-              {"state", docket::v1::WorkState_Name(state)}})
-        .Increment();
+    auto it = transition_counters_.find(kind);
+    if (it == transition_counters_.end()) it = transition_counters_.find("other");
+    if (state < 0 || state >= docket::v1::WorkState_ARRAYSIZE) {
+      transitions_.Add({{"kind", it->first}, {"state", absl::StrCat(static_cast<int>(state))}}).Increment();
+      return;
+    }
+    std::atomic<prometheus::Counter*>& slot = (*it->second)[state];
+    prometheus::Counter* counter = slot.load(std::memory_order_acquire);
+    if (counter == nullptr) {
+      // Racing threads get the same series back from Add.
+      counter = &transitions_.Add({{"kind", it->first}, {"state", docket::v1::WorkState_Name(state)}});
+      slot.store(counter, std::memory_order_release);
+    }
+    counter->Increment();
   }
   void Claim(double seconds) { claim_hist_->Observe(seconds); }
   void LeaseExpired(const std::string& queue) { leases_.Add({{"queue", QueueLabel(queue)}}).Increment(); }
@@ -376,6 +392,10 @@ class WorkflowMetrics {
   prometheus::Family<prometheus::Counter>& leases_;
   prometheus::Family<prometheus::Counter>& sla_;
   prometheus::Histogram* claim_hist_;
+  // Filled in the constructor (the catalog's kinds and "other"), read-only
+  // after; each slot is set on the first transition into its state.
+  using ByState = std::array<std::atomic<prometheus::Counter*>, docket::v1::WorkState_ARRAYSIZE>;
+  std::unordered_map<std::string, std::unique_ptr<ByState>> transition_counters_;
 };
 
 // ---- state ----

@@ -403,6 +403,19 @@ TEST_F(WorkflowItest, SlaWarningAndBreachAreNotCountedAsTransitionsButTheEscalat
       << "the escalation is one transition, the breach none";
 }
 
+TEST_F(WorkflowItest, TransitionsAreCountedOncePerKindAndStateAndAnUnknownKindIsNeverALabel) {
+  metrics::MetricsRegistry registry({"processing", "test", "test"});
+  auto wf = Workflow::Create(*catalog_, *redis_, publisher_, clock_, kafka::Topics(), &registry,
+                             WorkflowOptions{});
+  ASSERT_TRUE(wf.ok()) << wf.status();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE((*wf)->Handle(Submitted("count-" + std::to_string(i), "invoice")).ok());
+  (void)(*wf)->Handle(Submitted("count-unknown", "mystery-kind"));
+  const std::string text = registry.Serialize();
+  EXPECT_EQ(Sum(text, "docket_processing_transitions_total", "kind=\"invoice\",state=\"WORK_STATE_QUEUED\""), 3)
+      << "each transition counted once, on the same series";
+  EXPECT_EQ(text.find("mystery-kind"), std::string::npos) << "an unknown kind became a label value";
+}
+
 TEST_F(WorkflowItest, HeldTimeDoesNotCountAgainstTheSla) {
   const std::string id = Submit("checked");  // 8 h: 1 h on Friday, 7 h on Monday
   ASSERT_EQ(Ms(Item(id).due_at()), Ms(Utc(2026, 11, 23, 16)));
