@@ -126,8 +126,11 @@ class EventConsumer {
 // `dlq` publishes poison records; `metrics` may be null, else exported:
 // docket_kafka_consumer_lag{client,topic,partition} (librdkafka statistics,
 // every 5 s; 0 once the partition is revoked), docket_kafka_records_consumed_total
-// {client,topic,result=ok|retry|dlq} and docket_kafka_dlq_records_total
-// {client,reason_class=invalid_argument|data_loss}. Consumers of different
+// {client,topic,result=ok|retry|dlq}, docket_kafka_dlq_records_total
+// {client,reason_class=invalid_argument|data_loss} and
+// docket_kafka_consumer_offset_resets_total{client,topic} (the group's
+// position was deleted by retention and records were skipped; also logged as
+// an error). Consumers of different
 // groups in one process should use distinct client ids (the labels do not
 // name the group). INVALID_ARGUMENT for no handler or two, max_batch < 1, an
 // empty topic list, dlq_topic or group_id, or for extra properties that would

@@ -154,6 +154,23 @@ std::string KafkaErrorReason(int code) {
   return name.empty() ? "unknown" : name;
 }
 
+std::optional<std::string> OffsetResetTopic(int level, std::string_view facility, std::string_view line) {
+  // librdkafka logs resets caused by an error as warnings (syslog level 4);
+  // a group's first start without a committed offset is only debug-logged.
+  if (level > 4 || facility != "OFFSET") return std::nullopt;
+  // The line starts with the thread that logged it: "[thrd:main]: ".
+  if (line.starts_with("[thrd:")) {
+    const std::size_t end = line.find("]: ");
+    if (end == std::string_view::npos) return std::nullopt;
+    line.remove_prefix(end + 3);
+  }
+  const std::size_t bracket = line.find(" [");
+  if (bracket == std::string_view::npos || bracket == 0) return std::nullopt;
+  const std::size_t colon = line.find("]: offset reset ", bracket);
+  if (colon == std::string_view::npos) return std::nullopt;
+  return std::string(line.substr(0, bracket));
+}
+
 bool IsPoison(const absl::Status& status) {
   return status.code() == absl::StatusCode::kInvalidArgument ||
          status.code() == absl::StatusCode::kDataLoss;

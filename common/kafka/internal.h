@@ -58,6 +58,14 @@ std::string KafkaErrorReason(int err);
 // INVALID_ARGUMENT or DATA_LOSS: the record can never be handled.
 bool IsPoison(const absl::Status& status);
 
+// The topic of a librdkafka log line that reports a consumer's offset reset
+// after an error ("[thrd:main]: <topic> [<partition>]: offset reset (at offset ...) to
+// offset BEGINNING ...: Offset out of range", facility OFFSET, a warning):
+// the position the group had reached is no longer on the broker (retention
+// deleted records the group had not read), so those records are skipped.
+// nullopt for every other line.
+std::optional<std::string> OffsetResetTopic(int level, std::string_view facility, std::string_view line);
+
 // "invalid_argument" / "data_loss" (the metric's reason_class label).
 std::string PoisonClass(const absl::Status& status);
 

@@ -255,5 +255,24 @@ TEST(ParseProducerQueueMessagesTest, ReadsMsgCnt) {
   EXPECT_EQ(ParseProducerQueueMessages("garbage"), std::nullopt);
 }
 
+TEST(OffsetResetTopicTest, NamesTheTopicOfAResetWarningAndNothingElse) {
+  // As librdkafka 2.0.2 writes it when the group's position was deleted.
+  EXPECT_EQ(OffsetResetTopic(4, "OFFSET",
+                             "[thrd:main]: docket.work.v1 [2]: offset reset (at offset 81234 (leader epoch 0), broker 1) to "
+                             "offset BEGINNING (leader epoch -1): fetch failed due to requested offset not "
+                             "available on the broker: Broker: Offset out of range"),
+            "docket.work.v1");
+  EXPECT_EQ(OffsetResetTopic(4, "OFFSET", "t [0]: offset reset (at offset 5, broker 2) to offset END: x: y"), "t");
+  // A new group's first position is debug-logged: not a loss.
+  EXPECT_EQ(OffsetResetTopic(7, "OFFSET", "t [0]: offset reset (at offset INVALID, broker 1) to offset BEGINNING"),
+            std::nullopt);
+  EXPECT_EQ(OffsetResetTopic(4, "FETCH", "t [0]: offset reset (at offset 5, broker 2) to offset END: x: y"),
+            std::nullopt);
+  EXPECT_EQ(OffsetResetTopic(4, "OFFSET", "t [0]: offset 5 committed"), std::nullopt);
+  EXPECT_EQ(OffsetResetTopic(4, "OFFSET", " [0]: offset reset (at offset 5) to END"), std::nullopt);
+  EXPECT_EQ(OffsetResetTopic(4, "OFFSET", ""), std::nullopt);
+  EXPECT_EQ(OffsetResetTopic(4, "OFFSET", "[thrd:main"), std::nullopt);
+}
+
 }  // namespace
 }  // namespace docket::kafka::internal

@@ -15,6 +15,7 @@
 #include "common/kafka/event_consumer.h"
 #include "common/kafka/event_publisher.h"
 #include "common/kafka/kafka_test_util.h"
+#include "common/metrics/metrics.h"
 #include "common/testing/fixtures.h"
 
 namespace docket::kafka {
@@ -208,6 +209,71 @@ TEST_F(KafkaPublisherWithoutBrokerItest, FullQueueIsUnavailableAfterABriefRetry)
   std::lock_guard<std::mutex> lock(mu);
   ASSERT_EQ(first.size(), 1u);
   EXPECT_EQ(first[0].code(), absl::StatusCode::kDeadlineExceeded) << first[0];
+}
+
+// The metric's value for one client and topic (-1: no such series).
+double OffsetResets(const metrics::MetricsRegistry& registry, const std::string& client, const std::string& topic) {
+  const std::string series = absl::StrCat("docket_kafka_consumer_offset_resets_total{client=\"", client,
+                                          "\",topic=\"", topic, "\"} ");
+  const std::string text = registry.Serialize();
+  const std::size_t at = text.find(series);
+  return at == std::string::npos ? -1 : std::stod(text.substr(at + series.size()));
+}
+
+// A group whose committed position was deleted by retention (devkafka keeps
+// 5 MiB per partition) skips records when it comes back: librdkafka moves it
+// to the oldest record left. That must be a counted, alertable event, not
+// only a librdkafka warning.
+TEST(KafkaFaultItest, AGroupWhosePositionRetentionDeletedCountsTheSkipOnItsOffsetResetMetric) {
+  auto dk = docket::testing::DevKafka::Start(1, 1);
+  ASSERT_TRUE(dk.ok()) << dk.status();
+  const std::string bootstrap = (*dk)->bootstrap();
+  const std::string topic = docket::testing::UniqueName("kafka-reset");
+  ASSERT_TRUE((*dk)->CreateTopic(topic, 1).ok());
+  ASSERT_TRUE((*dk)->CreateTopic(topic + ".dlq", 1).ok());
+  auto publisher = MakeKafkaPublisher(TestConfig(bootstrap, "kafka-reset"), nullptr);
+  ASSERT_TRUE(publisher.ok()) << publisher.status();
+  ASSERT_TRUE((*publisher)->Publish(topic, TestEvent("first", "item-0")).ok());
+
+  const std::string group = docket::testing::UniqueName("kafka-reset-group");
+  auto options = [&] {
+    ConsumerOptions o;
+    o.kafka = TestConsumerConfig(bootstrap, "kafka-reset-consumer");
+    o.group_id = group;
+    o.topics = {topic};
+    o.dlq_topic = topic + ".dlq";
+    o.handler = DecodingHandler([](const docket::v1::Event&, const Record&) { return absl::OkStatus(); });
+    return o;
+  };
+  {
+    // The group handles (and commits) the first record, then goes away.
+    auto consumer = RunningConsumer::Start(options(), **publisher);
+    ASSERT_TRUE(consumer.ok()) << consumer.status();
+    ASSERT_TRUE(docket::testing::WaitFor([&] { return EventIds((*consumer)->succeeded()).count("first") > 0; },
+                                         seconds(60)));
+    ASSERT_TRUE((*consumer)->Stop().ok());
+  }
+  // Past the partition's 5 MiB: the record after the committed position goes.
+  for (int i = 0; i < 120; ++i) {
+    docket::v1::Event e = TestEvent(absl::StrCat("bulk-", i), absl::StrCat("item-", i + 1));
+    (*e.mutable_submitted()->mutable_submission()->mutable_attributes())["notes"].set_string_value(
+        std::string(60 * 1024, 'x'));
+    ASSERT_TRUE((*publisher)->Publish(topic, e).ok());
+  }
+
+  metrics::MetricsRegistry registry({"kafka-fault-itest", "", ""});
+  auto consumer = RunningConsumer::Start(options(), **publisher, &registry);
+  ASSERT_TRUE(consumer.ok()) << consumer.status();
+  EXPECT_EQ(OffsetResets(registry, "kafka-reset-consumer", topic), 0) << "the series exists from the start";
+  ASSERT_TRUE(docket::testing::WaitFor(
+      [&] { return OffsetResets(registry, "kafka-reset-consumer", topic) >= 1; }, seconds(60)))
+      << registry.Serialize();
+  // It goes on from the oldest record left, which is not the one after its
+  // position: bulk-0 was deleted.
+  ASSERT_TRUE(docket::testing::WaitFor([&] { return EventIds((*consumer)->succeeded()).count("bulk-119") > 0; },
+                                       seconds(60)));
+  EXPECT_EQ(EventIds((*consumer)->succeeded()).count("bulk-0"), 0u);
+  EXPECT_TRUE((*consumer)->Stop().ok());
 }
 
 TEST_F(KafkaPublisherWithoutBrokerItest, ExtraPropertyErrorsNameTheKeyNotTheValue) {

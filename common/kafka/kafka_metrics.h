@@ -21,6 +21,13 @@ struct KafkaMetrics {
                                       "client: 0 until the group is joined (and for a member "
                                       "without partitions)")
                                 .Register(registry)),
+        offset_resets(prometheus::BuildCounter()
+                          .Name("docket_kafka_consumer_offset_resets_total")
+                          .Help("Times a consumer's position was no longer on the broker "
+                                "(retention deleted records it had not read) and librdkafka "
+                                "moved it to the oldest record left: the records in between "
+                                "were never handled")
+                          .Register(registry)),
         records_consumed(prometheus::BuildCounter()
                              .Name("docket_kafka_records_consumed_total")
                              .Help("Records handed to a handler, by result: ok (committed), "
@@ -48,6 +55,7 @@ struct KafkaMetrics {
 
   prometheus::Family<prometheus::Gauge>& consumer_lag;         // {client,topic,partition}
   prometheus::Family<prometheus::Gauge>& assigned_partitions;  // {client}
+  prometheus::Family<prometheus::Counter>& offset_resets;      // {client,topic}
   prometheus::Family<prometheus::Counter>& records_consumed;   // {client,topic,result}
   prometheus::Family<prometheus::Counter>& dlq_records;        // {client,reason_class}
   prometheus::Family<prometheus::Counter>& produce_errors;     // {client,reason}

@@ -13,16 +13,16 @@ const log::Logger& Logger() {
   return logger;
 }
 
+}  // namespace
+
 // librdkafka logs with syslog levels.
-void OnLog(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
+void LogLine(const rd_kafka_t* rk, int level, const char* facility, const char* line) {
   log::Level l = level <= 3 ? log::Level::kError
                  : level == 4 ? log::Level::kWarn
                  : level <= 6 ? log::Level::kInfo
                               : log::Level::kDebug;
-  Logger().Log(l, buf, {{"client", rd_kafka_name(rk)}, {"facility", fac}});
+  Logger().Log(l, line, {{"client", rd_kafka_name(rk)}, {"facility", facility}});
 }
-
-}  // namespace
 
 absl::StatusOr<rd_kafka_conf_t*> NewConf(const Properties& props,
                                          const std::map<std::string, std::string>& extra) {
@@ -40,7 +40,7 @@ absl::StatusOr<rd_kafka_conf_t*> NewConf(const Properties& props,
         from_extra ? absl::StrCat(what, key, " (value not shown: it may be a secret)")
                    : absl::StrCat(what, key, ": ", errstr));
   }
-  rd_kafka_conf_set_log_cb(conf, &OnLog);
+  rd_kafka_conf_set_log_cb(conf, &LogLine);
   return conf;
 }
 

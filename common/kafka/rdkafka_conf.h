@@ -24,6 +24,9 @@ namespace docket::kafka::internal {
 absl::StatusOr<rd_kafka_conf_s*> NewConf(const Properties& props,
                                           const std::map<std::string, std::string>& extra);
 
+// The log_cb NewConf installs: a librdkafka log line into Docket's logger.
+void LogLine(const rd_kafka_s* rk, int level, const char* facility, const char* line);
+
 // Logs a librdkafka error_cb report; returns true if it is fatal for the handle.
 bool LogClientError(rd_kafka_s* rk, int err, const char* reason);
 

@@ -152,6 +152,9 @@ class RdKafkaConsumer final : public EventConsumer {
                           rd_kafka_topic_partition_list_t* parts, void* opaque);
   static int OnStats(rd_kafka_t* rk, char* json, size_t len, void* opaque);
   static void OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque);
+  // librdkafka's log lines; an offset reset is counted and logged as the
+  // data loss it is, the rest go to internal::LogLine.
+  static void OnLog(const rd_kafka_t* rk, int level, const char* facility, const char* line);
 
   void Rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts);
   // Brings this member's share of docket_kafka_consumer_assigned_partitions
@@ -215,6 +218,10 @@ RdKafkaConsumer::RdKafkaConsumer(ConsumerOptions options, EventPublisher& dlq,
     // Shared by the members of one client id (consumer threads): each adds
     // what it gets and takes away what it gives up.
     assigned_ = &metrics_->assigned_partitions.Add({{"client", options_.kafka.client_id}});
+    // At 0 from the start, so the alert on its increase has a series.
+    for (const auto& topic : options_.topics) {
+      metrics_->offset_resets.Add({{"client", options_.kafka.client_id}, {"topic", topic}});
+    }
   }
 }
 
@@ -242,6 +249,7 @@ absl::StatusOr<std::unique_ptr<EventConsumer>> RdKafkaConsumer::Create(
   rd_kafka_conf_set_opaque(*conf, self.get());
   rd_kafka_conf_set_rebalance_cb(*conf, &OnRebalance);
   rd_kafka_conf_set_error_cb(*conf, &OnError);
+  rd_kafka_conf_set_log_cb(*conf, &OnLog);
   if (metrics != nullptr) rd_kafka_conf_set_stats_cb(*conf, &OnStats);
 
   char errstr[512];
@@ -727,6 +735,18 @@ int RdKafkaConsumer::OnStats(rd_kafka_t* rk, char* json, size_t len, void* opaqu
         .Set(static_cast<double>(lag.lag));
   }
   return 0;  // librdkafka frees json
+}
+
+void RdKafkaConsumer::OnLog(const rd_kafka_t* rk, int level, const char* facility, const char* line) {
+  std::optional<std::string> topic = internal::OffsetResetTopic(level, facility, line);
+  auto* self = static_cast<RdKafkaConsumer*>(rd_kafka_opaque(rk));
+  if (!topic || self == nullptr) return internal::LogLine(rk, level, facility, line);
+  // Called on a librdkafka thread: the metrics family is thread-safe.
+  if (self->metrics_) self->metrics_->offset_resets.Add({{"client", self->options_.kafka.client_id}, {"topic", *topic}}).Increment();
+  Logger().Error("kafka consumer skipped records: its position was no longer on the broker (retention "
+                 "deleted records the group had not read), so librdkafka moved it to the oldest record left",
+                 {{"client", self->options_.kafka.client_id}, {"group", self->options_.group_id},
+                  {"topic", *topic}, {"librdkafka", line}});
 }
 
 void RdKafkaConsumer::OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
