@@ -742,9 +742,12 @@ void RdKafkaConsumer::OnLog(const rd_kafka_t* rk, int level, const char* facilit
   auto* self = static_cast<RdKafkaConsumer*>(rd_kafka_opaque(rk));
   if (!topic || self == nullptr) return internal::LogLine(rk, level, facility, line);
   // Called on a librdkafka thread: the metrics family is thread-safe.
-  if (self->metrics_) self->metrics_->offset_resets.Add({{"client", self->options_.kafka.client_id}, {"topic", *topic}}).Increment();
+  if (self->metrics_) {
+    self->metrics_->offset_resets.Add({{"client", self->options_.kafka.client_id}, {"topic", *topic}}).Increment();
+  }
   Logger().Error("kafka consumer skipped records: its position was no longer on the broker (retention "
-                 "deleted records the group had not read), so librdkafka moved it to the oldest record left",
+                 "deleted records the group had not read), so librdkafka moved it as auto.offset.reset says "
+                 "(the oldest record left, by default)",
                  {{"client", self->options_.kafka.client_id}, {"group", self->options_.group_id},
                   {"topic", *topic}, {"librdkafka", line}});
 }

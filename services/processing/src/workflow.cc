@@ -741,13 +741,16 @@ absl::Status Workflow::Committed(Change& c, const redis::Reply& r) {
     return absl::AbortedError(absl::StrCat("work item ", c.item.id(),
                                            " was changed concurrently; retry"));
   }
-  if (r.elements.size() != 2 + c.records.size()) {
-    return absl::InternalError("the CAS script answered another number of outbox entries than events");
-  }
   if (metrics_ && c.transition) metrics_->Transition(c.item.kind(), c.item.state());
-  std::vector<std::string> entries;
-  entries.reserve(c.records.size());
-  for (std::size_t i = 2; i < r.elements.size(); ++i) entries.push_back(r.elements[i].str);
+  // Committed: the events are in the outbox whatever follows.
+  std::vector<std::string> entries(c.records.size());
+  if (r.elements.size() == 2 + c.records.size()) {
+    for (std::size_t i = 0; i < entries.size(); ++i) entries[i] = r.elements[2 + i].str;
+  } else {
+    Log().Error("the CAS script answered another number of outbox entries than events; the relay clears them",
+                {{"item_id", c.item.id()}, {"events", static_cast<std::int64_t>(c.records.size())},
+                 {"entries", static_cast<std::int64_t>(r.elements.size()) - 2}});
+  }
   PublishAndClear(std::move(c.records), std::move(entries));
   return absl::OkStatus();
 }
@@ -771,7 +774,7 @@ void Workflow::PublishAndClear(std::vector<kafka::Record> records, std::vector<s
                                            {{"event_id", id}, {"error", std::string(s.message())}});
                                 return;
                               }
-                              clearer_->Add(std::move(entry));
+                              if (!entry.empty()) clearer_->Add(std::move(entry));
                             });
   }
 }

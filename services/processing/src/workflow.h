@@ -267,8 +267,8 @@ class Workflow {
   redis::EvalCall CasCall(Change& change) const;
   absl::Status Committed(Change& change, const redis::Reply& reply);
   // Publishes a committed change's records (CasCall encoded them), and
-  // clears each from the outbox (its stream entry id in `entries`) once
-  // Kafka confirmed it.
+  // clears each from the outbox (its stream entry id in `entries`; "" leaves
+  // it to the relay) once Kafka confirmed it.
   void PublishAndClear(std::vector<kafka::Record> records, std::vector<std::string> entries);
   struct RelayPage;
   // Publishes a relay page and runs `clear` on what Kafka confirmed (and
