@@ -17,6 +17,7 @@
 #include "common/kafka/kafka_test_util.h"
 #include "common/metrics/metrics.h"
 #include "common/testing/fixtures.h"
+#include "common/testing/http.h"
 
 namespace docket::kafka {
 namespace {
@@ -211,13 +212,12 @@ TEST_F(KafkaPublisherWithoutBrokerItest, FullQueueIsUnavailableAfterABriefRetry)
   EXPECT_EQ(first[0].code(), absl::StatusCode::kDeadlineExceeded) << first[0];
 }
 
-// The metric's value for one client and topic (-1: no such series).
-double OffsetResets(const metrics::MetricsRegistry& registry, const std::string& client, const std::string& topic) {
-  const std::string series = absl::StrCat("docket_kafka_consumer_offset_resets_total{client=\"", client,
-                                          "\",topic=\"", topic, "\"} ");
-  const std::string text = registry.Serialize();
-  const std::size_t at = text.find(series);
-  return at == std::string::npos ? -1 : std::stod(text.substr(at + series.size()));
+// The counter of one client and topic in `registry`; nullopt: no such series.
+std::optional<double> OffsetResets(const metrics::MetricsRegistry& registry, const std::string& client,
+                                   const std::string& topic) {
+  return docket::testing::SeriesValue(
+      registry.Serialize(),
+      absl::StrCat("docket_kafka_consumer_offset_resets_total{client=\"", client, "\",topic=\"", topic, "\"}"));
 }
 
 // A group whose committed position was deleted by retention (devkafka keeps

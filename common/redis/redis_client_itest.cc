@@ -15,6 +15,7 @@
 #include "common/redis/redis_client.h"
 #include "common/redis/redis_test_util.h"
 #include "common/testing/fixtures.h"
+#include "common/testing/http.h"
 
 namespace docket::redis {
 namespace {
@@ -47,20 +48,6 @@ class RedisClientTest : public ::testing::Test {
   std::unique_ptr<testing::RedisServer> server_;
 };
 
-// The value of one series in a text exposition, or -1 if it is absent.
-double SeriesValue(const std::string& exposition, const std::string& series) {
-  const std::string prefix = series + " ";
-  std::size_t pos = 0;
-  while (pos < exposition.size()) {
-    std::size_t end = exposition.find('\n', pos);
-    if (end == std::string::npos) end = exposition.size();
-    if (exposition.compare(pos, prefix.size(), prefix) == 0) {
-      return std::stod(exposition.substr(pos + prefix.size(), end - pos - prefix.size()));
-    }
-    pos = end + 1;
-  }
-  return -1;
-}
 
 Reply MustCommand(RedisClient& client, const std::vector<std::string>& args) {
   auto reply = client.Command(args);
@@ -360,8 +347,8 @@ TEST_F(RedisClientTest, OutageGivesUnavailableAndTheSameClientRecoversAfterResta
   EXPECT_EQ(eval->integer, 1);
 
   const std::string text = registry.Serialize();
-  EXPECT_GE(SeriesValue(text, "docket_redis_errors_total{kind=\"unavailable\"}"), 60) << text;
-  EXPECT_GE(SeriesValue(text, "docket_redis_reconnects_total"), 1) << text;
+  EXPECT_GE(testing::SeriesValue(text, "docket_redis_errors_total{kind=\"unavailable\"}"), 60) << text;
+  EXPECT_GE(testing::SeriesValue(text, "docket_redis_reconnects_total"), 1) << text;
 }
 
 // hiredis writes with write(2): into a socket the peer has reset, that
@@ -472,16 +459,16 @@ TEST_F(RedisClientTest, MetricsUseBoundedCommandLabels) {
   EXPECT_FALSE(client->Command({"LPUSH", "k", "x"}).ok());
   const std::string text = registry.Serialize();
   const std::string count = "docket_redis_command_duration_seconds_count";
-  EXPECT_EQ(SeriesValue(text, count + "{command=\"SET\"}"), 1) << text;  // "set" uppercased
-  EXPECT_EQ(SeriesValue(text, count + "{command=\"GET\"}"), 1);
-  EXPECT_EQ(SeriesValue(text, count + "{command=\"OTHER\"}"), 1);
-  EXPECT_EQ(SeriesValue(text, count + "{command=\"PIPELINE\"}"), 1);
-  EXPECT_EQ(SeriesValue(text, count + "{command=\"LPUSH\"}"), 1);
+  EXPECT_EQ(testing::SeriesValue(text, count + "{command=\"SET\"}"), 1) << text;  // "set" uppercased
+  EXPECT_EQ(testing::SeriesValue(text, count + "{command=\"GET\"}"), 1);
+  EXPECT_EQ(testing::SeriesValue(text, count + "{command=\"OTHER\"}"), 1);
+  EXPECT_EQ(testing::SeriesValue(text, count + "{command=\"PIPELINE\"}"), 1);
+  EXPECT_EQ(testing::SeriesValue(text, count + "{command=\"LPUSH\"}"), 1);
   EXPECT_EQ(text.find("command=\"OBJECT\""), std::string::npos);
   EXPECT_EQ(text.find("command=\"set\""), std::string::npos);
   // One error reply inside the pipeline, one to a command.
-  EXPECT_EQ(SeriesValue(text, "docket_redis_errors_total{kind=\"reply\"}"), 2) << text;
-  EXPECT_EQ(SeriesValue(text, "docket_redis_errors_total{kind=\"timeout\"}"), 0);
+  EXPECT_EQ(testing::SeriesValue(text, "docket_redis_errors_total{kind=\"reply\"}"), 2) << text;
+  EXPECT_EQ(testing::SeriesValue(text, "docket_redis_errors_total{kind=\"timeout\"}"), 0);
 }
 
 }  // namespace

@@ -79,6 +79,14 @@ absl::Status PromtoolCheckMetrics(const std::string& exposition) {
   return absl::OkStatus();
 }
 
+std::optional<double> SeriesValue(const std::string& exposition, const std::string& series) {
+  const std::string prefix = series + " ";
+  for (std::size_t at = exposition.find(prefix); at != std::string::npos; at = exposition.find(prefix, at + 1)) {
+    if (at == 0 || exposition[at - 1] == '\n') return std::stod(exposition.substr(at + prefix.size()));
+  }
+  return std::nullopt;
+}
+
 std::string MetricSeries(const std::string& exposition) {
   std::string out;
   for (absl::string_view line : absl::StrSplit(exposition, '\n')) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -21,6 +22,11 @@ absl::StatusOr<HttpResponse> HttpGet(int port, const std::string& path);
 // reveal (PII in a label) is searched here: a value such as 0.004111047 is
 // not a leak.
 std::string MetricSeries(const std::string& exposition);
+
+// The sample value of one series of an exposition text, e.g.
+// `docket_kafka_consumer_offset_resets_total{client="c",topic="t"}` (labels
+// as the text has them, in order); nullopt if the text has no such series.
+std::optional<double> SeriesValue(const std::string& exposition, const std::string& series);
 
 // Runs `promtool check metrics` on an exposition text; OK if promtool finds
 // no problem, otherwise FAILED_PRECONDITION with promtool's findings.

@@ -443,22 +443,13 @@ TEST_F(ProcessingItest, ClaimWhoseWorkerVanishedReturnsToTheQueueWhenTheLeaseRun
   EXPECT_TRUE(item->worker().empty());
 }
 
-// The value of one series in a /metrics scrape; 0 if absent.
-double SeriesValue(const std::string& body, const std::string& series) {
-  const std::string line_start = series + " ";
-  for (std::size_t at = body.find(line_start); at != std::string::npos;
-       at = body.find(line_start, at + 1)) {
-    if (at == 0 || body[at - 1] == '\n') return std::stod(body.substr(at + line_start.size()));
-  }
-  return 0;
-}
-
 // Partitions a processing replica's consumer holds (-1: no scrape).
 double AssignedPartitions(int metrics_port) {
   auto scrape = testing::HttpGet(metrics_port, "/metrics");
   if (!scrape.ok()) return -1;
-  return SeriesValue(scrape->body,
-                     "docket_kafka_consumer_assigned_partitions{client=\"docket-processing-consumer\"}");
+  return testing::SeriesValue(scrape->body,
+                              "docket_kafka_consumer_assigned_partitions{client=\"docket-processing-consumer\"}")
+      .value_or(0);
 }
 
 TEST_F(ProcessingItest, TwoReplicasShareTheWorkAndEitherServesTheWorkerApi) {
@@ -697,7 +688,9 @@ TEST_F(ProcessingItest, WorkCallsAreCountedInTheGrpcRedMetricsByMethodAndCode) {
   ASSERT_TRUE(after.ok()) << after.status();
   const std::vector<double> expected = {1, 1, 2, 1, 3, 3};
   for (std::size_t i = 0; i < series.size(); ++i) {
-    EXPECT_EQ(SeriesValue(after->body, series[i]) - SeriesValue(before->body, series[i]), expected[i])
+    EXPECT_EQ(testing::SeriesValue(after->body, series[i]).value_or(0) -
+                  testing::SeriesValue(before->body, series[i]).value_or(0),
+              expected[i])
         << series[i];
   }
 }
